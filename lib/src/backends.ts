@@ -1,0 +1,53 @@
+import { join } from 'node:path';
+import type { StorageEnv } from './config.js';
+import type { Logger } from './logger.js';
+import type { Store } from './store/types.js';
+import type { Cache } from './cache/types.js';
+import type { ObjectStore } from './objectstore/types.js';
+import { MemoryStore } from './store/memory-store.js';
+import { MongoStore } from './store/mongo-store.js';
+import { MemoryCache } from './cache/memory-cache.js';
+import { RedisCache } from './cache/redis-cache.js';
+import { DirectoryObjectStore } from './objectstore/directory-object-store.js';
+import { S3ObjectStore } from './objectstore/s3-object-store.js';
+
+export async function createStore(env: StorageEnv, log: Logger): Promise<Store> {
+  if (!env.MONGO_URL) {
+    log.info('store: embedded in-process (MONGO_URL not set)');
+    return new MemoryStore();
+  }
+  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
+  await store.init();
+  log.info({ db: env.MONGO_DB }, 'store: MongoDB');
+  return store;
+}
+
+export async function createCache(env: StorageEnv, log: Logger): Promise<Cache> {
+  if (!env.REDIS_URL) {
+    log.info('cache: embedded in-process (REDIS_URL not set)');
+    return new MemoryCache();
+  }
+  const cache = await RedisCache.connect(env.REDIS_URL);
+  log.info('cache: Redis');
+  return cache;
+}
+
+export async function createObjectStore(env: StorageEnv, log: Logger): Promise<ObjectStore> {
+  let objectStore: ObjectStore;
+  if (env.S3_ENDPOINT) {
+    objectStore = new S3ObjectStore({
+      endpoint: env.S3_ENDPOINT,
+      accessKey: env.S3_ACCESS_KEY ?? '',
+      secretKey: env.S3_SECRET_KEY ?? '',
+      bucket: env.S3_BUCKET,
+      region: env.S3_REGION,
+    });
+    log.info({ endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET }, 'object store: S3');
+  } else {
+    const dir = join(env.DATA_DIR, 'objects');
+    objectStore = new DirectoryObjectStore(dir);
+    log.info({ dir }, 'object store: local folder (S3_ENDPOINT not set)');
+  }
+  await objectStore.ensureBucket();
+  return objectStore;
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * Reads and validates configuration from the environment once, at start-up, listing every problem at once.
+ * Each service declares its own schema in its `src/config.ts`; nothing else reads process.env.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(blanksRemoved);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  return result.data;
+}
+
+/** Common field builders so every service spells its variables the same way. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  host: (fallback = '127.0.0.1') => z.string().min(1).default(fallback),
+  url: () => z.string().url().optional(),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  number: (fallback: number) => z.coerce.number().default(fallback),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0'])
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Storage settings shared by every service that talks to MongoDB, Redis or S3 (unset means embedded). */
+export const storageEnvShape = {
+  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
+  MONGO_DB: z.string().min(1).default('recsys'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_BUCKET: z.string().min(3).default('recsys-models'),
+  S3_REGION: z.string().default('us-east-1'),
+  DATA_DIR: z.string().default('.data'),
+};
+export interface StorageEnv {
+  MONGO_URL?: string;
+  MONGO_DB: string;
+  REDIS_URL?: string;
+  S3_ENDPOINT?: string;
+  S3_ACCESS_KEY?: string;
+  S3_SECRET_KEY?: string;
+  S3_BUCKET: string;
+  S3_REGION: string;
+  DATA_DIR: string;
+}
+
+/** Cross-field checks of the storage settings; use with `.superRefine(checkStorageEnv)`. */
+export function checkStorageEnv(env: Partial<StorageEnv>, ctx: z.RefinementCtx): void {
+  if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
+    ctx.addIssue({ code: 'custom', path: ['S3_ACCESS_KEY'], message: 'S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT' });
+  }
+}

@@ -1,0 +1,163 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import { toGrpcError } from './status.js';
+
+/** The compiled descriptor set of proto/ (written by `npm run generate`), used for server reflection. */
+const descriptorSetPath = fileURLToPath(new URL('../../../gen/recsys.binpb', import.meta.url).href.replace('/dist/gen/', '/gen/'));
+
+/** What a handler sees of a call: its deadline-aware abort signal, the metadata and a request-scoped logger. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly metadata: grpc.Metadata;
+  readonly requestId: string;
+  readonly log: Logger;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Observes every finished call (for metrics). */
+export type CallObserver = (method: string, code: grpc.status, seconds: number) => void;
+
+/**
+ * Adapts an async handler to grpc-js's callback style: the callback is called exactly once, errors are mapped
+ * in one place, and the handler's signal aborts when the client cancels or the deadline passes.
+ */
+export function unary<Req, Res>(
+  method: string,
+  handler: UnaryHandler<Req, Res>,
+  log: Logger,
+  observe?: CallObserver,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort(new Error('call cancelled')));
+    const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
+    const context: CallContext = {
+      signal: controller.signal,
+      metadata: call.metadata,
+      requestId,
+      log: log.child({ requestId, method }),
+    };
+    const finish = (code: grpc.status) => observe?.(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    handler(call.request, context).then(
+      (response) => {
+        finish(grpc.status.OK);
+        callback(null, response);
+      },
+      (err: unknown) => {
+        const grpcErr = toGrpcError(err, context.log);
+        finish(grpcErr.code ?? grpc.status.UNKNOWN);
+        callback(grpcErr, null);
+      },
+    );
+  };
+}
+
+/** Throws a clear error if the call was cancelled or its deadline passed: check before expensive work. */
+export function throwIfCancelled(context: CallContext): void {
+  if (context.signal.aborted) {
+    const err = new Error('call cancelled or deadline exceeded') as Error & { code: number; details: string };
+    err.code = grpc.status.CANCELLED;
+    err.details = err.message;
+    throw err;
+  }
+}
+
+export interface ServiceBinding {
+  /** Fully qualified service name, e.g. recsys.v1.RecommendationService (used for health). */
+  name: string;
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+}
+
+export interface RunningGrpcServer {
+  readonly server: grpc.Server;
+  readonly port: number;
+  readonly health: HealthImplementation;
+  /** NOT_SERVING, drain in-flight calls for up to `graceMs`, then force; finally runs the close hooks. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export interface StartGrpcServerOptions {
+  host: string;
+  port: number;
+  services: ServiceBinding[];
+  log: Logger;
+  /** Closes clients (MongoDB, Redis...) after the server has stopped. */
+  onClosed?: () => Promise<void>;
+}
+
+let reflectionPackage: protoLoader.PackageDefinition | undefined;
+function loadReflectionPackage(): protoLoader.PackageDefinition {
+  reflectionPackage ??= protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
+  return reflectionPackage;
+}
+
+/** Binds a gRPC server with health checking and server reflection; awaits the bind. */
+export async function startGrpcServer(options: StartGrpcServerOptions): Promise<RunningGrpcServer> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  for (const service of options.services) server.addService(service.definition, service.implementation);
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
+  new ReflectionService(loadReflectionPackage()).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
+  });
+  const setAll = (status: 'SERVING' | 'NOT_SERVING') => {
+    health.setStatus('', status);
+    for (const service of options.services) health.setStatus(service.name, status);
+  };
+  setAll('SERVING');
+  options.log.info({ port, services: options.services.map((s) => s.name) }, 'gRPC server listening');
+  let closing: Promise<void> | undefined;
+  const shutdown = (graceMs = 10_000) => {
+    closing ??= (async () => {
+      setAll('NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          options.log.warn({ graceMs }, 'drain time limit reached, forcing shutdown');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await options.onClosed?.();
+      options.log.info('gRPC server stopped');
+    })();
+    return closing;
+  };
+  return { server, port, health, shutdown };
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', handle);
+  process.once('SIGINT', handle);
+}

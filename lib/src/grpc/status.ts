@@ -1,0 +1,32 @@
+import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { DomainError, type DomainErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+const domainToGrpc: Record<DomainErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  NOT_FOUND: status.NOT_FOUND,
+  ALREADY_EXISTS: status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  UNAVAILABLE: status.UNAVAILABLE,
+  RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
+};
+
+/** A gRPC error with a code, as grpc-js expects it from a handler. */
+export function grpcError(code: status, message: string): Partial<ServiceError> {
+  return { code, details: message, message, metadata: new Metadata() };
+}
+
+/**
+ * The one place domain errors become gRPC statuses. Unknown errors become INTERNAL with a generic message;
+ * their details go to the log only.
+ */
+export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
+  if (err instanceof DomainError) return grpcError(domainToGrpc[err.code], err.message);
+  if (isGrpcError(err)) return err;
+  log.error({ err }, 'unhandled error in gRPC handler');
+  return grpcError(status.INTERNAL, 'internal error');
+}
+
+export function isGrpcError(err: unknown): err is ServiceError {
+  return typeof err === 'object' && err !== null && typeof (err as ServiceError).code === 'number' && 'details' in err;
+}

@@ -1,0 +1,130 @@
+import type { ModelTypeName } from '../domain.js';
+
+/** Documents of the MongoDB collections (MISSION.md §5). Ids are strings of ID_PATTERN. */
+export interface UserDoc {
+  userId: string;
+  favoriteGenres: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface MovieDoc {
+  movieId: string;
+  title: string;
+  year: number;
+  genres: string[];
+  /** Average rating on the 1-10 scale. */
+  rating: number;
+  /** Popularity score (see refreshPopularity); 0 until computed. */
+  popularity: number;
+}
+
+export interface WatchedDoc {
+  userId: string;
+  movieId: string;
+  /** Watched to the end (weight 1.0) or partly (0.5). */
+  completed: boolean;
+  watchedAt: Date;
+}
+
+export interface LikeDoc {
+  userId: string;
+  movieId: string;
+  /** 1 to 10. */
+  rating: number;
+  likedAt: Date;
+}
+
+export interface BookmarkDoc {
+  userId: string;
+  movieId: string;
+  createdAt: Date;
+}
+
+export type RecommendationSourceName = 'cache' | 'model' | 'fold_in' | 'genres_top' | 'global_top';
+
+export interface RecommendationLogDoc {
+  sessionId: string;
+  userId: string;
+  modelType: ModelTypeName;
+  modelVersion: string;
+  arm: string;
+  source: RecommendationSourceName;
+  items: { movieId: string; score: number; rank: number }[];
+  createdAt: Date;
+}
+
+export interface FeedbackDoc {
+  sessionId: string;
+  userId: string;
+  movieId: string;
+  liked: boolean;
+  modelType: ModelTypeName;
+  modelVersion: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CollectionDocs {
+  users: UserDoc;
+  movies: MovieDoc;
+  watched_movies: WatchedDoc;
+  likes: LikeDoc;
+  bookmarks: BookmarkDoc;
+  recommendation_logs: RecommendationLogDoc;
+  feedback: FeedbackDoc;
+}
+export type CollectionName = keyof CollectionDocs;
+export const COLLECTION_NAMES: readonly CollectionName[] = [
+  'users',
+  'movies',
+  'watched_movies',
+  'likes',
+  'bookmarks',
+  'recommendation_logs',
+  'feedback',
+];
+export type InteractionCollection = 'watched_movies' | 'likes' | 'bookmarks';
+
+export interface TopMoviesQuery {
+  /** Only movies with at least one of these genres; all movies when absent. */
+  genres?: readonly string[];
+  excludeMovieIds?: readonly string[];
+  limit: number;
+}
+
+/**
+ * The document store (MongoDB in production, an in-process map for the demo and unit tests).
+ * Both implementations pass the contract suite in lib/test/store.contract.ts.
+ */
+export interface Store {
+  /** Creates indexes (idempotent). */
+  init(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  getUser(userId: string): Promise<UserDoc | null>;
+  /** Replaces the user's favourite genres, creating the user if new. */
+  setFavoriteGenres(userId: string, genres: readonly string[], now?: Date): Promise<{ created: boolean }>;
+
+  getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>>;
+  /** Movies by popularity, highest first (ties by movieId). */
+  topMovies(query: TopMoviesQuery): Promise<MovieDoc[]>;
+  /**
+   * Recomputes every movie's popularity from the interactions and its rating:
+   * popularity = (Σ interaction weights over all users) × (0.5 + rating / 20). Returns the number of movies updated.
+   */
+  refreshPopularity(): Promise<number>;
+
+  /** Movies the user watched, liked or bookmarked. */
+  interactedMovieIds(userId: string): Promise<string[]>;
+  watchedMovieIds(userId: string): Promise<string[]>;
+
+  /** Unordered bulk insert (data generator, importer). */
+  insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void>;
+  /** Streams a whole collection in batches (training job); never materialises it. */
+  scan<C extends CollectionName>(collection: C, batchSize?: number): AsyncIterable<CollectionDocs[C][]>;
+  count(collection: CollectionName): Promise<number>;
+  /** Deletes every document of every collection (data generator --reset, tests). */
+  clear(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+import { describe, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Real-server suites run when the server's URL is in the environment (scripts/test-servers.sh prints them).
+ * Without it they skip with a one-line reason, unless RECSYS_REQUIRE_SERVERS=1 (set by .ci/run), which turns
+ * the skip into a failure.
+ */
+export type ServerVar = 'MONGO_URL' | 'REDIS_URL' | 'S3_ENDPOINT';
+
+export const requireServers = process.env.RECSYS_REQUIRE_SERVERS === '1';
+
+export function serverUrl(name: ServerVar): string | undefined {
+  return process.env[name] || undefined;
+}
+
+export function describeWithServers(names: ServerVar[], title: string, body: () => void): void {
+  const missing = names.filter((n) => !serverUrl(n));
+  if (missing.length === 0) {
+    describe(title, body);
+  } else if (requireServers) {
+    describe(title, () => {
+      it('has its real servers', () => {
+        throw new Error(`${missing.join(', ')} not set but RECSYS_REQUIRE_SERVERS=1: start them with scripts/test-servers.sh`);
+      });
+    });
+  } else {
+    describe.skip(`${title} — skipped: ${missing.join(', ')} not set (run scripts/test-servers.sh)`, body);
+  }
+}
+
+/** Settings of the real servers from the environment, with a database and bucket of the test's own. */
+export function realStorageEnv() {
+  const unique = randomUUID().slice(0, 8);
+  return {
+    MONGO_URL: serverUrl('MONGO_URL'),
+    MONGO_DB: `test_${unique}`,
+    REDIS_URL: serverUrl('REDIS_URL'),
+    S3_ENDPOINT: serverUrl('S3_ENDPOINT'),
+    S3_ACCESS_KEY: process.env.S3_ACCESS_KEY ?? 'minioadmin',
+    S3_SECRET_KEY: process.env.S3_SECRET_KEY ?? 'minioadmin',
+    S3_BUCKET: `test-${unique}`,
+    S3_REGION: process.env.S3_REGION ?? 'us-east-1',
+    DATA_DIR: `/tmp/recsys-test-${unique}`,
+  };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{lib,gateway,recsvc,trainer,native,scripts}/test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'dist/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Two cores: two workers; real-server suites isolate themselves by database name and key prefix.
+    maxWorkers: 2,
+  },
+});
