@@ -161,3 +161,23 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
   process.once('SIGTERM', handle);
   process.once('SIGINT', handle);
 }
+
+/** The async handlers of a generated grpc-js service interface. */
+export type Handlers<Server> = {
+  [K in keyof Server as string extends K ? never : K]: Server[K] extends grpc.handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+};
+
+/** Builds a service binding from async handlers, each wrapped by `unary`. */
+export function bindService<Server>(
+  name: string,
+  definition: grpc.ServiceDefinition,
+  handlers: Handlers<Server>,
+  log: Logger,
+  observe?: CallObserver,
+): ServiceBinding {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(handlers as Record<string, UnaryHandler<unknown, unknown>>)) {
+    implementation[method] = unary(`${name}/${method}`, handler, log, observe);
+  }
+  return { name, definition, implementation };
+}

@@ -30,3 +30,8 @@ export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
 export function isGrpcError(err: unknown): err is ServiceError {
   return typeof err === 'object' && err !== null && typeof (err as ServiceError).code === 'number' && 'details' in err;
 }
+
+/** For RPCs declared in the contract whose implementation has not landed yet. */
+export function unimplemented(method: string): Partial<ServiceError> {
+  return grpcError(status.UNIMPLEMENTED, `${method} is not implemented yet`);
+}

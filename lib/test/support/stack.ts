@@ -1,0 +1,39 @@
+import { createLogger } from '../../src/logger.js';
+import type { Store } from '../../src/store/types.js';
+import { loadRecsvcConfig } from '../../../recsvc/src/config.js';
+import { startRecsvc } from '../../../recsvc/src/server.js';
+import { loadTrainerConfig } from '../../../trainer/src/config.js';
+import { startTrainerApi } from '../../../trainer/src/server.js';
+import { buildGateway } from '../../../gateway/src/app.js';
+import { Upstreams } from '../../../gateway/src/upstreams.js';
+
+export interface TestStack {
+  baseUrl: string;
+  recsvcAddress: string;
+  trainerAddress: string;
+  close(): Promise<void>;
+}
+
+/** Starts recsvc, the trainer API and the gateway on 127.0.0.1 ephemeral ports, as the services run in production. */
+export async function startStack(store: Store): Promise<TestStack> {
+  const log = createLogger('test', 'silent');
+  const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0' }), log, { store });
+  const trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0' }), log);
+  const recsvcAddress = `127.0.0.1:${recsvc.port}`;
+  const trainerAddress = `127.0.0.1:${trainer.port}`;
+  const upstreams = new Upstreams(recsvcAddress, trainerAddress, 5_000);
+  const app = await buildGateway({ upstreams, log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('gateway did not bind a TCP port');
+  return {
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    recsvcAddress,
+    trainerAddress,
+    async close() {
+      await app.close();
+      upstreams.close();
+      await Promise.all([recsvc.shutdown(2_000), trainer.shutdown(2_000)]);
+    },
+  };
+}
