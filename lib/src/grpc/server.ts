@@ -108,7 +108,7 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(loadReflectionPackage()).addToServer(server);
+  new ReflectionService(loadReflectionPackage(), { services: options.services.map((s) => s.name) }).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
