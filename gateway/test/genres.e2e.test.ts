@@ -48,10 +48,12 @@ function genresSuite(makeStore: () => Promise<Store>) {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const get = (path: string) => fetch(`${stack.baseUrl}${path}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const json = (response: Response): Promise<any> => response.json();
 
   async function expectError(response: Response, status: number, code: string, message: RegExp) {
     expect(response.status).toBe(status);
-    const body = await response.json();
+    const body = await json(response);
     expect(body).toEqual({ error: { code, message: expect.any(String) } });
     expect(body.error.message).toMatch(message);
   }
@@ -59,15 +61,15 @@ function genresSuite(makeStore: () => Promise<Store>) {
   it('lists the known genres', async () => {
     const response = await get('/genres');
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ genres: [...GENRES] });
+    expect(await json(response)).toEqual({ genres: [...GENRES] });
   });
 
   it('sets favourite genres, creating the user, then replaces them', async () => {
     let response = await post('/genres', { user_id: 'new_user-1', genres: ['Comedy', 'Drama'] });
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ user_id: 'new_user-1', genres: ['Comedy', 'Drama'], created: true });
+    expect(await json(response)).toEqual({ user_id: 'new_user-1', genres: ['Comedy', 'Drama'], created: true });
     response = await post('/genres', { user_id: 'new_user-1', genres: ['Horror'] });
-    expect(await response.json()).toEqual({ user_id: 'new_user-1', genres: ['Horror'], created: false });
+    expect(await json(response)).toEqual({ user_id: 'new_user-1', genres: ['Horror'], created: false });
     expect((await store.getUser('new_user-1'))?.favoriteGenres).toEqual(['Horror']);
   });
 
@@ -101,7 +103,7 @@ function genresSuite(makeStore: () => Promise<Store>) {
     await post('/genres', { user_id: 'viewer', genres: ['Comedy', 'Drama'] });
     const response = await get('/genres_top?user_id=viewer&limit=10');
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = await json(response);
     expect(body.user_id).toBe('viewer');
     expect(body.genres).toEqual(['Comedy', 'Drama']);
     expect(body.fallback).toBeNull();
@@ -109,13 +111,13 @@ function genresSuite(makeStore: () => Promise<Store>) {
     expect(body.items.map((i: { movie_id: string }) => i.movie_id)).toEqual(['m3', 'm2']);
     expect(body.items[0]).toMatchObject({ title: 'Both', genres: ['Comedy', 'Drama'], year: 2005, rating: 8, rank: 1 });
     expect(body.items[0].score).toBeGreaterThan(body.items[1].score);
-    const limited = await (await get('/genres_top?user_id=viewer&limit=1')).json();
+    const limited = await json(await get('/genres_top?user_id=viewer&limit=1'));
     expect(limited.items).toHaveLength(1);
   });
 
   it('falls back to the global top list for a user without genres', async () => {
     await store.insertMany('users', [{ userId: 'plain', favoriteGenres: [], createdAt: new Date(), updatedAt: new Date() }]);
-    const body = await (await get('/genres_top?user_id=plain')).json();
+    const body = await json(await get('/genres_top?user_id=plain'));
     expect(body.fallback).toBe('global');
     expect(body.items.map((i: { movie_id: string }) => i.movie_id)).toEqual(['m1', 'm4', 'm3', 'm2']);
   });
@@ -135,7 +137,7 @@ function genresSuite(makeStore: () => Promise<Store>) {
     const ready = await get('/readyz');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', upstream: { recsvc: true, trainer: true } });
-    const spec = await (await get('/docs/json')).json();
+    const spec = await json(await get('/docs/json'));
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/genres', '/genres_top']));
     expect((await get('/docs')).status).toBeLessThan(400);
   });
