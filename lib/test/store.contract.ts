@@ -85,6 +85,74 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(Object.keys((await store.getMovies(['m1'])).get('m1')!)).not.toContain('_id');
   });
 
+  it('stores served lists idempotently by session id', async () => {
+    const log = {
+      sessionId: 's1',
+      userId: 'u1',
+      modelType: 'als' as const,
+      modelVersion: 'v1',
+      arm: 'als',
+      source: 'model' as const,
+      items: [
+        { movieId: 'm1', score: 0.9, rank: 1 },
+        { movieId: 'm2', score: 0.5, rank: 2 },
+      ],
+      createdAt: new Date('2026-11-01T10:00:00Z'),
+    };
+    await store.insertRecommendationLogs([log]);
+    await store.insertRecommendationLogs([log, { ...log, sessionId: 's2' }]);
+    expect(await store.count('recommendation_logs')).toBe(2);
+    expect(await store.getRecommendationLog('s1')).toEqual(log);
+    expect(await store.getRecommendationLog('nope')).toBeNull();
+  });
+
+  it('upserts feedback per (session, movie) and lists dislikes', async () => {
+    const base = { sessionId: 's1', userId: 'u1', modelType: 'als' as const, modelVersion: 'v1', sessionCreatedAt: new Date() };
+    expect(await store.upsertFeedback({ ...base, movieId: 'm1', liked: true, rank: 1 })).toEqual({ created: true });
+    expect(await store.upsertFeedback({ ...base, movieId: 'm1', liked: false, rank: 1 })).toEqual({ created: false });
+    expect(await store.upsertFeedback({ ...base, movieId: 'm2', liked: true, rank: 2 })).toEqual({ created: true });
+    expect(await store.count('feedback')).toBe(2);
+    expect(await store.dislikedMovieIds('u1')).toEqual(['m1']);
+    expect(await store.dislikedMovieIds('u2')).toEqual([]);
+  });
+
+  it('computes the experiment totals per model within a time window', async () => {
+    const day = (d: number) => new Date(Date.UTC(2026, 10, d, 12));
+    const log = (sessionId: string, modelType: 'als' | 'lightfm', createdAt: Date) => ({
+      sessionId, userId: 'u', modelType, modelVersion: 'v', arm: modelType, source: 'model' as const, items: [], createdAt,
+    });
+    await store.insertRecommendationLogs([
+      log('a1', 'als', day(2)), log('a2', 'als', day(2)), log('a3', 'als', day(2)), log('old', 'als', day(1)),
+      log('l1', 'lightfm', day(2)), log('l2', 'lightfm', day(3)),
+    ]);
+    const fb = async (sessionId: string, modelType: 'als' | 'lightfm', movieId: string, liked: boolean, rank: number, at: Date) =>
+      store.upsertFeedback({ sessionId, userId: 'u', modelType, modelVersion: 'v', movieId, liked, rank, sessionCreatedAt: at });
+    // a1: likes at ranks 1 and 5, a dislike at 2 -> P@3 = 1/3, R@3 = 1/2
+    await fb('a1', 'als', 'm1', true, 1, day(2));
+    await fb('a1', 'als', 'm5', true, 5, day(2));
+    await fb('a1', 'als', 'm2', false, 2, day(2));
+    // a2: only a dislike -> P@3 = 0, no recall
+    await fb('a2', 'als', 'm1', false, 1, day(2));
+    // old: outside the window
+    await fb('old', 'als', 'm1', true, 1, day(1));
+    // l1: likes at 2 and 3 -> P@3 = 2/3, R@3 = 1; l2: like at 1 changed to dislike -> P = 0
+    await fb('l1', 'lightfm', 'm2', true, 2, day(2));
+    await fb('l1', 'lightfm', 'm3', true, 3, day(2));
+    await fb('l2', 'lightfm', 'm1', true, 1, day(3));
+    await fb('l2', 'lightfm', 'm1', false, 1, day(3));
+    const totals = await store.experimentTotals({ k: 3, since: day(2), until: day(4) });
+    const als = totals.find((t) => t.modelType === 'als')!;
+    const lightfm = totals.find((t) => t.modelType === 'lightfm')!;
+    expect(als).toMatchObject({ sessions: 3, sessionsWithFeedback: 2, feedbackCount: 4, likes: 2, sessionsWithLikes: 1 });
+    expect(als.precisionSum).toBeCloseTo(1 / 3, 9);
+    expect(als.recallSum).toBeCloseTo(0.5, 9);
+    expect(lightfm).toMatchObject({ sessions: 2, sessionsWithFeedback: 2, feedbackCount: 3, likes: 2, sessionsWithLikes: 1 });
+    expect(lightfm.precisionSum).toBeCloseTo(2 / 3, 9);
+    expect(lightfm.recallSum).toBeCloseTo(1, 9);
+    const all = await store.experimentTotals({ k: 3 });
+    expect(all.find((t) => t.modelType === 'als')).toMatchObject({ sessions: 4, sessionsWithFeedback: 3, likes: 3 });
+  });
+
   it('clears every collection', async () => {
     await store.setFavoriteGenres('u1', ['Comedy']);
     await store.insertMany('movies', [movie('m1', ['Comedy'])]);

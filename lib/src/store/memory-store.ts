@@ -1,48 +1,58 @@
 import type {
   CollectionDocs,
   CollectionName,
+  ExperimentArmTotals,
+  ExperimentWindow,
+  FeedbackDoc,
   MovieDoc,
+  RecommendationLogDoc,
   Store,
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
+import { MODEL_TYPES } from '../domain.js';
 import { COLLECTION_NAMES } from './types.js';
 import { bookmarkWeight, byPopularity, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 type Rows = { [C in CollectionName]: CollectionDocs[C][] };
 
+/** The unique key of each collection that has one (as the MongoDB unique indexes). */
+const uniqueKeys: Partial<{ [C in CollectionName]: (doc: CollectionDocs[C]) => string }> = {
+  users: (d) => d.userId,
+  movies: (d) => d.movieId,
+  recommendation_logs: (d) => d.sessionId,
+  feedback: (d) => `${d.sessionId}\u0000${d.movieId}`,
+};
+
 /** In-process store: the embedded default for the one-command demo and for unit tests. */
 export class MemoryStore implements Store {
   private rows: Rows = emptyRows();
-  private users = new Map<string, UserDoc>();
-  private movies = new Map<string, MovieDoc>();
+  private unique = emptyUniqueIndexes();
 
   async init(): Promise<void> {}
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 
   async getUser(userId: string): Promise<UserDoc | null> {
-    const user = this.users.get(userId);
+    const user = this.lookup('users', userId);
     return user ? structuredClone(user) : null;
   }
 
   async setFavoriteGenres(userId: string, genres: readonly string[], now = new Date()): Promise<{ created: boolean }> {
-    const existing = this.users.get(userId);
+    const existing = this.lookup('users', userId);
     if (existing) {
       existing.favoriteGenres = [...genres];
       existing.updatedAt = now;
       return { created: false };
     }
-    const user: UserDoc = { userId, favoriteGenres: [...genres], createdAt: now, updatedAt: now };
-    this.users.set(userId, user);
-    this.rows.users.push(user);
+    this.add('users', { userId, favoriteGenres: [...genres], createdAt: now, updatedAt: now });
     return { created: true };
   }
 
   async getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>> {
     const found = new Map<string, MovieDoc>();
     for (const id of movieIds) {
-      const movie = this.movies.get(id);
+      const movie = this.lookup('movies', id);
       if (movie) found.set(id, structuredClone(movie));
     }
     return found;
@@ -80,20 +90,88 @@ export class MemoryStore implements Store {
     return [...new Set(this.rows.watched_movies.filter((d) => d.userId === userId).map((d) => d.movieId))];
   }
 
+  async dislikedMovieIds(userId: string): Promise<string[]> {
+    return [...new Set(this.rows.feedback.filter((f) => f.userId === userId && !f.liked).map((f) => f.movieId))];
+  }
+
+  async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
+    await this.insertMany('recommendation_logs', docs);
+  }
+
+  async getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null> {
+    const log = this.lookup('recommendation_logs', sessionId);
+    return log ? structuredClone(log) : null;
+  }
+
+  async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
+    const existing = this.lookup('feedback', `${doc.sessionId}\u0000${doc.movieId}`);
+    if (existing) {
+      Object.assign(existing, structuredClone(doc), { updatedAt: now });
+      return { created: false };
+    }
+    this.add('feedback', { ...structuredClone(doc), createdAt: now, updatedAt: now });
+    return { created: true };
+  }
+
+  async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
+    const inWindow = (at: Date) => (!window.since || at >= window.since) && (!window.until || at < window.until);
+    const sessions = new Map<string, number>();
+    for (const log of this.rows.recommendation_logs) {
+      if (inWindow(log.createdAt)) sessions.set(log.modelType, (sessions.get(log.modelType) ?? 0) + 1);
+    }
+    const bySession = new Map<string, { modelType: string; feedback: number; likes: number; likesTopK: number }>();
+    for (const f of this.rows.feedback) {
+      if (!inWindow(f.sessionCreatedAt)) continue;
+      const s = bySession.get(f.sessionId) ?? { modelType: f.modelType, feedback: 0, likes: 0, likesTopK: 0 };
+      s.feedback++;
+      if (f.liked) {
+        s.likes++;
+        if (f.rank <= window.k) s.likesTopK++;
+      }
+      bySession.set(f.sessionId, s);
+    }
+    return MODEL_TYPES.map((modelType) => {
+      const totals: ExperimentArmTotals = {
+        modelType,
+        sessions: sessions.get(modelType) ?? 0,
+        sessionsWithFeedback: 0,
+        feedbackCount: 0,
+        likes: 0,
+        precisionSum: 0,
+        recallSum: 0,
+        sessionsWithLikes: 0,
+      };
+      for (const s of bySession.values()) {
+        if (s.modelType !== modelType) continue;
+        totals.sessionsWithFeedback++;
+        totals.feedbackCount += s.feedback;
+        totals.likes += s.likes;
+        totals.precisionSum += s.likesTopK / window.k;
+        if (s.likes > 0) {
+          totals.sessionsWithLikes++;
+          totals.recallSum += s.likesTopK / s.likes;
+        }
+      }
+      return totals;
+    });
+  }
+
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {
     for (const doc of docs) {
-      const copy = structuredClone(doc);
-      if (collection === 'users') {
-        const user = copy as UserDoc;
-        if (this.users.has(user.userId)) continue;
-        this.users.set(user.userId, user);
-      } else if (collection === 'movies') {
-        const movie = copy as MovieDoc;
-        if (this.movies.has(movie.movieId)) continue;
-        this.movies.set(movie.movieId, movie);
-      }
-      (this.rows[collection] as CollectionDocs[C][]).push(copy);
+      const key = uniqueKeys[collection] as ((d: CollectionDocs[C]) => string) | undefined;
+      if (key && this.unique[collection].has(key(doc))) continue;
+      this.add(collection, structuredClone(doc));
     }
+  }
+
+  private add<C extends CollectionName>(collection: C, doc: CollectionDocs[C]): void {
+    const key = uniqueKeys[collection] as ((d: CollectionDocs[C]) => string) | undefined;
+    if (key) this.unique[collection].set(key(doc), doc);
+    (this.rows[collection] as CollectionDocs[C][]).push(doc);
+  }
+
+  private lookup<C extends CollectionName>(collection: C, key: string): CollectionDocs[C] | undefined {
+    return this.unique[collection].get(key) as CollectionDocs[C] | undefined;
   }
 
   async *scan<C extends CollectionName>(collection: C, batchSize = 10_000): AsyncIterable<CollectionDocs[C][]> {
@@ -107,9 +185,12 @@ export class MemoryStore implements Store {
 
   async clear(): Promise<void> {
     this.rows = emptyRows();
-    this.users.clear();
-    this.movies.clear();
+    this.unique = emptyUniqueIndexes();
   }
+}
+
+function emptyUniqueIndexes(): Record<CollectionName, Map<string, unknown>> {
+  return Object.fromEntries(COLLECTION_NAMES.map((name) => [name, new Map()])) as Record<CollectionName, Map<string, unknown>>;
 }
 
 function emptyRows(): Rows {

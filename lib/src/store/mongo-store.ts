@@ -1,7 +1,18 @@
 import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
-import type { CollectionDocs, CollectionName, MovieDoc, Store, TopMoviesQuery, UserDoc } from './types.js';
+import type {
+  CollectionDocs,
+  CollectionName,
+  ExperimentArmTotals,
+  ExperimentWindow,
+  FeedbackDoc,
+  MovieDoc,
+  RecommendationLogDoc,
+  Store,
+  TopMoviesQuery,
+  UserDoc,
+} from './types.js';
 import { COLLECTION_NAMES } from './types.js';
-import { INTERACTION_WEIGHTS } from '../domain.js';
+import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { popularityScore } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
@@ -34,6 +45,7 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
   feedback: [
     { key: { sessionId: 1, movieId: 1 }, name: 'session_movie_unique', unique: true },
     { key: { userId: 1, liked: 1 }, name: 'user_liked' },
+    { key: { sessionCreatedAt: 1 }, name: 'sessionCreatedAt' },
   ],
 };
 
@@ -56,8 +68,15 @@ export class MongoStore implements Store {
     return this.db.collection<CollectionDocs[C]>(name);
   }
 
+  /** Creates the missing indexes (FerretDB v1 drops the connection when createIndexes repeats an existing set). */
   async init(): Promise<void> {
-    for (const name of COLLECTION_NAMES) await this.db.collection(name).createIndexes(INDEXES[name]);
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const name of COLLECTION_NAMES) {
+      const collection = this.db.collection(name);
+      const present = existing.has(name) ? new Set((await collection.indexes()).map((i) => i.name)) : new Set<string>();
+      const missing = INDEXES[name].filter((index) => !present.has(index.name));
+      if (missing.length) await collection.createIndexes(missing);
+    }
   }
 
   async ping(): Promise<void> {
@@ -94,22 +113,20 @@ export class MongoStore implements Store {
   }
 
   async refreshPopularity(): Promise<number> {
+    // FerretDB v1 has $match, $group and $sum of a field or constant only ($cond/$multiply are not implemented):
+    // one grouping per weight class, multiplied here.
     const weights = new Map<string, number>();
-    const add = (rows: { _id: string; w: number }[]) => {
-      for (const row of rows) weights.set(row._id, (weights.get(row._id) ?? 0) + row.w);
-    };
-    const groupWeights = (collection: string, weight: Document | number) =>
-      this.db
+    const addGrouped = async (collection: string, filter: Document, sum: string | number, factor: number) => {
+      const rows = await this.db
         .collection(collection)
-        .aggregate<{ _id: string; w: number }>([{ $group: { _id: '$movieId', w: { $sum: weight } } }])
+        .aggregate<{ _id: string; w: number }>([{ $match: filter }, { $group: { _id: '$movieId', w: { $sum: sum } } }])
         .toArray();
-    add(
-      await groupWeights('watched_movies', {
-        $cond: [{ $eq: ['$completed', true] }, INTERACTION_WEIGHTS.watchedCompleted, INTERACTION_WEIGHTS.watchedPartly],
-      }),
-    );
-    add(await groupWeights('likes', { $multiply: ['$rating', INTERACTION_WEIGHTS.likePerRatingPoint] }));
-    add(await groupWeights('bookmarks', INTERACTION_WEIGHTS.bookmark));
+      for (const row of rows) weights.set(row._id, (weights.get(row._id) ?? 0) + row.w * factor);
+    };
+    await addGrouped('watched_movies', { completed: true }, 1, INTERACTION_WEIGHTS.watchedCompleted);
+    await addGrouped('watched_movies', { completed: false }, 1, INTERACTION_WEIGHTS.watchedPartly);
+    await addGrouped('likes', {}, '$rating', INTERACTION_WEIGHTS.likePerRatingPoint);
+    await addGrouped('bookmarks', {}, 1, INTERACTION_WEIGHTS.bookmark);
 
     let updated = 0;
     let batch: AnyBulkWriteOperation<MovieDoc>[] = [];
@@ -138,6 +155,82 @@ export class MongoStore implements Store {
 
   async watchedMovieIds(userId: string): Promise<string[]> {
     return (await this.col('watched_movies').distinct('movieId', { userId })) as string[];
+  }
+
+  async dislikedMovieIds(userId: string): Promise<string[]> {
+    return (await this.col('feedback').distinct('movieId', { userId, liked: false })) as string[];
+  }
+
+  async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
+    await this.insertMany('recommendation_logs', docs);
+  }
+
+  async getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null> {
+    return this.col('recommendation_logs').findOne({ sessionId }, withoutId);
+  }
+
+  async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
+    const feedback = this.col('feedback');
+    const result = await feedback.updateOne(
+      { sessionId: doc.sessionId, movieId: doc.movieId },
+      { $set: { ...doc, updatedAt: now }, $setOnInsert: { createdAt: now } },
+      { upsert: true },
+    );
+    // Per-session shares that let the report sum per-session ratios with $group/$sum alone (see experimentTotals).
+    const [likes, total] = await Promise.all([
+      feedback.countDocuments({ sessionId: doc.sessionId, liked: true }),
+      feedback.countDocuments({ sessionId: doc.sessionId }),
+    ]);
+    await feedback.updateMany(
+      { sessionId: doc.sessionId },
+      { $set: { sessionLikesShare: likes ? 1 / likes : 0, sessionFeedbackShare: total ? 1 / total : 0 } },
+    );
+    return { created: result.upsertedCount > 0 };
+  }
+
+  /**
+   * Computed in the database with $match/$group/$sum only (FerretDB v1 has no $cond, $divide or $lookup).
+   * Each feedback document carries its session's shares 1/likes and 1/feedback, so that summing them over a
+   * model's documents counts sessions, and summing 1/likes over liked documents ranked within K gives the
+   * sum of per-session recall.
+   */
+  async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
+    const timeFilter = (field: string): Document => {
+      const range: Document = {};
+      if (window.since) range.$gte = window.since;
+      if (window.until) range.$lt = window.until;
+      return Object.keys(range).length ? { [field]: range } : {};
+    };
+    // One accumulator per $group: FerretDB v1 computes only the first field-sum of a $group correctly.
+    const byModel = async (collection: string, filter: Document, sum: string | number) => {
+      const rows = await this.db
+        .collection(collection)
+        .aggregate<{ _id: string; total: number }>([{ $match: filter }, { $group: { _id: '$modelType', total: { $sum: sum } } }])
+        .toArray();
+      return new Map(rows.map((r) => [r._id, r.total]));
+    };
+    const inWindow = timeFilter('sessionCreatedAt');
+    const liked = { ...inWindow, liked: true };
+    const likedTopK = { ...liked, rank: { $lte: window.k } };
+    const [sessions, feedback, feedbackSessions, likes, likeSessions, likesTopK, recall] = await Promise.all([
+      byModel('recommendation_logs', timeFilter('createdAt'), 1),
+      byModel('feedback', inWindow, 1),
+      byModel('feedback', inWindow, '$sessionFeedbackShare'),
+      byModel('feedback', liked, 1),
+      byModel('feedback', liked, '$sessionLikesShare'),
+      byModel('feedback', likedTopK, 1),
+      byModel('feedback', likedTopK, '$sessionLikesShare'),
+    ]);
+    return MODEL_TYPES.map((modelType) => ({
+      modelType,
+      sessions: sessions.get(modelType) ?? 0,
+      sessionsWithFeedback: Math.round(feedbackSessions.get(modelType) ?? 0),
+      feedbackCount: feedback.get(modelType) ?? 0,
+      likes: likes.get(modelType) ?? 0,
+      precisionSum: (likesTopK.get(modelType) ?? 0) / window.k,
+      recallSum: recall.get(modelType) ?? 0,
+      sessionsWithLikes: Math.round(likeSessions.get(modelType) ?? 0),
+    }));
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {

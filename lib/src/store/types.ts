@@ -61,6 +61,10 @@ export interface FeedbackDoc {
   liked: boolean;
   modelType: ModelTypeName;
   modelVersion: string;
+  /** 1-based position of the movie in the session's list (for Precision@K without a join). */
+  rank: number;
+  /** When the session's list was served (the report's time window applies to it). */
+  sessionCreatedAt: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -85,6 +89,27 @@ export const COLLECTION_NAMES: readonly CollectionName[] = [
   'feedback',
 ];
 export type InteractionCollection = 'watched_movies' | 'likes' | 'bookmarks';
+
+/** Raw per-model sums from which the experiment report is computed (see recsvc/src/experiment-report.ts). */
+export interface ExperimentArmTotals {
+  modelType: ModelTypeName;
+  /** Lists served in the window. */
+  sessions: number;
+  sessionsWithFeedback: number;
+  feedbackCount: number;
+  likes: number;
+  /** Σ over sessions with feedback of (likes among the first K) / K. */
+  precisionSum: number;
+  /** Σ over sessions with at least one like of (likes among the first K) / (likes in the session). */
+  recallSum: number;
+  sessionsWithLikes: number;
+}
+
+export interface ExperimentWindow {
+  k: number;
+  since?: Date;
+  until?: Date;
+}
 
 export interface TopMoviesQuery {
   /** Only movies with at least one of these genres; all movies when absent. */
@@ -120,7 +145,18 @@ export interface Store {
   interactedMovieIds(userId: string): Promise<string[]>;
   watchedMovieIds(userId: string): Promise<string[]>;
 
-  /** Unordered bulk insert (data generator, importer). */
+  /** Movies the user disliked in feedback. */
+  dislikedMovieIds(userId: string): Promise<string[]>;
+
+  /** Writes served lists; a list whose sessionId is already stored is skipped (so retries are idempotent). */
+  insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void>;
+  getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null>;
+  /** Inserts or replaces the feedback on one (session, movie); never duplicates it. */
+  upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now?: Date): Promise<{ created: boolean }>;
+  /** Per-model totals for the experiment report, computed in the database. */
+  experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]>;
+
+  /** Unordered bulk insert (data generator, importer); documents whose unique key exists are skipped. */
   insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void>;
   /** Streams a whole collection in batches (training job); never materialises it. */
   scan<C extends CollectionName>(collection: C, batchSize?: number): AsyncIterable<CollectionDocs[C][]>;
