@@ -65,9 +65,12 @@ export function storeContract(makeStore: () => Promise<Store>): void {
       { userId: 'a', movieId: 'm1', createdAt: at },
       { userId: 'b', movieId: 'm3', createdAt: at },
     ]);
-    expect((await store.interactedMovieIds('a')).sort()).toEqual(['m1', 'm2']);
+    const weights = await store.userInteractionWeights('a');
+    expect([...weights.keys()].sort()).toEqual(['m1', 'm2']);
+    expect(weights.get('m1')).toBeCloseTo(1.3, 6); // watched to the end + bookmark
+    expect(weights.get('m2')).toBeCloseTo(0.7, 6); // like with rating 7
+    expect((await store.userInteractionWeights('nobody')).size).toBe(0);
     expect(await store.watchedMovieIds('a')).toEqual(['m1']);
-    expect(await store.interactedMovieIds('nobody')).toEqual([]);
   });
 
   it('skips duplicate users and movies on bulk insert and streams collections in batches', async () => {

@@ -78,12 +78,13 @@ export class MemoryStore implements Store {
     return this.rows.movies.length;
   }
 
-  async interactedMovieIds(userId: string): Promise<string[]> {
-    const ids = new Set<string>();
-    for (const c of ['watched_movies', 'likes', 'bookmarks'] as const) {
-      for (const d of this.rows[c]) if (d.userId === userId) ids.add(d.movieId);
-    }
-    return [...ids];
+  async userInteractionWeights(userId: string): Promise<Map<string, number>> {
+    const weights = new Map<string, number>();
+    const add = (movieId: string, w: number) => weights.set(movieId, (weights.get(movieId) ?? 0) + w);
+    for (const d of this.rows.watched_movies) if (d.userId === userId) add(d.movieId, watchedWeight(d));
+    for (const d of this.rows.likes) if (d.userId === userId) add(d.movieId, likeWeight(d));
+    for (const d of this.rows.bookmarks) if (d.userId === userId) add(d.movieId, bookmarkWeight(d));
+    return weights;
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {

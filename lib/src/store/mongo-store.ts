@@ -13,7 +13,7 @@ import type {
 } from './types.js';
 import { COLLECTION_NAMES } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
-import { popularityScore } from './popularity.js';
+import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
 
@@ -144,13 +144,19 @@ export class MongoStore implements Store {
     return updated;
   }
 
-  async interactedMovieIds(userId: string): Promise<string[]> {
-    const lists = await Promise.all(
-      (['watched_movies', 'likes', 'bookmarks'] as const).map((name) =>
-        this.db.collection(name).distinct('movieId', { userId }),
-      ),
-    );
-    return [...new Set(lists.flat() as string[])];
+  async userInteractionWeights(userId: string): Promise<Map<string, number>> {
+    const projection = { _id: 0, movieId: 1, completed: 1, rating: 1 };
+    const [watched, likes, bookmarks] = await Promise.all([
+      this.col('watched_movies').find({ userId }, { projection }).toArray(),
+      this.col('likes').find({ userId }, { projection }).toArray(),
+      this.col('bookmarks').find({ userId }, { projection }).toArray(),
+    ]);
+    const weights = new Map<string, number>();
+    const add = (movieId: string, w: number) => weights.set(movieId, (weights.get(movieId) ?? 0) + w);
+    for (const d of watched) add(d.movieId, watchedWeight(d));
+    for (const d of likes) add(d.movieId, likeWeight(d));
+    for (const d of bookmarks) add(d.movieId, bookmarkWeight(d));
+    return weights;
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {

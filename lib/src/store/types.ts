@@ -141,8 +141,8 @@ export interface Store {
    */
   refreshPopularity(): Promise<number>;
 
-  /** Movies the user watched, liked or bookmarked. */
-  interactedMovieIds(userId: string): Promise<string[]>;
+  /** The movies the user watched, liked or bookmarked, with the model-input weight summed per movie. */
+  userInteractionWeights(userId: string): Promise<Map<string, number>>;
   watchedMovieIds(userId: string): Promise<string[]>;
 
   /** Movies the user disliked in feedback. */
