@@ -41,7 +41,8 @@ import importlib.util
 import implicit, lightfm, numpy, scipy
 if importlib.util.find_spec("lightfm._lightfm_fast_openmp") is None:
     raise SystemExit("lightfm was built without OpenMP: multi-threaded timings would be meaningless")
-print(f"implicit {implicit.__version__}, lightfm {lightfm.__version__}, numpy {numpy.__version__}, scipy {scipy.__version__}")
+print(f"implicit {implicit.__version__}, lightfm {lightfm.__version__}, "
+      f"numpy {numpy.__version__}, scipy {scipy.__version__}")
 EOF
 echo "$stamp_text" >"$stamp"
 echo "reference venv ready: $venv"

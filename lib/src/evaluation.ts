@@ -16,8 +16,8 @@
  * to `users` when given). MAP@k is the mean of AP@k. coverage = distinct items appearing in any evaluated user's
  * top-k / nItems. With no user evaluated every metric is 0.
  *
- * Note: implicit's `ranking_metrics_at_k` "precision" divides by min(k, |T_u|); that is neither P@k nor R@k
- * as defined here, and it is not reported.
+ * Note: implicit's `ranking_metrics_at_k` "precision" is Σ_u hits / Σ_u min(k, |T_u|); that is neither P@k nor
+ * R@k as defined here, and it is not reported. Its nDCG and MAP are the ones defined here.
  */
 import { InvalidArgumentError } from './errors.js';
 import { cooToCsr, rowIndices, type CooMatrix, type CsrMatrix } from './sparse.js';
@@ -400,7 +400,9 @@ export function evaluateTopK(options: EvaluateTopKOptions): RankingMetrics {
  * The popularity baseline: items ranked by how many users interacted with them in `train` (ties: lower item id
  * first), the user's own training items excluded. Items nobody interacted with are never recommended.
  */
-export function popularityRecommender(train: CsrMatrix): (user: number, k: number, exclude: Int32Array) => Int32Array {
+export function popularityRecommender(
+  train: CsrMatrix,
+): (user: number, k: number, exclude: Int32Array) => Int32Array {
   const nItems = train.nCols;
   const counts = new Int32Array(nItems);
   for (let i = 0; i < train.indices.length; i++) counts[train.indices[i]]++;
