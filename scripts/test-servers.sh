@@ -113,7 +113,7 @@ timed() {
 build_ferretdb() {
   is_cached ferretdb "$FERRETDB_VERSION" && return
   need_go FerretDB
-  log "building FerretDB $FERRETDB_VERSION (a few minutes; log: $BUILD_LOG_DIR/build-ferretdb.log)"
+  log "building FerretDB $FERRETDB_VERSION (~1.5 min on 2 cores; log: $BUILD_LOG_DIR/build-ferretdb.log)"
   mkdir -p "$BIN_DIR" "$BUILD_LOG_DIR"
   : >"$BUILD_LOG_DIR/build-ferretdb.log"
   local moddir src
@@ -127,7 +127,7 @@ build_ferretdb() {
   echo "recsys-test" >"$src/build/version/package.txt"
   (
     cd "$src"
-    timed ferretdb env GOFLAGS=-mod=readonly go build -trimpath -o "$BIN_DIR/ferretdb.tmp" ./cmd/ferretdb
+    timed ferretdb go build -mod=readonly -buildvcs=false -trimpath -o "$BIN_DIR/ferretdb.tmp" ./cmd/ferretdb
   )
   mv -f "$BIN_DIR/ferretdb.tmp" "$BIN_DIR/ferretdb"
   echo "$FERRETDB_VERSION" >"$BIN_DIR/ferretdb.version"
@@ -137,7 +137,7 @@ build_ferretdb() {
 build_minio() {
   is_cached minio "$MINIO_VERSION" && return
   need_go MinIO
-  log "building MinIO $MINIO_VERSION (slow: ~10+ min on 2 cores; log: $BUILD_LOG_DIR/build-minio.log)"
+  log "building MinIO $MINIO_VERSION (~3-5 min on 2 cores; log: $BUILD_LOG_DIR/build-minio.log)"
   mkdir -p "$BIN_DIR" "$BUILD_LOG_DIR"
   : >"$BUILD_LOG_DIR/build-minio.log"
   local tmpbin="$CACHE_DIR/tmpbin"
@@ -148,7 +148,23 @@ build_minio() {
   echo "$MINIO_VERSION" >"$BIN_DIR/minio.version"
 }
 
-install_all() {
+# with_lock FILE CMD...: serialize concurrent runs (e.g. parallel CI jobs sharing the cache).
+with_lock() {
+  local lockfile="$1"; shift
+  if command -v flock >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$lockfile")"
+    (
+      flock -w 1800 9 || die "timed out waiting for lock $lockfile"
+      "$@"
+    ) 9>"$lockfile"   # servers started inside close fd 9 (9>&-) so they don't hold the lock
+  else
+    "$@"
+  fi
+}
+
+install_all() { with_lock "$CACHE_DIR/.lock" install_all_locked; }
+
+install_all_locked() {
   install_redis
   build_ferretdb
   build_minio
@@ -228,7 +244,7 @@ start_redis() {
   : >"$STATE_DIR/redis.log"
   redis-server --bind "$HOST" --port "$REDIS_PORT" \
     --daemonize yes --save '' --appendonly no --dir "$dir" \
-    --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" \
+    --pidfile "$STATE_DIR/redis.pid" --logfile "$STATE_DIR/redis.log" 9>&- \
     || fail_with_log redis "$STATE_DIR/redis.log" "redis-server failed to start"
   # with --daemonize the pidfile appears shortly after the parent exits
   local i; for i in $(seq 1 50); do [ -s "$STATE_DIR/redis.pid" ] && break; sleep 0.1; done
@@ -236,12 +252,20 @@ start_redis() {
     sh -c "[ \"\$(redis-cli -h $HOST -p $REDIS_PORT ping)\" = PONG ]"
 }
 
-ferretdb_ping() {
-  # TCP connect, then FerretDB's own `ping` (MongoDB Go driver: connect + ping command).
-  port_open "$FERRETDB_PORT" || return 1
-  "$BIN_DIR/ferretdb" ping --listen-addr="$HOST:$FERRETDB_PORT" \
-    --setup-database=admin --setup-timeout=5s --log-level=error --telemetry=disable
-}
+# mongo_ping HOST PORT: a real MongoDB wire-protocol round trip in pure bash:
+# OP_MSG (opCode 2013) with BSON {ping: 1, $db: "admin"}; success = reply has {ok: 1.0}.
+# (FerretDB's own `ferretdb ping` needs --setup-username/--test-enable-new-auth, so not usable here.)
+mongo_ping() (   # subshell: the fd and a failed connect stay contained
+  local host="$1" port="$2" reply
+  exec 3<>"/dev/tcp/$host/$port" || return 1
+  printf '\x33\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xdd\x07\x00\x00\x00\x00\x00\x00\x00\x1e\x00\x00\x00\x10ping\x00\x01\x00\x00\x00\x02$db\x00\x06\x00\x00\x00admin\x00\x00' >&3
+  reply=$(timeout 5 dd bs=4096 count=1 <&3 2>/dev/null | od -An -v -tx1 | tr -d ' \n') || true
+  exec 3<&- 3>&-
+  # element 0x01 (double) "ok\0" 1.0
+  [[ $reply == *016f6b00000000000000f03f* ]]
+)
+
+ferretdb_ping() { mongo_ping "$HOST" "$FERRETDB_PORT"; }
 
 start_ferretdb() {
   local dir="$STATE_DIR/ferretdb"
@@ -254,7 +278,7 @@ start_ferretdb() {
     --debug-addr=- \
     --telemetry=disable \
     --log-level=warn \
-    >"$STATE_DIR/ferretdb.log" 2>&1 </dev/null &
+    >"$STATE_DIR/ferretdb.log" 2>&1 </dev/null 9>&- &
   echo $! >"$STATE_DIR/ferretdb.pid"
   wait_for ferretdb "$STATE_DIR/ferretdb.pid" "$STATE_DIR/ferretdb.log" ferretdb_ping
 }
@@ -270,7 +294,7 @@ start_minio() {
     MINIO_SITE_REGION="$S3_REGION" MINIO_UPDATE=off MINIO_CI_CD=on \
     nohup "$BIN_DIR/minio" server --anonymous \
       --address "$HOST:$S3_PORT" --console-address "$HOST:$S3_CONSOLE_PORT" \
-      "$dir/data" >"$STATE_DIR/minio.log" 2>&1 </dev/null &
+      "$dir/data" >"$STATE_DIR/minio.log" 2>&1 </dev/null 9>&- &
   echo $! >"$STATE_DIR/minio.pid"
   wait_for minio "$STATE_DIR/minio.pid" "$STATE_DIR/minio.log" s3_live
   # create the test bucket (SigV4-signed PUT; curl >= 7.75)
@@ -286,7 +310,6 @@ write_env_file() {
 }
 
 start_all() {
-  install_all
   mkdir -p "$STATE_DIR"
   stop_all
   start_redis
@@ -315,8 +338,8 @@ status_all() {
 
 cmd="${1:-start}"
 case "$cmd" in
-  start|restart) start_all ;;
-  stop) stop_all ;;
+  start|restart) install_all; with_lock "$STATE_DIR.lock" start_all ;;
+  stop) with_lock "$STATE_DIR.lock" stop_all ;;
   status) status_all ;;
   env) env_lines ;;
   install) install_all ;;
