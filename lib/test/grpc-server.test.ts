@@ -3,6 +3,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { MemoryCache } from '../src/cache/memory-cache.js';
+import { DirectoryObjectStore } from '../src/objectstore/directory-object-store.js';
 import { createLogger } from '../src/logger.js';
 import { callUnary, checkHealth } from '../src/grpc/client.js';
 import { RecommendationServiceClient, TrainerServiceClient } from '../src/proto.js';
@@ -14,6 +18,11 @@ import { startTrainerApi } from '../../trainer/src/server.js';
 import type { RunningGrpcServer } from '../src/grpc/server.js';
 
 const log = createLogger('test', 'silent');
+const embedded = () => ({
+  store: new MemoryStore(),
+  cache: new MemoryCache(),
+  objects: new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-grpc-'))),
+});
 const require = createRequire(import.meta.url);
 
 function reflectionListServices(address: string): Promise<string[]> {
@@ -41,7 +50,7 @@ describe('gRPC servers', () => {
   const address = (s: RunningGrpcServer) => `127.0.0.1:${s.port}`;
 
   beforeAll(async () => {
-    recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0' }), log, { store: new MemoryStore() });
+    recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0' }), log, embedded());
     trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0' }), log);
     recsvcClient = new RecommendationServiceClient(address(recsvc), grpc.credentials.createInsecure());
     trainerClient = new TrainerServiceClient(address(trainer), grpc.credentials.createInsecure());
@@ -94,7 +103,7 @@ describe('gRPC servers', () => {
   });
 
   it('shut down gracefully: NOT_SERVING, then the port closes', async () => {
-    const extra = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0' }), log, { store: new MemoryStore() });
+    const extra = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0' }), log, embedded());
     expect(await checkHealth(address(extra), 2_000)).toBe(true);
     await extra.shutdown(1_000);
     expect(await checkHealth(address(extra), 500)).toBe(false);

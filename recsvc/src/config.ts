@@ -6,6 +6,19 @@ const schema = z
     ...storageEnvShape,
     RECSVC_HOST: env.host(),
     RECSVC_PORT: env.port(50051),
+    /** Prometheus /metrics over HTTP; 0 picks a free port. */
+    RECSVC_METRICS_PORT: env.port(9464),
+    EXPERIMENT_ID: z.string().min(1).default('als-vs-lightfm-1'),
+    /** Share of users assigned to ALS, 0 to 1. */
+    EXPERIMENT_ALS_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+    EXPERIMENT_MODE: z.enum(['hash', 'random']).default('hash'),
+    RECOMMENDATION_TTL_SECONDS: env.positiveInt(86_400),
+    MODEL_POLL_SECONDS: env.positiveInt(30),
+    MOVIE_INFO_TTL_SECONDS: env.positiveInt(600),
+    LOG_BATCH_SIZE: env.positiveInt(500),
+    LOG_FLUSH_MS: env.positiveInt(1_000),
+    LOG_BUFFER_MAX: env.positiveInt(100_000),
+    LOG_RETRY_MS: env.positiveInt(500),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
   })

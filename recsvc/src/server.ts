@@ -1,28 +1,88 @@
-import { createStore } from '../../lib/src/backends.js';
+import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
+import type { Cache } from '../../lib/src/cache/types.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
+import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
+import { ModelRegistry } from '../../lib/src/models/registry.js';
+import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { RecsvcConfig } from './config.js';
 import { GenreCatalog } from './genre-catalog.js';
+import { RecommendationLogWriter } from './log-writer.js';
+import { RecsvcMetrics } from './metrics.js';
+import { ModelHolder } from './model-holder.js';
+import { MovieInfoCache } from './movie-info.js';
 import { recommendationService } from './recommendation-grpc.js';
+import { Recommender } from './recommender.js';
 
 export interface RecsvcDeps {
-  /** Injected by tests and the demo; otherwise created from the configuration. */
+  /** Injected by tests and the demo; otherwise created from the configuration (and closed on shutdown). */
   store?: Store;
+  cache?: Cache;
+  objects?: ObjectStore;
 }
 
-/** Starts the recommendation service: connects its backends, binds gRPC, closes them on shutdown. */
-export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: RecsvcDeps = {}): Promise<RunningGrpcServer> {
+export interface RunningRecsvc extends RunningGrpcServer {
+  readonly models: ModelHolder;
+  readonly logs: RecommendationLogWriter;
+  readonly metricsPort: number;
+}
+
+/** Starts the recommendation service: backends, model hot reload, log writer, gRPC and /metrics. */
+export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: RecsvcDeps = {}): Promise<RunningRecsvc> {
   const store = deps.store ?? (await createStore(config, log));
-  const ownsStore = !deps.store;
-  const catalog = new GenreCatalog(store);
-  return startGrpcServer({
+  const cache = deps.cache ?? (await createCache(config, log));
+  const objects = deps.objects ?? (await createObjectStore(config, log));
+  const registry = createMetricsRegistry('recsvc');
+  const metrics = new RecsvcMetrics(registry);
+  const models = new ModelHolder(new ModelRegistry(objects), cache, log, config.MODEL_POLL_SECONDS * 1000, {
+    onLoaded: (model) => {
+      metrics.modelSwapped(model.modelType, model.version);
+      metrics.modelLoads.inc({ model_type: model.modelType, result: 'loaded' });
+    },
+    onRefused: (modelType) => metrics.modelLoads.inc({ model_type: modelType, result: 'refused' }),
+  });
+  await models.start();
+  const logs = new RecommendationLogWriter(
+    store,
+    {
+      batchSize: config.LOG_BATCH_SIZE,
+      flushIntervalMs: config.LOG_FLUSH_MS,
+      maxBuffered: config.LOG_BUFFER_MAX,
+      retryDelayMs: config.LOG_RETRY_MS,
+    },
+    log,
+    {
+      onBuffered: (size) => metrics.logBuffer.set(size),
+      onDropped: (count) => metrics.logDropped.inc(count),
+      onWriteFailed: () => metrics.logWriteFailures.inc(),
+    },
+  );
+  logs.start();
+  const recommender = new Recommender({
+    store,
+    cache,
+    models,
+    logs,
+    movies: new MovieInfoCache(store, config.MOVIE_INFO_TTL_SECONDS * 1000),
+    metrics,
+    log,
+    experiment: { experimentId: config.EXPERIMENT_ID, alsShare: config.EXPERIMENT_ALS_SHARE, mode: config.EXPERIMENT_MODE },
+    cacheTtlSeconds: config.RECOMMENDATION_TTL_SECONDS,
+  });
+  const metricsServer = await startMetricsServer(registry, config.RECSVC_HOST, config.RECSVC_METRICS_PORT);
+  const server = await startGrpcServer({
     host: config.RECSVC_HOST,
     port: config.RECSVC_PORT,
-    services: [recommendationService({ catalog, log })],
+    services: [recommendationService({ catalog: new GenreCatalog(store), recommender, store, log, observe: grpcCallObserver(registry) })],
     log,
     onClosed: async () => {
-      if (ownsStore) await store.close();
+      await models.stop();
+      await logs.close(config.SHUTDOWN_GRACE_MS);
+      await new Promise((resolve) => metricsServer.close(resolve));
+      if (!deps.store) await store.close();
+      if (!deps.cache) await cache.close();
     },
   });
+  return Object.assign(server, { models, logs, metricsPort: metricsServer.port });
 }

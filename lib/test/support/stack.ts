@@ -1,7 +1,14 @@
 import { createLogger } from '../../src/logger.js';
 import type { Store } from '../../src/store/types.js';
+import type { Cache } from '../../src/cache/types.js';
+import type { ObjectStore } from '../../src/objectstore/types.js';
+import { MemoryCache } from '../../src/cache/memory-cache.js';
+import { DirectoryObjectStore } from '../../src/objectstore/directory-object-store.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadRecsvcConfig } from '../../../recsvc/src/config.js';
-import { startRecsvc } from '../../../recsvc/src/server.js';
+import { startRecsvc, type RunningRecsvc } from '../../../recsvc/src/server.js';
 import { loadTrainerConfig } from '../../../trainer/src/config.js';
 import { startTrainerApi } from '../../../trainer/src/server.js';
 import { buildGateway } from '../../../gateway/src/app.js';
@@ -9,15 +16,25 @@ import { Upstreams } from '../../../gateway/src/upstreams.js';
 
 export interface TestStack {
   baseUrl: string;
+  recsvc: RunningRecsvc;
+  cache: Cache;
+  objects: ObjectStore;
   recsvcAddress: string;
   trainerAddress: string;
   close(): Promise<void>;
 }
 
 /** Starts recsvc, the trainer API and the gateway on 127.0.0.1 ephemeral ports, as the services run in production. */
-export async function startStack(store: Store): Promise<TestStack> {
+export async function startStack(
+  store: Store,
+  options: { cache?: Cache; objects?: ObjectStore; recsvcEnv?: Record<string, string> } = {},
+): Promise<TestStack> {
   const log = createLogger('test', 'silent');
-  const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0' }), log, { store });
+  const cache = options.cache ?? new MemoryCache();
+  const objects = options.objects ?? new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-stack-')));
+  await objects.ensureBucket();
+  const recsvcConfig = loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_FLUSH_MS: '50', ...options.recsvcEnv });
+  const recsvc = await startRecsvc(recsvcConfig, log, { store, cache, objects });
   const trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0' }), log);
   const recsvcAddress = `127.0.0.1:${recsvc.port}`;
   const trainerAddress = `127.0.0.1:${trainer.port}`;
@@ -28,6 +45,9 @@ export async function startStack(store: Store): Promise<TestStack> {
   if (!address || typeof address === 'string') throw new Error('gateway did not bind a TCP port');
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
+    recsvc,
+    cache,
+    objects,
     recsvcAddress,
     trainerAddress,
     async close() {

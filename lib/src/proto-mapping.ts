@@ -1,0 +1,44 @@
+import type { ModelTypeName } from './domain.js';
+import { InvalidArgumentError } from './errors.js';
+import { ModelType, RecommendationSource } from './proto.js';
+import type { RecommendationSourceName } from './store/types.js';
+
+/** Domain names ↔ protobuf enums, in one place for every service and the gateway. */
+export function modelTypeToProto(name: ModelTypeName): ModelType {
+  return name === 'als' ? ModelType.MODEL_TYPE_ALS : ModelType.MODEL_TYPE_LIGHTFM;
+}
+
+/** UNSPECIFIED becomes undefined (let the service choose); unknown values are an INVALID_ARGUMENT. */
+export function modelTypeFromProto(value: ModelType): ModelTypeName | undefined {
+  switch (value) {
+    case ModelType.MODEL_TYPE_UNSPECIFIED:
+      return undefined;
+    case ModelType.MODEL_TYPE_ALS:
+      return 'als';
+    case ModelType.MODEL_TYPE_LIGHTFM:
+      return 'lightfm';
+    default:
+      throw new InvalidArgumentError(`unknown model type ${String(value)}`);
+  }
+}
+
+const sources: Record<RecommendationSourceName, RecommendationSource> = {
+  cache: RecommendationSource.RECOMMENDATION_SOURCE_CACHE,
+  model: RecommendationSource.RECOMMENDATION_SOURCE_MODEL,
+  fold_in: RecommendationSource.RECOMMENDATION_SOURCE_FOLD_IN,
+  genres_top: RecommendationSource.RECOMMENDATION_SOURCE_GENRES_TOP,
+  global_top: RecommendationSource.RECOMMENDATION_SOURCE_GLOBAL_TOP,
+};
+
+export function sourceToProto(name: RecommendationSourceName): RecommendationSource {
+  return sources[name];
+}
+
+export function sourceFromProto(value: RecommendationSource): RecommendationSourceName | 'unspecified' {
+  const entry = Object.entries(sources).find(([, v]) => v === value);
+  return entry ? (entry[0] as RecommendationSourceName) : 'unspecified';
+}
+
+export function modelTypeName(value: ModelType): ModelTypeName | 'unspecified' {
+  return value === ModelType.MODEL_TYPE_ALS ? 'als' : value === ModelType.MODEL_TYPE_LIGHTFM ? 'lightfm' : 'unspecified';
+}

@@ -1,0 +1,152 @@
+import type { ModelTypeName } from '../../lib/src/domain.js';
+import type { ModelArtifact, ModelManifest } from '../../lib/src/models/artifact.js';
+import { ARTIFACT_ARRAYS as A, ARTIFACT_ID_MAPS as M } from '../../lib/src/models/layout.js';
+import { CorruptModelError } from '../../lib/src/models/registry.js';
+import * as models from '../../native/src/index.js';
+
+export interface UserRepresentation {
+  vector: Float32Array;
+  bias: number;
+}
+
+export interface ScoredMovie {
+  movieId: string;
+  score: number;
+}
+
+/**
+ * A loaded model version, immutable once built: id maps, vectors and biases as laid out in lib/src/models/layout.ts.
+ * The recommendation service swaps whole instances, so a request keeps the model it started with.
+ */
+export class ServingModel {
+  readonly modelType: ModelTypeName;
+  readonly version: string;
+  readonly manifest: ModelManifest;
+  readonly dim: number;
+  private readonly userIndex: Map<string, number>;
+  private readonly itemIds: readonly string[];
+  private readonly itemIndex: Map<string, number>;
+  private readonly genreIndex: Map<string, number>;
+  private readonly userVectors: Float32Array;
+  private readonly userBiases: Float32Array;
+  private readonly itemVectors: Float32Array;
+  private readonly itemBiases: Float32Array;
+  private readonly genreUserVectors?: Float32Array;
+  private readonly genreUserBiases?: Float32Array;
+  /** ALS: YᵀY of the item factors, computed once per version for fast fold-in. */
+  private readonly gramian?: Float64Array;
+
+  private constructor(artifact: ModelArtifact) {
+    const { manifest, arrays, idMaps } = artifact;
+    this.manifest = manifest;
+    this.modelType = manifest.modelType;
+    this.version = manifest.version;
+    const users = idMaps[M.users];
+    const items = idMaps[M.items];
+    const f32 = (name: string, length: number): Float32Array => {
+      const array = arrays[name];
+      if (!(array instanceof Float32Array) || array.length !== length) {
+        throw new CorruptModelError(`${manifest.modelType} ${manifest.version}: ${name} is missing or has the wrong size`);
+      }
+      return array;
+    };
+    if (!users || !items) throw new CorruptModelError(`${manifest.modelType} ${manifest.version}: id maps are missing`);
+    const dim = manifest.dimensions.factors;
+    if (!Number.isInteger(dim) || dim <= 0) throw new CorruptModelError(`${manifest.modelType} ${manifest.version}: bad factors`);
+    this.dim = dim;
+    this.userVectors = f32(A.userVectors, users.length * dim);
+    this.userBiases = f32(A.userBiases, users.length);
+    this.itemVectors = f32(A.itemVectors, items.length * dim);
+    this.itemBiases = f32(A.itemBiases, items.length);
+    this.userIndex = new Map(users.map((id, i) => [id, i]));
+    this.itemIds = items;
+    this.itemIndex = new Map(items.map((id, i) => [id, i]));
+    const genres = idMaps[M.genres] ?? [];
+    this.genreIndex = new Map(genres.map((g, i) => [g, i]));
+    if (genres.length) {
+      this.genreUserVectors = f32(A.genreUserVectors, genres.length * dim);
+      this.genreUserBiases = f32(A.genreUserBiases, genres.length);
+    }
+    if (this.modelType === 'als') {
+      this.gramian = models.alsItemGramian({ factors: dim, userFactors: this.userVectors, itemFactors: this.itemVectors }, 1);
+    }
+  }
+
+  static fromArtifact(artifact: ModelArtifact): ServingModel {
+    return new ServingModel(artifact);
+  }
+
+  get itemCount(): number {
+    return this.itemIds.length;
+  }
+
+  knowsUser(userId: string): boolean {
+    return this.userIndex.has(userId);
+  }
+
+  /** The trained representation of a user the model has seen. */
+  userRepresentation(userId: string): UserRepresentation | null {
+    const u = this.userIndex.get(userId);
+    if (u === undefined) return null;
+    return { vector: this.userVectors.subarray(u * this.dim, (u + 1) * this.dim), bias: this.userBiases[u] };
+  }
+
+  /**
+   * A representation for a user the model has not seen: ALS solves for the user's vector from their interactions
+   * with the item factors fixed; the hybrid model sums the embeddings of the user's favourite genres.
+   * Null when there is nothing to fold in.
+   */
+  foldIn(interactions: ReadonlyMap<string, number>, favoriteGenres: readonly string[]): UserRepresentation | null {
+    if (this.modelType === 'als') {
+      const ids: number[] = [];
+      const weights: number[] = [];
+      for (const [movieId, weight] of interactions) {
+        const i = this.itemIndex.get(movieId);
+        if (i !== undefined && weight > 0) {
+          ids.push(i);
+          weights.push(weight);
+        }
+      }
+      if (ids.length === 0) return null;
+      const vector = models.alsRecalculateUser(
+        { factors: this.dim, userFactors: this.userVectors, itemFactors: this.itemVectors },
+        Int32Array.from(ids),
+        Float32Array.from(weights),
+        { alpha: this.manifest.params.alpha, regularization: this.manifest.params.regularization, gramian: this.gramian },
+      );
+      return { vector, bias: 0 };
+    }
+    if (!this.genreUserVectors || !this.genreUserBiases) return null;
+    const genreRows = favoriteGenres.map((g) => this.genreIndex.get(g)).filter((g): g is number => g !== undefined);
+    if (genreRows.length === 0) return null;
+    const vector = new Float32Array(this.dim);
+    let bias = 0;
+    for (const g of genreRows) {
+      for (let d = 0; d < this.dim; d++) vector[d] += this.genreUserVectors[g * this.dim + d];
+      bias += this.genreUserBiases[g];
+    }
+    return { vector, bias };
+  }
+
+  /** The k best movies for a representation, never any of `excludeMovieIds`. */
+  recommend(user: UserRepresentation, excludeMovieIds: Iterable<string>, k: number): ScoredMovie[] {
+    const exclude = new Set<number>();
+    for (const id of excludeMovieIds) {
+      const i = this.itemIndex.get(id);
+      if (i !== undefined) exclude.add(i);
+    }
+    const available = this.itemIds.length - exclude.size;
+    if (available <= 0) return [];
+    const { ids, scores } = models.topK({
+      userVector: user.vector,
+      itemVectors: this.itemVectors,
+      itemBiases: this.itemBiases,
+      userBias: user.bias,
+      exclude: Int32Array.from(exclude),
+      k: Math.min(k, available),
+    });
+    const result: ScoredMovie[] = [];
+    for (let r = 0; r < ids.length; r++) if (ids[r] >= 0) result.push({ movieId: this.itemIds[ids[r]], score: scores[r] });
+    return result;
+  }
+}
