@@ -3,57 +3,61 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { Histogram, type Registry } from 'prom-client';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/src/logger.js';
-import { GenresTopFallback, type RankedMovie } from '../../lib/src/proto.js';
 import { REQUEST_ID_HEADER } from '../../lib/src/grpc/server.js';
+import { createMetricsRegistry } from '../../lib/src/metrics.js';
 import { errorBody, handleError } from './http-errors.js';
-import {
-  GenresResponse,
-  GenresTopQuery,
-  GenresTopResponse,
-  SetGenresBody,
-  SetGenresResponse,
-  errorResponses,
-} from './schemas.js';
+import { genreRoutes } from './routes/genres.js';
+import { recommendationRoutes } from './routes/recommendations.js';
+import { trainingRoutes } from './routes/training.js';
+import type { GatewayApp } from './routes/types.js';
 import type { Upstreams } from './upstreams.js';
 
 export interface GatewayDeps {
   upstreams: Upstreams;
   log: Logger;
+  /** Extra routes mounted by the caller (the web console). */
+  extraRoutes?: (app: GatewayApp) => Promise<void> | void;
 }
 
 /** JSON bodies are never coerced (an object or a number where a string belongs is a 400); query strings are. */
 function validatorCompiler() {
   const options = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false } as const;
-  const bodyAjv = new Ajv({ ...options, coerceTypes: false });
-  const paramsAjv = new Ajv({ ...options, coerceTypes: true });
+  const bodyAjv = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
+  const paramsAjv = addFormats.default(new Ajv({ ...options, coerceTypes: true }));
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? bodyAjv : paramsAjv).compile(schema);
 }
 
-export function toRestItem(item: RankedMovie) {
-  const movie = item.movie;
-  return {
-    movie_id: movie?.movieId ?? '',
-    title: movie?.title ?? '',
-    genres: movie?.genres ?? [],
-    year: movie?.year ?? 0,
-    rating: movie?.rating ?? 0,
-    score: item.score,
-    rank: item.rank,
-  };
+function observeRequests(app: GatewayApp, registry: Registry): void {
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'REST request duration by route, method and status code',
+    labelNames: ['route', 'method', 'status_code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    duration.observe(
+      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
 }
 
 /** The REST gateway: validates, translates to gRPC with a deadline and maps errors; no business logic. */
-export async function buildGateway({ upstreams, log }: GatewayDeps) {
-  const app = Fastify({
+export async function buildGateway({ upstreams, log, extraRoutes }: GatewayDeps): Promise<GatewayApp> {
+  const app: GatewayApp = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     genReqId: (req) => {
       const header = req.headers[REQUEST_ID_HEADER];
       return typeof header === 'string' && /^[\w.-]{1,128}$/.test(header) ? header : randomUUID();
     },
     requestIdHeader: false,
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
   // The API speaks JSON only: other media types are refused with a 400 that says so.
@@ -65,6 +69,8 @@ export async function buildGateway({ upstreams, log }: GatewayDeps) {
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  const registry = createMetricsRegistry('gateway');
+  observeRequests(app, registry);
 
   await app.register(swagger, {
     openapi: {
@@ -73,68 +79,17 @@ export async function buildGateway({ upstreams, log }: GatewayDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const recsvc = upstreams.recommendations;
-
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const upstream = await upstreams.health();
     const ready = upstream.recsvc && upstream.trainer;
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', upstream });
   });
-
-  app.get(
-    '/genres',
-    { schema: { summary: 'The genres the catalogue knows', response: { 200: GenresResponse, ...errorResponses } } },
-    async (request) => {
-      const res = await upstreams.call(recsvc, recsvc.listGenres, {}, request.id);
-      return { genres: res.genres };
-    },
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 
-  app.post(
-    '/genres',
-    {
-      schema: {
-        summary: "Set a user's favourite genres (1 to 3), creating the user if new",
-        body: SetGenresBody,
-        response: { 200: SetGenresResponse, ...errorResponses },
-      },
-    },
-    async (request) => {
-      const res = await upstreams.call(
-        recsvc,
-        recsvc.setFavoriteGenres,
-        { userId: request.body.user_id, genres: request.body.genres },
-        request.id,
-      );
-      return { user_id: res.userId, genres: res.genres, created: res.created };
-    },
-  );
-
-  app.get(
-    '/genres_top',
-    {
-      schema: {
-        summary: "The most popular movies in the user's favourite genres, excluding movies already watched",
-        querystring: GenresTopQuery,
-        response: { 200: GenresTopResponse, ...errorResponses },
-      },
-    },
-    async (request) => {
-      const res = await upstreams.call(
-        recsvc,
-        recsvc.getGenresTop,
-        { userId: request.query.user_id, limit: request.query.limit ?? 10 },
-        request.id,
-      );
-      return {
-        user_id: res.userId,
-        genres: res.genres,
-        fallback: res.fallback === GenresTopFallback.GENRES_TOP_FALLBACK_GLOBAL ? ('global' as const) : null,
-        items: res.items.map(toRestItem),
-      };
-    },
-  );
-
+  for (const routes of [genreRoutes, recommendationRoutes, trainingRoutes]) routes(app, upstreams);
+  await extraRoutes?.(app);
   return app;
 }

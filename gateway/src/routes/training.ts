@@ -1,0 +1,191 @@
+import type { ModelVersion, TrainingRun } from '../../../lib/src/proto.js';
+import { TrainingRunState } from '../../../lib/src/proto.js';
+import { modelTypeName, modelTypeToProto } from '../../../lib/src/proto-mapping.js';
+import { ModelType } from '../../../lib/src/proto.js';
+import {
+  ActivateBody,
+  ActivateParams,
+  ModelVersionSchema,
+  ModelsQuery,
+  ModelsResponse,
+  RefreshBody,
+  RefreshResponse,
+  RunParams,
+  StartTrainingBody,
+  StartTrainingResponse,
+  TrainingRunSchema,
+  errorResponses,
+} from '../schemas.js';
+import type { RouteModule } from './types.js';
+
+const states: Record<TrainingRunState, 'queued' | 'active' | 'completed' | 'failed' | 'unspecified'> = {
+  [TrainingRunState.TRAINING_RUN_STATE_UNSPECIFIED]: 'unspecified',
+  [TrainingRunState.TRAINING_RUN_STATE_QUEUED]: 'queued',
+  [TrainingRunState.TRAINING_RUN_STATE_ACTIVE]: 'active',
+  [TrainingRunState.TRAINING_RUN_STATE_COMPLETED]: 'completed',
+  [TrainingRunState.TRAINING_RUN_STATE_FAILED]: 'failed',
+  [TrainingRunState.UNRECOGNIZED]: 'unspecified',
+};
+
+const iso = (date: Date | undefined) => (date ? date.toISOString() : null);
+const modelName = (value: ModelType) => modelTypeName(value) as 'als' | 'lightfm';
+
+function toRestRun(run: TrainingRun | undefined) {
+  if (!run) throw new Error('trainer answered without a run');
+  return {
+    run_id: run.runId,
+    models: run.modelTypes.map(modelName),
+    state: states[run.state] ?? 'unspecified',
+    progress: run.progress,
+    stage: run.stage,
+    created_at: iso(run.createdAt),
+    started_at: iso(run.startedAt),
+    finished_at: iso(run.finishedAt),
+    timings: run.timings,
+    data_stats: run.dataStats,
+    outcomes: run.outcomes.map((o) => ({
+      model_type: modelName(o.modelType),
+      version: o.version,
+      promoted: o.promoted,
+      reason: o.reason,
+      metrics: o.metrics,
+    })),
+    error: run.error,
+    attempts: run.attempts,
+  };
+}
+
+function toRestModel(model: ModelVersion | undefined) {
+  if (!model) throw new Error('trainer answered without a model');
+  return {
+    model_type: modelName(model.modelType),
+    version: model.version,
+    created_at: iso(model.createdAt),
+    params: model.params,
+    data_stats: model.dataStats,
+    metrics: model.metrics,
+    active: model.active,
+  };
+}
+
+export const trainingRoutes: RouteModule = (app, upstreams) => {
+  const trainer = upstreams.trainer;
+
+  app.post(
+    '/training/runs',
+    {
+      schema: {
+        summary: 'Start a training run (returns the queued or active run for the same models instead of starting another)',
+        tags: ['training'],
+        body: StartTrainingBody,
+        response: { 202: StartTrainingResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { models, als_params: als, warp_params: warp } = request.body ?? {};
+      const res = await upstreams.call(
+        trainer,
+        trainer.startTraining,
+        {
+          modelTypes: (models ?? []).map(modelTypeToProto),
+          alsParams: als && {
+            factors: als.factors ?? 0,
+            regularization: als.regularization ?? 0,
+            alpha: als.alpha ?? 0,
+            iterations: als.iterations ?? 0,
+            cgSteps: als.cg_steps ?? 0,
+            seed: als.seed ?? 0,
+          },
+          warpParams: warp && {
+            noComponents: warp.no_components ?? 0,
+            epochs: warp.epochs ?? 0,
+            learningRate: warp.learning_rate ?? 0,
+            maxSampled: warp.max_sampled ?? 0,
+            itemAlpha: warp.item_alpha ?? 0,
+            userAlpha: warp.user_alpha ?? 0,
+            seed: warp.seed ?? 0,
+          },
+        },
+        request.id,
+      );
+      return reply.status(202).send({ run: toRestRun(res.run), existing: res.existing });
+    },
+  );
+
+  app.get(
+    '/training/runs/:run_id',
+    {
+      schema: {
+        summary: 'State, progress, timings, metrics and produced versions of a training run',
+        tags: ['training'],
+        params: RunParams,
+        response: { 200: TrainingRunSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const res = await upstreams.call(trainer, trainer.getTrainingRun, { runId: request.params.run_id }, request.id);
+      return toRestRun(res.run);
+    },
+  );
+
+  app.get(
+    '/models',
+    {
+      schema: {
+        summary: 'Every stored model version, with its parameters, data statistics, offline metrics and which is active',
+        tags: ['training'],
+        querystring: ModelsQuery,
+        response: { 200: ModelsResponse, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const model = request.query.model;
+      const res = await upstreams.call(
+        trainer,
+        trainer.listModels,
+        { modelType: model ? modelTypeToProto(model) : ModelType.MODEL_TYPE_UNSPECIFIED },
+        request.id,
+      );
+      return { models: res.models.map(toRestModel) };
+    },
+  );
+
+  app.post(
+    '/models/:model_type/activate',
+    {
+      schema: {
+        summary: 'Make a stored version the active one (roll forward or back)',
+        tags: ['training'],
+        params: ActivateParams,
+        body: ActivateBody,
+        response: { 200: ModelVersionSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const res = await upstreams.call(
+        trainer,
+        trainer.activateModel,
+        { modelType: modelTypeToProto(request.params.model_type), version: request.body.version },
+        request.id,
+      );
+      return toRestModel(res.model);
+    },
+  );
+
+  app.post(
+    '/recommendations/refresh',
+    {
+      schema: {
+        summary: 'Recompute the cached recommendations of one user, or of every user',
+        tags: ['training'],
+        body: RefreshBody,
+        response: { 202: RefreshResponse, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const res = await upstreams.call(trainer, trainer.refreshRecommendations, { userId: request.body?.user_id ?? '' }, request.id);
+      return reply.status(202).send({ job_id: res.jobId });
+    },
+  );
+};
+
