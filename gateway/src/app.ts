@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -57,7 +57,8 @@ export async function buildGateway({ upstreams, log, extraRoutes }: GatewayDeps)
       return typeof header === 'string' && /^[\w.-]{1,128}$/.test(header) ? header : randomUUID();
     },
     requestIdHeader: false,
-    disableRequestLogging: true,
+    // Access logs for API calls; probes and scrapes stay quiet.
+    logController: new LogController({ disableRequestLogging: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
   // The API speaks JSON only: other media types are refused with a 400 that says so.

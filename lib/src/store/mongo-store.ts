@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
 import type {
   CollectionDocs,
   CollectionName,
@@ -13,6 +13,7 @@ import type {
 } from './types.js';
 import { COLLECTION_NAMES } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
+import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
@@ -61,7 +62,7 @@ export class MongoStore implements Store {
   static async connect(url: string, dbName: string): Promise<MongoStore> {
     const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, retryWrites: false });
     await client.connect();
-    return new MongoStore(client, client.db(dbName));
+    return withUnavailableErrors(new MongoStore(client, client.db(dbName)));
   }
 
   private col<C extends CollectionName>(name: C) {
@@ -246,10 +247,11 @@ export class MongoStore implements Store {
       await this.db.collection(collection).insertMany(docs.map((d) => ({ ...d })), { ordered: false });
     } catch (err) {
       // Unordered: everything but the duplicates of unique keys was written; duplicates are skipped on purpose.
-      const onlyDuplicates =
-        err instanceof MongoBulkWriteError &&
-        (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]).every((e) => e.code === DUPLICATE_KEY);
-      if (!onlyDuplicates) throw err;
+      // Anything else (the server unreachable mid-write included) is an error: the caller retries the batch.
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      const accountedFor = err.result.insertedCount + writeErrors.length === docs.length;
+      if (!accountedFor || !writeErrors.every((e) => e.code === DUPLICATE_KEY)) throw err;
     }
   }
 
@@ -273,4 +275,35 @@ export class MongoStore implements Store {
   async clear(): Promise<void> {
     for (const name of COLLECTION_NAMES) await this.db.collection(name).deleteMany({});
   }
+}
+
+/** True for errors that mean the database cannot be reached (as opposed to a bad query). */
+export function isConnectivityError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof MongoNetworkError || e instanceof MongoServerSelectionError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET') return true;
+    if (e instanceof Error && /ECONNREFUSED|ECONNRESET|connection .* closed/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Every async method of the store rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503) when MongoDB cannot
+ * be reached, so callers see a clear status instead of an internal error.
+ */
+function withUnavailableErrors(store: MongoStore): MongoStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || property === 'constructor' || property === 'scan') return value;
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => {
+          throw isConnectivityError(err) ? new UnavailableError('the database is unreachable; try again shortly') : err;
+        });
+      };
+    },
+  });
 }

@@ -29,7 +29,7 @@ export async function startStack(
   store: Store,
   options: { cache?: Cache; objects?: ObjectStore; recsvcEnv?: Record<string, string> } = {},
 ): Promise<TestStack> {
-  const log = createLogger('test', 'silent');
+  const log = createLogger('test', (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const cache = options.cache ?? new MemoryCache();
   const objects = options.objects ?? new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-stack-')));
   await objects.ensureBucket();
