@@ -11,9 +11,9 @@ import { InvalidArgumentError } from '../../lib/src/errors.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { MovieDoc } from '../../lib/src/store/types.js';
 import type { GenreCatalog } from './genre-catalog.js';
-import { buildExperimentReport } from './experiment-report.js';
+import { buildExperimentReport } from '../../lib/src/experiment-report.js';
 import type { Recommender } from './recommender.js';
-import { DEFAULT_REPORT_K, MAX_REPORT_K } from './experiment-report.js';
+import { DEFAULT_REPORT_K, MAX_REPORT_K } from '../../lib/src/experiment-report.js';
 import { boundedInt } from '../../lib/src/domain.js';
 import type { Store } from '../../lib/src/store/types.js';
 

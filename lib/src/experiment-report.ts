@@ -1,5 +1,5 @@
-import type { ModelTypeName } from '../../lib/src/domain.js';
-import type { ExperimentArmTotals } from '../../lib/src/store/types.js';
+import type { ModelTypeName } from './domain.js';
+import type { ExperimentArmTotals } from './store/types.js';
 
 export const DEFAULT_REPORT_K = 3;
 export const MAX_REPORT_K = 100;
