@@ -11,7 +11,7 @@ import { loadRecsvcConfig } from '../../../recsvc/src/config.js';
 import { startRecsvc, type RunningRecsvc } from '../../../recsvc/src/server.js';
 import { loadTrainerConfig } from '../../../trainer/src/config.js';
 import { startTrainerApi } from '../../../trainer/src/server.js';
-import { buildGateway } from '../../../gateway/src/app.js';
+import { buildGateway, type GatewayDeps } from '../../../gateway/src/app.js';
 import { Upstreams } from '../../../gateway/src/upstreams.js';
 
 export interface TestStack {
@@ -27,7 +27,13 @@ export interface TestStack {
 /** Starts recsvc, the trainer API and the gateway on 127.0.0.1 ephemeral ports, as the services run in production. */
 export async function startStack(
   store: Store,
-  options: { cache?: Cache; objects?: ObjectStore; recsvcEnv?: Record<string, string> } = {},
+  options: {
+    cache?: Cache;
+    objects?: ObjectStore;
+    recsvcEnv?: Record<string, string>;
+    /** Passed through to buildGateway (e.g. the web console). */
+    extraRoutes?: GatewayDeps['extraRoutes'];
+  } = {},
 ): Promise<TestStack> {
   const log = createLogger('test', (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const cache = options.cache ?? new MemoryCache();
@@ -39,7 +45,7 @@ export async function startStack(
   const recsvcAddress = `127.0.0.1:${recsvc.port}`;
   const trainerAddress = `127.0.0.1:${trainer.port}`;
   const upstreams = new Upstreams(recsvcAddress, trainerAddress, 5_000);
-  const app = await buildGateway({ upstreams, log });
+  const app = await buildGateway({ upstreams, log, extraRoutes: options.extraRoutes });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('gateway did not bind a TCP port');

@@ -1,0 +1,661 @@
+// The web console: plain ES module, no framework, no build step. Talks to the REST gateway that serves it.
+const MODELS = [
+  { type: 'als', label: 'ALS', color: '#2f6fb3' },
+  { type: 'lightfm', label: 'LightFM', color: '#d9822b' },
+];
+const MAX_GENRES = 3;
+const REPORT_K = 3;
+const RECS_K = 10;
+const SUGGESTED_USERS = ['u1', 'u2', 'u3', 'u4', 'u5'];
+const USER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const POLL_MS = 1000;
+const REQUEST_TIMEOUT_MS = 15000;
+
+const $ = (id) => document.getElementById(id);
+const q = (selector) => document.querySelector(selector);
+
+// ---------------------------------------------------------------------------------------------------------------
+// DOM helpers (textContent only: nothing from the API is ever parsed as HTML)
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+function setAttrs(el, attrs) {
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'class') el.setAttribute('class', value);
+    else if (key === 'testid') el.dataset.testid = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+}
+
+/** replaceChildren that, like h(), skips null, undefined and false. */
+function replaceWith(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+function append(el, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+const fmt = (x, digits = 3) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
+const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '–');
+const modelLabel = (type) => MODELS.find((m) => m.type === type)?.label ?? type;
+
+// ---------------------------------------------------------------------------------------------------------------
+// API and the status area
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Requests in flight, mirrored on <body data-pending> so that tests (and styles) can tell when the page is idle. */
+let pending = 0;
+function setPending(delta) {
+  pending += delta;
+  document.body.dataset.pending = String(pending);
+}
+
+async function api(method, path, body) {
+  setPending(1);
+  try {
+    return await request(method, path, body);
+  } finally {
+    setPending(-1);
+  }
+}
+
+async function request(method, path, body) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    const reason = err && err.name === 'AbortError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : 'the gateway cannot be reached';
+    throw new ApiError(0, 'NETWORK', `${method} ${path}: ${reason}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const code = data?.error?.code ?? `HTTP_${response.status}`;
+    const message = data?.error?.message ?? (text.slice(0, 200) || response.statusText);
+    throw new ApiError(response.status, code, `${method} ${path.split('?')[0]} → ${response.status} ${code}: ${message}`);
+  }
+  return data;
+}
+
+let statusTimer;
+function showStatus(message, kind = 'info') {
+  const el = $('status');
+  clearTimeout(statusTimer);
+  el.replaceChildren(
+    h('span', { class: 'status-text', testid: 'status-text' }, message),
+    h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss message', onclick: () => (el.hidden = true) }, '×'),
+  );
+  el.className = `status ${kind}`;
+  el.dataset.kind = kind;
+  el.hidden = false;
+  // Errors stay until dismissed or replaced; confirmations fade.
+  if (kind !== 'error') statusTimer = setTimeout(() => (el.hidden = true), 4000);
+}
+
+function showError(err) {
+  showStatus(err instanceof Error ? err.message : String(err), 'error');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// State
+
+const state = {
+  user: '',
+  /** Incremented on each user change: answers for an earlier user are dropped. */
+  generation: 0,
+  genres: [],
+  sessions: { als: null, lightfm: null },
+  /** movie ids the user liked in this page, per model column */
+  liked: { als: new Set(), lightfm: new Set() },
+  run: null,
+  pollTimer: null,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// User
+
+function renderSuggestions() {
+  const box = $('suggestions');
+  box.replaceChildren(
+    h('span', { class: 'muted' }, 'Try:'),
+    ...SUGGESTED_USERS.map((id) =>
+      h('button', { type: 'button', class: 'chip', testid: `suggest-${id}`, onclick: () => selectUser(id) }, id),
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'chip',
+        testid: 'suggest-new',
+        title: 'A user nobody has seen: recommendations come from favourite genres',
+        onclick: () => selectUser(`guest-${Math.random().toString(36).slice(2, 8)}`),
+      },
+      'new user',
+    ),
+  );
+}
+
+async function selectUser(userId) {
+  const input = $('user-id');
+  input.value = userId;
+  if (!USER_PATTERN.test(userId)) {
+    showStatus('A user id is 1 to 64 letters, digits, "_" or "-".', 'error');
+    input.focus();
+    return;
+  }
+  state.user = userId;
+  state.generation += 1;
+  state.liked = { als: new Set(), lightfm: new Set() };
+  history.replaceState(null, '', `#user=${encodeURIComponent(userId)}`);
+  for (const button of document.querySelectorAll('.suggestions .chip')) {
+    button.setAttribute('aria-pressed', String(button.textContent === userId));
+  }
+  $('reload-recs').disabled = false;
+  updateGenreControls();
+  await Promise.all([loadUserGenres(), ...MODELS.map((m) => loadColumn(m.type))]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Genres
+
+async function loadGenres() {
+  const list = $('genre-list');
+  try {
+    const { genres } = await api('GET', '/genres');
+    list.replaceChildren(
+      ...genres.map((genre) => {
+        const id = `genre-${genre.replace(/[^A-Za-z0-9]/g, '_')}`;
+        return h(
+          'label',
+          { class: 'genre', for: id },
+          h('input', { type: 'checkbox', id, name: 'genre', value: genre, testid: `genre-${genre}`, onchange: updateGenreControls }),
+          genre,
+        );
+      }),
+    );
+    state.genres = genres;
+    checkGenres(state.userGenres ?? []);
+  } catch (err) {
+    list.replaceChildren(h('span', { class: 'error-text' }, 'Genres could not be loaded.'));
+    showError(err);
+  }
+}
+
+function genreBoxes() {
+  return [...document.querySelectorAll('#genre-list input[type=checkbox]')];
+}
+
+function checkGenres(genres) {
+  const chosen = new Set(genres);
+  for (const box of genreBoxes()) box.checked = chosen.has(box.value);
+  updateGenreControls();
+}
+
+/** At most 3 boxes can be ticked: once 3 are, the others are disabled. */
+function updateGenreControls() {
+  const boxes = genreBoxes();
+  const checked = boxes.filter((b) => b.checked).length;
+  for (const box of boxes) {
+    box.disabled = !box.checked && checked >= MAX_GENRES;
+    box.closest('label')?.classList.toggle('disabled', box.disabled);
+  }
+  $('genre-count').textContent = `${checked} / ${MAX_GENRES}`;
+  $('save-genres').disabled = !state.user || checked === 0;
+  $('genres-note').textContent = state.user ? '' : 'Choose a user first.';
+}
+
+async function loadUserGenres() {
+  const generation = state.generation;
+  const note = $('genres-note');
+  try {
+    const top = await api('GET', `/genres_top?user_id=${encodeURIComponent(state.user)}&limit=1`);
+    if (generation !== state.generation) return;
+    state.userGenres = top.genres;
+    checkGenres(top.genres);
+    note.textContent = top.genres.length ? `Saved: ${top.genres.join(', ')}` : 'No favourite genres saved yet.';
+  } catch (err) {
+    if (generation !== state.generation) return;
+    state.userGenres = [];
+    checkGenres([]);
+    if (err instanceof ApiError && err.status === 404) note.textContent = 'New user: saving genres creates it.';
+    else showError(err);
+  }
+}
+
+async function saveGenres(event) {
+  event.preventDefault();
+  const genres = genreBoxes().filter((b) => b.checked).map((b) => b.value);
+  if (!state.user || genres.length === 0) return;
+  if (genres.length > MAX_GENRES) {
+    showStatus(`Choose at most ${MAX_GENRES} genres.`, 'error');
+    return;
+  }
+  const button = $('save-genres');
+  button.disabled = true;
+  try {
+    const res = await api('POST', '/genres', { user_id: state.user, genres });
+    state.userGenres = res.genres;
+    $('genres-note').textContent = `Saved: ${res.genres.join(', ')}`;
+    showStatus(`${res.created ? 'Created user' : 'Updated'} ${res.user_id}: ${res.genres.join(', ')}`, 'ok');
+    await Promise.all(MODELS.map((m) => loadColumn(m.type)));
+  } catch (err) {
+    showError(err);
+  } finally {
+    updateGenreControls();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recommendations
+
+const SOURCE_TEXT = {
+  cache: 'cache',
+  model: 'model',
+  fold_in: 'fold-in (user new to the model)',
+  genres_top: 'top of favourite genres',
+  global_top: 'global top',
+};
+
+async function loadColumn(modelType) {
+  const generation = state.generation;
+  const column = q(`[data-testid="column-${modelType}"]`);
+  const list = q(`[data-testid="items-${modelType}"]`);
+  const meta = q(`[data-testid="meta-${modelType}"]`);
+  column.setAttribute('aria-busy', 'true');
+  column.dataset.state = 'loading';
+  try {
+    const res = await api('GET', `/recommendations/${encodeURIComponent(state.user)}?model=${modelType}&k=${RECS_K}`);
+    if (generation !== state.generation) return;
+    state.sessions[modelType] = res.session_id;
+    meta.replaceChildren(
+      h('span', { class: 'tag', testid: `version-${modelType}`, title: 'Model version' }, res.model_version),
+      ' ',
+      h('span', { class: `tag source-${res.source}`, testid: `source-${modelType}`, title: 'Where the list came from' }, SOURCE_TEXT[res.source] ?? res.source),
+      ' ',
+      h('span', { class: 'muted' }, `${res.items.length} for ${res.user_id}`),
+    );
+    list.replaceChildren(
+      ...(res.items.length
+        ? res.items.map((item) => renderItem(modelType, res.session_id, item))
+        : [h('li', { class: 'empty muted' }, 'Nothing to recommend.')]),
+    );
+    column.dataset.state = 'ready';
+  } catch (err) {
+    if (generation !== state.generation) return;
+    column.dataset.state = 'error';
+    meta.replaceChildren(h('span', { class: 'error-text' }, 'Could not load recommendations.'));
+    list.replaceChildren();
+    showError(err);
+  } finally {
+    column.removeAttribute('aria-busy');
+  }
+}
+
+function renderItem(modelType, sessionId, item) {
+  const liked = state.liked[modelType].has(item.movie_id);
+  const likeButton = h(
+    'button',
+    { type: 'button', class: 'vote like', testid: 'like', 'aria-pressed': String(liked), 'aria-label': `Like ${item.title}`, title: 'Like' },
+    'Like',
+  );
+  const dislikeButton = h(
+    'button',
+    { type: 'button', class: 'vote dislike', testid: 'dislike', 'aria-label': `Dislike ${item.title}`, title: 'Dislike' },
+    'Dislike',
+  );
+  const li = h(
+    'li',
+    { class: liked ? 'item liked' : 'item', testid: 'rec-item', 'data-movie-id': item.movie_id },
+    h('span', { class: 'rank', 'aria-hidden': 'true' }, item.rank),
+    h(
+      'div',
+      { class: 'info' },
+      h('div', { class: 'title', testid: 'title' }, item.title, item.year ? h('span', { class: 'muted' }, ` (${item.year})`) : null),
+      h('div', { class: 'sub' }, h('span', { testid: 'genres' }, item.genres.join(' · ') || 'no genre'), item.rating ? h('span', { class: 'muted' }, ` · ★ ${fmt(item.rating, 1)}`) : null),
+    ),
+    h('span', { class: 'score', testid: 'score', title: 'Score' }, fmt(item.score)),
+    h('span', { class: 'votes' }, likeButton, dislikeButton),
+  );
+  const vote = async (liked) => {
+    likeButton.disabled = dislikeButton.disabled = true;
+    try {
+      await api('POST', `/feedback/${encodeURIComponent(sessionId)}`, { movie_id: item.movie_id, liked });
+      if (liked) {
+        state.liked[modelType].add(item.movie_id);
+        li.classList.add('liked');
+        likeButton.setAttribute('aria-pressed', 'true');
+        showStatus(`Liked “${item.title}” (${modelLabel(modelType)})`, 'ok');
+      } else {
+        showStatus(`Disliked “${item.title}”: it will not be recommended again`, 'ok');
+        await loadColumn(modelType);
+      }
+      void loadReport();
+    } catch (err) {
+      showError(err);
+    } finally {
+      likeButton.disabled = dislikeButton.disabled = false;
+    }
+  };
+  likeButton.addEventListener('click', () => vote(true));
+  dislikeButton.addEventListener('click', () => vote(false));
+  return li;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiment report
+
+const CHART_METRICS = [
+  { key: 'precision_at_k', label: 'Precision@K' },
+  { key: 'recall_at_k', label: 'Recall@K' },
+  { key: 'like_rate', label: 'Like rate' },
+];
+
+async function loadReport() {
+  const rows = $('report-rows');
+  try {
+    const report = await api('GET', `/experiments/report?k=${REPORT_K}`);
+    $('report-k').textContent = `(K = ${report.k})`;
+    const arms = MODELS.map((m) => report.arms.find((a) => a.model_type === m.type) ?? emptyArm(m.type));
+    rows.replaceChildren(
+      ...arms.map((a) =>
+        h(
+          'tr',
+          { testid: `report-row-${a.model_type}` },
+          h('th', { scope: 'row' }, h('span', { class: `swatch ${a.model_type}`, 'aria-hidden': 'true' }), modelLabel(a.model_type)),
+          h('td', { class: 'num', testid: `precision-${a.model_type}` }, fmt(a.precision_at_k)),
+          h('td', { class: 'num', testid: `recall-${a.model_type}` }, fmt(a.recall_at_k)),
+          h('td', { class: 'num', testid: `like-rate-${a.model_type}` }, pct(a.like_rate)),
+          h('td', { class: 'num', testid: `sessions-${a.model_type}`, title: `${a.sessions_with_feedback} with feedback` }, a.sessions),
+          h('td', { class: 'num', testid: `feedback-${a.model_type}` }, a.feedback_count),
+          h('td', { class: 'num', testid: `likes-${a.model_type}` }, a.likes),
+        ),
+      ),
+    );
+    const c = report.comparison;
+    const significant = c.p_value < 0.05;
+    $('p-value').replaceChildren(
+      'Like rate ALS − LightFM: ',
+      h('strong', {}, `${c.difference >= 0 ? '+' : ''}${pct(c.difference)}`),
+      ` (95% CI ${pct(c.ci95_low)} to ${pct(c.ci95_high)}), z = ${fmt(c.z, 2)}, `,
+      h('strong', { testid: 'p-value-number' }, `p = ${fmt(c.p_value)}`),
+      ' — ',
+      h('span', { class: significant ? 'sig' : 'muted' }, significant ? 'significant at 5%' : 'not significant at 5%'),
+    );
+    renderChart(arms);
+  } catch (err) {
+    rows.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'error-text' }, 'The report could not be loaded.')));
+    showError(err);
+  }
+}
+
+function emptyArm(modelType) {
+  return { model_type: modelType, sessions: 0, sessions_with_feedback: 0, feedback_count: 0, likes: 0, like_rate: 0, precision_at_k: 0, recall_at_k: 0 };
+}
+
+/** Grouped bars, one group per metric, one bar per model; the scale adapts to the largest value. */
+function renderChart(arms) {
+  const width = 420;
+  const height = 220;
+  const pad = { top: 16, right: 8, bottom: 48, left: 40 };
+  const innerW = width - pad.left - pad.right;
+  const innerH = height - pad.top - pad.bottom;
+  const values = arms.flatMap((a) => CHART_METRICS.map((m) => a[m.key] || 0));
+  const max = Math.min(1, Math.max(0.1, Math.ceil(Math.max(...values) * 10) / 10));
+  const y = (v) => pad.top + innerH - (Math.min(v, max) / max) * innerH;
+  const groupW = innerW / CHART_METRICS.length;
+  const barW = Math.min(36, (groupW - 16) / arms.length);
+
+  const grid = [];
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    grid.push(
+      s('line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: i ? 'grid' : 'axis' }),
+      s('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, pct(v).replace('.0%', '%')),
+    );
+  }
+  const bars = CHART_METRICS.flatMap((metric, g) => {
+    const x0 = pad.left + g * groupW + (groupW - barW * arms.length) / 2;
+    return [
+      ...arms.map((a, i) => {
+        const v = a[metric.key] || 0;
+        const x = x0 + i * barW;
+        return s(
+          'g',
+          { class: 'bar', 'data-model': a.model_type, 'data-metric': metric.key },
+          s('rect', { x: x + 2, y: y(v), width: barW - 4, height: Math.max(0, pad.top + innerH - y(v)), fill: MODELS[i].color, rx: 2 },
+            s('title', {}, `${modelLabel(a.model_type)} ${metric.label}: ${fmt(v)}`)),
+          s('text', { x: x + barW / 2, y: y(v) - 4, 'text-anchor': 'middle', class: 'value' }, fmt(v, 2)),
+        );
+      }),
+      s('text', { x: pad.left + g * groupW + groupW / 2, y: height - pad.bottom + 18, 'text-anchor': 'middle', class: 'label' }, metric.label),
+    ];
+  });
+  const legend = MODELS.map((m, i) =>
+    s('g', { transform: `translate(${pad.left + i * 110}, ${height - 6})` },
+      s('rect', { width: 12, height: 12, y: -10, fill: m.color, rx: 2 }),
+      s('text', { x: 18, class: 'label' }, m.label)),
+  );
+  const summary = arms
+    .map((a) => `${modelLabel(a.model_type)}: precision ${fmt(a.precision_at_k)}, recall ${fmt(a.recall_at_k)}, like rate ${pct(a.like_rate)}`)
+    .join('; ');
+  const empty = values.every((v) => v === 0)
+    ? s('text', { x: pad.left + innerW / 2, y: pad.top + innerH / 2, 'text-anchor': 'middle', class: 'empty-note' }, 'No feedback yet')
+    : null;
+  const svg = s(
+    'svg',
+    { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `Report chart. ${summary}`, class: 'chart-svg' },
+    ...grid,
+    ...bars,
+    ...legend,
+    empty,
+  );
+  $('report-chart').replaceChildren(svg);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model versions
+
+const METRIC_ORDER = ['ndcgAt10', 'precisionAt10', 'recallAt10', 'mapAt10'];
+
+async function loadModels() {
+  const box = $('models');
+  try {
+    const { models } = await api('GET', '/models');
+    if (!models.length) {
+      box.replaceChildren(h('p', { class: 'muted' }, 'No model trained yet: start a training run.'));
+      return;
+    }
+    box.replaceChildren(...MODELS.map((m) => renderModelTable(m, models.filter((v) => v.model_type === m.type))));
+  } catch (err) {
+    box.replaceChildren(h('p', { class: 'error-text' }, 'Model versions could not be loaded.'));
+    showError(err);
+  }
+}
+
+function renderModelTable(model, versions) {
+  const metricKeys = [...new Set(versions.flatMap((v) => Object.keys(v.metrics)))].sort(
+    (a, b) => (METRIC_ORDER.indexOf(a) + 1 || 99) - (METRIC_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b),
+  );
+  const sorted = [...versions].sort((a, b) => String(b.version).localeCompare(String(a.version)));
+  return h(
+    'div',
+    { class: 'table-wrap', testid: `models-${model.type}` },
+    h(
+      'table',
+      { class: 'models' },
+      h('caption', {}, `${model.label} (${versions.length} version${versions.length === 1 ? '' : 's'})`),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Version'),
+        ...metricKeys.map((k) => h('th', { scope: 'col', class: 'num' }, k)),
+        h('th', { scope: 'col' }, ''),
+      )),
+      h('tbody', {}, ...(sorted.length ? sorted.map((v) => h(
+        'tr',
+        { class: v.active ? 'active' : '', testid: 'model-row', 'data-active': String(v.active), 'data-version': v.version },
+        h('td', {}, h('code', { title: v.created_at ?? '' }, v.version), v.active ? h('span', { class: 'badge', testid: 'active-badge' }, 'active') : null),
+        ...metricKeys.map((k) => h('td', { class: 'num' }, fmt(v.metrics[k]))),
+        h('td', {}, v.active ? null : h('button', { type: 'button', class: 'secondary small', onclick: () => activate(model.type, v.version) }, 'Activate')),
+      )) : [h('tr', {}, h('td', { colspan: metricKeys.length + 2, class: 'muted' }, 'None yet.'))])),
+    ),
+  );
+}
+
+async function activate(modelType, version) {
+  try {
+    await api('POST', `/models/${modelType}/activate`, { version });
+    showStatus(`${modelLabel(modelType)} ${version} is now active`, 'ok');
+    await loadModels();
+    if (state.user) await loadColumn(modelType);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Training
+
+async function startTraining() {
+  const button = $('start-training');
+  button.disabled = true;
+  try {
+    const res = await api('POST', '/training/runs', {});
+    state.run = res.run;
+    renderRun(res.run, res.existing);
+    showStatus(res.existing ? `A run is already under way: ${res.run.run_id}` : `Training run ${res.run.run_id} started`, 'ok');
+    schedulePoll();
+  } catch (err) {
+    renderTrainingError(err);
+    showError(err);
+    button.disabled = false;
+  }
+}
+
+function schedulePoll() {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = setTimeout(pollRun, POLL_MS);
+}
+
+async function pollRun() {
+  const run = state.run;
+  if (!run) return;
+  try {
+    const next = await api('GET', `/training/runs/${encodeURIComponent(run.run_id)}`);
+    state.run = next;
+    renderRun(next, false);
+    if (next.state === 'completed' || next.state === 'failed') {
+      $('start-training').disabled = false;
+      if (next.state === 'completed') {
+        showStatus(`Training run ${next.run_id} completed`, 'ok');
+        await loadModels();
+        if (state.user) await Promise.all(MODELS.map((m) => loadColumn(m.type)));
+      } else {
+        showStatus(`Training run ${next.run_id} failed: ${next.error || 'no reason given'}`, 'error');
+      }
+      return;
+    }
+    schedulePoll();
+  } catch (err) {
+    renderTrainingError(err);
+    showError(err);
+    $('start-training').disabled = false;
+  }
+}
+
+function renderRun(run, existing) {
+  const done = run.state === 'completed' || run.state === 'failed';
+  replaceWith($('training'),
+    h('p', { testid: 'training-state', 'data-state': run.state },
+      h('span', { class: `state state-${run.state}` }, run.state),
+      ' ',
+      h('code', {}, run.run_id),
+      existing ? h('span', { class: 'muted' }, ' (already under way)') : null),
+    h('div', { class: 'progress-row' },
+      h('progress', { max: 1, value: run.progress, testid: 'training-progress', 'aria-label': 'Training progress' }),
+      h('span', { class: 'num' }, pct(run.progress))),
+    h('p', { class: 'muted', testid: 'training-stage' }, run.stage ? `Stage: ${run.stage}` : done ? '' : 'Waiting for a worker…'),
+    run.error ? h('p', { class: 'error-text', testid: 'training-error' }, run.error) : null,
+    run.outcomes?.length
+      ? h('ul', { class: 'outcomes', testid: 'training-outcomes' }, ...run.outcomes.map((o) =>
+          h('li', {}, `${modelLabel(o.model_type)} `, h('code', {}, o.version), o.promoted ? ' — promoted' : ' — not promoted', o.reason ? h('span', { class: 'muted' }, ` (${o.reason})`) : null)))
+      : null,
+  );
+}
+
+function renderTrainingError(err) {
+  const unavailable = err instanceof ApiError && (err.status === 501 || err.status === 503);
+  $('training').replaceChildren(
+    h('p', { class: 'error-text', testid: 'training-state', 'data-state': 'error' },
+      unavailable ? 'Training is not available right now. ' : 'Training could not be started or followed. ',
+      h('span', { class: 'muted' }, err.message)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start-up
+
+function init() {
+  document.body.dataset.pending = '0';
+  renderSuggestions();
+  $('user-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void selectUser($('user-id').value.trim());
+  });
+  $('genres-form').addEventListener('submit', saveGenres);
+  $('reload-recs').addEventListener('click', () => state.user && MODELS.forEach((m) => void loadColumn(m.type)));
+  $('refresh-report').addEventListener('click', () => void loadReport());
+  $('refresh-models').addEventListener('click', () => void loadModels());
+  $('start-training').addEventListener('click', () => void startTraining());
+  updateGenreControls();
+
+  void loadGenres();
+  void loadReport();
+  void loadModels();
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('user');
+  if (fromHash) void selectUser(fromHash);
+  document.body.dataset.ready = 'true';
+}
+
+init();
