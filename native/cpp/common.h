@@ -64,6 +64,16 @@ RECSYS_INLINE float dot(const float* a, const float* b, int n) {
   return s;
 }
 
+/** Σ x[j], with the same fixed order as dot. */
+RECSYS_INLINE float sum(const float* x, int n) {
+  v8sf acc = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= n; j += 8) acc += load8(x + j);
+  float s = hsum8(acc);
+  for (; j < n; j++) s += x[j];
+  return s;
+}
+
 /** y += a * x */
 RECSYS_INLINE void axpy(float a, const float* x, float* y, int n) {
   const v8sf va = {a, a, a, a, a, a, a, a};
