@@ -17,6 +17,8 @@ import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
+/** Updates per bulkWrite: FerretDB v1 never answers an update command of 100 or more statements. */
+const UPDATE_BATCH = 50;
 
 /** Indexes created at start-up (idempotent). Only features FerretDB v1 has: no transactions, no change streams. */
 export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
@@ -139,7 +141,7 @@ export class MongoStore implements Store {
     for await (const movie of this.col('movies').find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
       const popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
       batch.push({ updateOne: { filter: { movieId: movie.movieId }, update: { $set: { popularity } } } });
-      if (batch.length === 1000) await flush();
+      if (batch.length === UPDATE_BATCH) await flush();
     }
     await flush();
     return updated;
