@@ -1,9 +1,11 @@
 import { onShutdownSignal } from '../../lib/src/grpc/server.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { loadTrainerConfig } from './config.js';
-import { startTrainerApi } from './server.js';
+import { startTrainer, startTrainerApi } from './server.js';
 
+// The Trainer gRPC API. With REDIS_URL it only enqueues (workers run trainer/src/worker-main.ts); without it, the
+// queue is in-process, so this process runs the jobs too.
 const config = loadTrainerConfig();
 const log = createLogger('trainer', config.LOG_LEVEL);
-const server = await startTrainerApi(config, log);
+const server = config.REDIS_URL ? await startTrainerApi(config, log) : await startTrainer(config, log);
 onShutdownSignal(log, () => server.shutdown(config.SHUTDOWN_GRACE_MS));

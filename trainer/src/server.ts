@@ -1,9 +1,60 @@
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { TrainerConfig } from './config.js';
+import { createTrainerRuntime, type RuntimeDeps, type TrainerRuntime } from './runtime.js';
 import { trainerService } from './trainer-grpc.js';
+import { TrainerService } from './trainer-service.js';
+import { startTrainerWorker, type RunningWorker, type WorkerDeps } from './worker.js';
 
-/** Starts the Trainer gRPC API. */
-export async function startTrainerApi(config: TrainerConfig, log: Logger): Promise<RunningGrpcServer> {
-  return startGrpcServer({ host: config.TRAINER_HOST, port: config.TRAINER_PORT, services: [trainerService(log)], log });
+export interface TrainerApiDeps extends RuntimeDeps {
+  /** A runtime shared with an in-process worker; created from the configuration when absent. */
+  runtime?: TrainerRuntime;
+}
+
+export interface RunningTrainer extends RunningGrpcServer {
+  readonly runtime: TrainerRuntime;
+  readonly service: TrainerService;
+}
+
+/** Starts the Trainer gRPC API (no job processing: that is the worker's, see startTrainer for both in one process). */
+export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: TrainerApiDeps = {}): Promise<RunningTrainer> {
+  const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
+  const service = new TrainerService(runtime);
+  const server = await startGrpcServer({
+    host: config.TRAINER_HOST,
+    port: config.TRAINER_PORT,
+    services: [trainerService(service, log)],
+    log,
+    onClosed: deps.runtime ? undefined : () => runtime.close(),
+  });
+  return { ...server, runtime, service };
+}
+
+export interface RunningTrainerWithWorker extends RunningTrainer {
+  readonly worker: RunningWorker;
+}
+
+/**
+ * The API and the worker in one process, sharing one runtime: what `trainer/src/main.ts` runs when REDIS_URL is
+ * unset (the in-process queue cannot be shared between processes), and what the one-command demo uses.
+ * Shutdown stops the API first, then the worker (finishing or releasing its job), then closes the backends.
+ */
+export async function startTrainer(config: TrainerConfig, log: Logger, deps: TrainerApiDeps & WorkerDeps = {}): Promise<RunningTrainerWithWorker> {
+  const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
+  const worker = await startTrainerWorker(runtime, deps);
+  const api = await startTrainerApi(config, log, { runtime });
+  const ownsRuntime = !deps.runtime;
+  let closing: Promise<void> | undefined;
+  return {
+    ...api,
+    worker,
+    shutdown(graceMs?: number) {
+      closing ??= (async () => {
+        await api.shutdown(graceMs);
+        await worker.close();
+        if (ownsRuntime) await runtime.close();
+      })();
+      return closing;
+    },
+  };
 }

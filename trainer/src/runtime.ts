@@ -1,0 +1,98 @@
+import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
+import type { Cache } from '../../lib/src/cache/types.js';
+import type { Logger } from '../../lib/src/logger.js';
+import { ModelRegistry } from '../../lib/src/models/registry.js';
+import type { ObjectStore } from '../../lib/src/objectstore/types.js';
+import type { Store } from '../../lib/src/store/types.js';
+import type { TrainerConfig } from './config.js';
+import { BullMqJobQueue } from './queue/bullmq-queue.js';
+import { MemoryJobQueue } from './queue/memory-queue.js';
+import type { JobQueue, QueueSettings } from './queue/types.js';
+
+/** Queue of train_model jobs (one at a time per worker process). */
+export const TRAINING_QUEUE = 'training';
+/** Queue of update_all_recommendations and update_recommendations jobs. */
+export const REFRESH_QUEUE = 'refresh';
+
+export const JOB_NAMES = {
+  train: 'train_model',
+  refreshAll: 'update_all_recommendations',
+  refreshUser: 'update_recommendations',
+} as const;
+
+/** Everything the API and the worker share: backends, the model registry and the two queues. */
+export interface TrainerRuntime {
+  readonly config: TrainerConfig;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly cache: Cache;
+  readonly objects: ObjectStore;
+  readonly registry: ModelRegistry;
+  readonly training: JobQueue;
+  readonly refresh: JobQueue;
+  /** Closes the queues and the backends this runtime created (not injected ones). */
+  close(): Promise<void>;
+}
+
+/** Injected by tests and the one-process demo; anything missing is created from the configuration. */
+export interface RuntimeDeps {
+  store?: Store;
+  cache?: Cache;
+  objects?: ObjectStore;
+  training?: JobQueue;
+  refresh?: JobQueue;
+}
+
+export function queueSettings(config: TrainerConfig): QueueSettings {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+    keepFinished: config.JOB_KEEP_FINISHED,
+    keepFinishedSeconds: config.JOB_KEEP_FINISHED_SECONDS,
+  };
+}
+
+/** BullMQ on Redis when REDIS_URL is set; otherwise the in-process queue (API and worker in one process). */
+export function createQueue(config: TrainerConfig, name: string): JobQueue {
+  const settings = queueSettings(config);
+  return config.REDIS_URL
+    ? new BullMqJobQueue(name, { ...settings, redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+    : new MemoryJobQueue(name, settings);
+}
+
+export async function createTrainerRuntime(config: TrainerConfig, log: Logger, deps: RuntimeDeps = {}): Promise<TrainerRuntime> {
+  const owned: (() => Promise<void>)[] = [];
+  const store = deps.store ?? (await createStore(config, log));
+  if (!deps.store) owned.push(() => store.close());
+  const cache = deps.cache ?? (await createCache(config, log));
+  if (!deps.cache) owned.push(() => cache.close());
+  const objects = deps.objects ?? (await createObjectStore(config, log));
+  const training = deps.training ?? createQueue(config, TRAINING_QUEUE);
+  if (!deps.training) owned.unshift(() => training.close());
+  const refresh = deps.refresh ?? createQueue(config, REFRESH_QUEUE);
+  if (!deps.refresh) owned.unshift(() => refresh.close());
+  if (!config.REDIS_URL && !deps.training) log.info('job queue: in-process (REDIS_URL not set): jobs run in this process');
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    store,
+    cache,
+    objects,
+    registry: new ModelRegistry(objects),
+    training,
+    refresh,
+    close() {
+      closing ??= (async () => {
+        for (const close of owned) {
+          try {
+            await close();
+          } catch (err) {
+            log.warn({ err }, 'error while closing a trainer backend');
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}

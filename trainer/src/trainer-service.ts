@@ -1,0 +1,155 @@
+import { assertId, MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
+import { InvalidArgumentError, NotFoundError } from '../../lib/src/errors.js';
+import type { ModelManifest } from '../../lib/src/models/artifact.js';
+import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage } from '../../lib/src/models/registry.js';
+import { checkOverrides, ALS_RULES, WARP_RULES, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import type { JobQueue, JobRecord, JobState } from './queue/types.js';
+import { JOB_NAMES, type TrainerRuntime } from './runtime.js';
+import { asRunProgress, modelTypesOf, type ModelOutcomeJson, type TrainJobData } from './train-job.js';
+
+export interface TrainingRunView {
+  runId: string;
+  modelTypes: ModelTypeName[];
+  state: JobState;
+  progress: number;
+  stage: string;
+  createdAt: Date;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+  timings: Record<string, number>;
+  dataStats: Record<string, number>;
+  outcomes: ModelOutcomeJson[];
+  error: string;
+  attempts: number;
+}
+
+export interface ModelVersionView {
+  modelType: ModelTypeName;
+  version: string;
+  createdAt: Date;
+  params: Record<string, number>;
+  dataStats: Record<string, number>;
+  metrics: Record<string, number>;
+  active: boolean;
+}
+
+export interface StartTrainingInput {
+  /** Empty means both models. */
+  modelTypes: readonly ModelTypeName[];
+  als?: Partial<Record<keyof AlsHyperParams, number>>;
+  warp?: Partial<Record<keyof WarpHyperParams, number>>;
+}
+
+/** Job ids are UUIDs for API runs and `repeat:...` for scheduled ones. */
+const RUN_ID_PATTERN = /^[A-Za-z0-9:_.-]{1,200}$/;
+
+export function trainingDeduplicationId(modelTypes: readonly ModelTypeName[]): string {
+  return `train:${modelTypesOf({ modelTypes: [...modelTypes] }).join('+')}`;
+}
+
+function runView(job: JobRecord): TrainingRunView {
+  const progress = asRunProgress(job.result ?? job.progress);
+  return {
+    runId: job.id,
+    modelTypes: modelTypesOf(job.data),
+    state: job.state,
+    progress: job.state === 'completed' ? 1 : progress.fraction,
+    stage: job.state === 'queued' ? (job.attempts === 0 ? 'queued' : 'retry_pending') : progress.stage,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt: job.state === 'completed' || job.state === 'failed' ? job.finishedAt : undefined,
+    timings: progress.timings,
+    dataStats: progress.dataStats,
+    outcomes: progress.outcomes,
+    error: job.failedReason ?? '',
+    attempts: job.attempts,
+  };
+}
+
+function versionView(manifest: ModelManifest, active: string | null): ModelVersionView {
+  return {
+    modelType: manifest.modelType,
+    version: manifest.version,
+    createdAt: new Date(manifest.createdAt),
+    params: manifest.params,
+    dataStats: manifest.dataStats,
+    metrics: manifest.metrics,
+    active: manifest.version === active,
+  };
+}
+
+/**
+ * The Trainer API's operations, transport-free: runs are train_model jobs (their id is the run id; their progress
+ * and result hold the run state), models are the registry's versions.
+ */
+export class TrainerService {
+  constructor(private readonly runtime: TrainerRuntime) {}
+
+  private get training(): JobQueue {
+    return this.runtime.training;
+  }
+
+  /** Queues a run; while a run for the same models is queued or active, returns that one (atomic deduplication). */
+  async startTraining(input: StartTrainingInput): Promise<{ run: TrainingRunView; existing: boolean }> {
+    const modelTypes = [...new Set(input.modelTypes)];
+    const als = checkOverrides<AlsHyperParams>('als_params', ALS_RULES, input.als);
+    const warp = checkOverrides<WarpHyperParams>('warp_params', WARP_RULES, input.warp);
+    const data: TrainJobData = { modelTypes, als, warp, trigger: 'api' };
+    const { job, existing } = await this.training.add(JOB_NAMES.train, { ...data }, { deduplicationId: trainingDeduplicationId(modelTypes) });
+    this.runtime.log.info({ runId: job.id, existing, modelTypes: modelTypesOf(data) }, existing ? 'training run already queued or active' : 'training run queued');
+    return { run: runView(job), existing };
+  }
+
+  async getTrainingRun(runId: string): Promise<TrainingRunView> {
+    if (!runId) throw new InvalidArgumentError('run_id is required');
+    if (!RUN_ID_PATTERN.test(runId)) throw new InvalidArgumentError('run_id is not a valid run id');
+    const job = await this.training.get(runId);
+    if (!job || job.name !== JOB_NAMES.train) throw new NotFoundError(`training run '${runId}' not found (unknown, or older than the retention)`);
+    return runView(job);
+  }
+
+  /** Every stored version, newest first per model type, with the active flag. */
+  async listModels(modelType?: ModelTypeName): Promise<ModelVersionView[]> {
+    const views: ModelVersionView[] = [];
+    for (const type of modelType ? [modelType] : MODEL_TYPES) {
+      const [manifests, active] = await Promise.all([this.runtime.registry.list(type), this.runtime.registry.activeVersion(type)]);
+      views.push(...manifests.map((m) => versionView(m, active)));
+    }
+    return views;
+  }
+
+  /**
+   * Points ACTIVE at a stored version (roll forward or back) after verifying every file's checksum, announces it
+   * on MODEL_ACTIVATED_CHANNEL and, with REFRESH_AFTER_PROMOTION, queues a refresh of the cached lists.
+   */
+  async activateModel(modelType: ModelTypeName, version: string): Promise<ModelVersionView> {
+    if (!version) throw new InvalidArgumentError('version is required');
+    const { registry, cache, config, log } = this.runtime;
+    const manifest = await registry.activate(modelType, version);
+    const message: ModelActivatedMessage = { modelType, version };
+    await cache.publish(MODEL_ACTIVATED_CHANNEL, JSON.stringify(message));
+    log.info({ modelType, version }, 'model version activated');
+    if (config.REFRESH_AFTER_PROMOTION) await this.refreshRecommendations();
+    return versionView(manifest, version);
+  }
+
+  /**
+   * Queues update_recommendations for one user, or update_all_recommendations. A refresh of the same target
+   * against the same active versions that is still queued or running is returned instead of a second one.
+   */
+  async refreshRecommendations(userId?: string): Promise<{ jobId: string; existing: boolean }> {
+    const { registry } = this.runtime;
+    if (userId) {
+      assertId(userId, 'user_id');
+      const { job, existing } = await this.runtime.refresh.add(JOB_NAMES.refreshUser, { userId }, { deduplicationId: `refresh-user:${userId}` });
+      return { jobId: job.id, existing };
+    }
+    const versions = await Promise.all(MODEL_TYPES.map((t) => registry.activeVersion(t)));
+    const { job, existing } = await this.runtime.refresh.add(
+      JOB_NAMES.refreshAll,
+      {},
+      { deduplicationId: `refresh-all:${versions.map((v) => v ?? '-').join(':')}` },
+    );
+    return { jobId: job.id, existing };
+  }
+}

@@ -1,0 +1,148 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callUnary } from '../../lib/src/grpc/client.js';
+import { fileNameOf } from '../../lib/src/models/artifact.js';
+import { ARTIFACT_ARRAYS as A } from '../../lib/src/models/layout.js';
+import {
+  ModelType,
+  TrainerServiceClient,
+  TrainingRunState,
+  type StartTrainingRequest,
+  type TrainingRun,
+} from '../../lib/src/proto.js';
+import { describeWithServers } from '../../lib/test/support/servers.js';
+import { loadRecsvcConfig } from '../../recsvc/src/config.js';
+import { startRecsvc, type RunningRecsvc } from '../../recsvc/src/server.js';
+import { loadTrainerConfig } from '../src/config.js';
+import { startTrainer, type RunningTrainerWithWorker } from '../src/server.js';
+import { embeddedBackends, eventually, FAST_ENV, fillSmallWorld, realBackends, silentLog, type Backends } from './support/harness.js';
+
+const { ALS: MODEL_ALS, LIGHTFM: MODEL_LIGHTFM } = { ALS: ModelType.MODEL_TYPE_ALS, LIGHTFM: ModelType.MODEL_TYPE_LIGHTFM };
+
+/** The Trainer API over gRPC (API and worker in one process) next to a recommendation service on the same backends. */
+function apiSuite(makeBackends: () => Promise<Backends>) {
+  let backends: Backends;
+  let trainer: RunningTrainerWithWorker;
+  let recsvc: RunningRecsvc;
+  let client: TrainerServiceClient;
+  const call = <Req, Res>(method: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall, request: Req) =>
+    callUnary(client, method, request, { timeoutMs: 10_000 });
+  const startTraining = (request: Partial<StartTrainingRequest>) =>
+    call(client.startTraining, { modelTypes: [], ...request } as StartTrainingRequest);
+  const getRun = (runId: string) => call(client.getTrainingRun, { runId });
+  const waitForRun = async (runId: string): Promise<TrainingRun> => {
+    for (let i = 0; i < 600; i++) {
+      const { run } = await getRun(runId);
+      if (run!.state === TrainingRunState.TRAINING_RUN_STATE_COMPLETED || run!.state === TrainingRunState.TRAINING_RUN_STATE_FAILED) return run!;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`run ${runId} did not finish`);
+  };
+  const codeOf = async (promise: Promise<unknown>): Promise<[grpc.status, string]> => {
+    try {
+      await promise;
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      return [e.code, e.details];
+    }
+    throw new Error('expected the call to fail');
+  };
+
+  beforeAll(async () => {
+    backends = await makeBackends();
+    await fillSmallWorld(backends.store);
+    const deps = { store: backends.store, cache: backends.cache, objects: backends.objects };
+    recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', MODEL_POLL_SECONDS: '3600' }), silentLog, deps);
+    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', ...FAST_ENV, ...backends.env }), silentLog, deps);
+    client = new TrainerServiceClient(`127.0.0.1:${trainer.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await trainer?.shutdown(2_000);
+    await recsvc?.shutdown(2_000);
+    await backends?.close();
+  });
+
+  it('trains over gRPC, and the recommendation service swaps the new versions in without a restart', async () => {
+    expect(recsvc.models.current('als')).toBeUndefined();
+    const started = await startTraining({ modelTypes: [MODEL_LIGHTFM, MODEL_ALS], alsParams: { factors: 4, regularization: 0, alpha: 0, iterations: 0, cgSteps: 0, seed: 0 } });
+    expect(started.existing).toBe(false);
+    expect(started.run).toMatchObject({ modelTypes: [MODEL_ALS, MODEL_LIGHTFM] });
+    const again = await startTraining({});
+    expect(again).toMatchObject({ existing: true, run: { runId: started.run!.runId } });
+
+    const run = await waitForRun(started.run!.runId);
+    expect(run).toMatchObject({ state: TrainingRunState.TRAINING_RUN_STATE_COMPLETED, progress: 1, error: '', attempts: 1 });
+    expect(run.createdAt).toBeInstanceOf(Date);
+    expect(run.finishedAt).toBeInstanceOf(Date);
+    expect(Object.keys(run.timings).sort()).toEqual(['build', 'evaluate', 'read', 'train_als', 'train_lightfm', 'upload']);
+    expect(run.dataStats).toMatchObject({ users: 60, items: 80 });
+    expect(run.outcomes.map((o) => [o.modelType, o.promoted])).toEqual([
+      [MODEL_ALS, true],
+      [MODEL_LIGHTFM, true],
+    ]);
+    expect(run.outcomes[0].metrics.ndcgAt10).toBeGreaterThan(0);
+
+    const { models } = await call(client.listModels, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED });
+    expect(models.map((m) => [m.modelType, m.version, m.active])).toEqual(run.outcomes.map((o) => [o.modelType, o.version, true]));
+    expect(models[0].params).toMatchObject({ factors: 4, iterations: 3 });
+    expect((await call(client.listModels, { modelType: MODEL_LIGHTFM })).models).toHaveLength(1);
+
+    // Hot reload: the activation message makes the running recommendation service load and swap each version.
+    await eventually(() => recsvc.models.current('als')?.version === run.outcomes[0].version, 10_000);
+    await eventually(() => recsvc.models.current('lightfm')?.version === run.outcomes[1].version, 10_000);
+
+    const activated = await call(client.activateModel, { modelType: MODEL_ALS, version: run.outcomes[0].version });
+    expect(activated.model).toMatchObject({ modelType: MODEL_ALS, version: run.outcomes[0].version, active: true });
+    expect((await call(client.refreshRecommendations, { userId: '' })).jobId).not.toBe('');
+    expect((await call(client.refreshRecommendations, { userId: 'u3' })).jobId).not.toBe('');
+  });
+
+  it('answers bad input with INVALID_ARGUMENT and unknown runs or versions with NOT_FOUND', async () => {
+    const { INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION } = grpc.status;
+    expect(await codeOf(startTraining({ modelTypes: [ModelType.MODEL_TYPE_UNSPECIFIED] }))).toEqual([
+      INVALID_ARGUMENT,
+      'model_types[0] must be MODEL_TYPE_ALS or MODEL_TYPE_LIGHTFM, got 0',
+    ]);
+    expect((await codeOf(startTraining({ modelTypes: [42 as ModelType] })))[0]).toBe(INVALID_ARGUMENT);
+    expect(await codeOf(startTraining({ alsParams: { factors: -3, regularization: 0, alpha: 0, iterations: 0, cgSteps: 0, seed: 0 } }))).toEqual([
+      INVALID_ARGUMENT,
+      'als_params.factors must be at least 1 and at most 1024, got -3',
+    ]);
+    expect(
+      await codeOf(startTraining({ warpParams: { noComponents: 0, epochs: 0, learningRate: 11, maxSampled: 0, itemAlpha: 0, userAlpha: 0, seed: 0 } })),
+    ).toEqual([INVALID_ARGUMENT, 'warp_params.learning_rate must be above 0 and at most 10, got 11']);
+    expect(await codeOf(getRun(''))).toEqual([INVALID_ARGUMENT, 'run_id is required']);
+    expect((await codeOf(getRun('not a run id!')))[0]).toBe(INVALID_ARGUMENT);
+    expect(await codeOf(getRun('0b0e5c2e-0000-4000-8000-000000000000'))).toEqual([
+      NOT_FOUND,
+      "training run '0b0e5c2e-0000-4000-8000-000000000000' not found (unknown, or older than the retention)",
+    ]);
+    expect((await codeOf(call(client.listModels, { modelType: 9 as ModelType })))[0]).toBe(INVALID_ARGUMENT);
+    expect((await codeOf(call(client.activateModel, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED, version: 'x' })))[0]).toBe(INVALID_ARGUMENT);
+    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '' }))).toEqual([INVALID_ARGUMENT, 'version is required']);
+    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: 'latest' }))).toEqual([INVALID_ARGUMENT, "invalid model version 'latest'"]);
+    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '20990101T000000Z-abcdef' }))).toEqual([
+      NOT_FOUND,
+      "model als version '20990101T000000Z-abcdef' not found",
+    ]);
+    expect((await codeOf(call(client.refreshRecommendations, { userId: 'no spaces allowed' })))[0]).toBe(INVALID_ARGUMENT);
+
+    // A corrupted artifact is refused: FAILED_PRECONDITION, the active version stays.
+    const { models } = await call(client.listModels, { modelType: MODEL_LIGHTFM });
+    const version = models[0].version;
+    const key = `models/lightfm/${version}/${fileNameOf(A.userVectors, 'f32')}`;
+    const body = Buffer.from(await backends.objects.get(key));
+    body[body.length - 1] ^= 0x01;
+    await backends.objects.put(key, body);
+    const [code, message] = await codeOf(call(client.activateModel, { modelType: MODEL_LIGHTFM, version }));
+    expect(code).toBe(FAILED_PRECONDITION);
+    expect(message).toMatch(/checksum of userVectors does not match the manifest/);
+  });
+}
+
+describe('Trainer gRPC API (embedded backends, in-process queue)', () => apiSuite(embeddedBackends));
+
+describeWithServers(['REDIS_URL', 'MONGO_URL', 'S3_ENDPOINT'], 'Trainer gRPC API (real Redis/BullMQ, FerretDB, MinIO)', () =>
+  apiSuite(realBackends),
+);
