@@ -47,8 +47,15 @@ export class RedisCache implements Cache {
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
-      this.subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-      this.subscriber.on('error', () => {});
+      // Resubscribes itself after a reconnect (ioredis' own resubscription can reject unhandled when the
+      // connection closes again meanwhile).
+      const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: false });
+      this.subscriber = subscriber;
+      subscriber.on('error', () => {});
+      subscriber.on('ready', () => {
+        const channels = [...this.handlers.keys()];
+        if (channels.length) subscriber.subscribe(...channels).catch(() => undefined);
+      });
       this.subscriber.on('message', (ch: string, message: string) => {
         for (const h of this.handlers.get(ch) ?? []) h(message);
       });
@@ -64,7 +71,8 @@ export class RedisCache implements Cache {
       set.delete(handler);
       if (set.size === 0) {
         this.handlers.delete(channel);
-        await this.subscriber?.unsubscribe(channel);
+        // Best effort: a connection already gone has no subscription left to end.
+        await this.subscriber?.unsubscribe(channel).catch(() => undefined);
       }
     };
   }
