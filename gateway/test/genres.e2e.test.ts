@@ -4,7 +4,7 @@ import { MongoStore } from '../../lib/src/store/mongo-store.js';
 import type { MovieDoc, Store } from '../../lib/src/store/types.js';
 import { GENRES } from '../../lib/src/domain.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
-import { describeWithServers, realStorageEnv } from '../../lib/test/support/servers.js';
+import { describeWithServers, realStorageEnv, dropTestDatabase } from '../../lib/test/support/servers.js';
 
 const movies: MovieDoc[] = [
   { movieId: 'm1', title: 'Laugh', year: 1999, genres: ['Comedy'], rating: 9, popularity: 0 },
@@ -38,6 +38,7 @@ function genresSuite(makeStore: () => Promise<Store>) {
   });
   afterAll(async () => {
     await stack?.close();
+    await dropTestDatabase(store);
     await store?.close();
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeEach, expect, it } from 'vitest';
 import type { MovieDoc, Store } from '../src/store/types.js';
+import { dropTestDatabase } from './support/servers.js';
 
 function movie(movieId: string, genres: string[], rating = 8): MovieDoc {
   return { movieId, title: `Movie ${movieId}`, year: 2000, genres, rating, popularity: 0 };
@@ -13,6 +14,7 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     await store.clear();
   });
   afterAll(async () => {
+    await dropTestDatabase(store);
     await store?.close();
   });
 

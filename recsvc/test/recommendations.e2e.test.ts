@@ -9,7 +9,7 @@ import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import { ModelRegistry, MODEL_ACTIVATED_CHANNEL } from '../../lib/src/models/registry.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
 import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { describeWithServers, realStorageEnv, serverUrl } from '../../lib/test/support/servers.js';
+import { describeWithServers, realStorageEnv, serverUrl, dropTestDatabase } from '../../lib/test/support/servers.js';
 
 interface Backends {
   store: Store;
@@ -41,6 +41,7 @@ function servingSuite(makeBackends: () => Promise<Backends>) {
   afterAll(async () => {
     await stack?.close();
     await backends?.cache?.close();
+    await dropTestDatabase(backends?.store);
     await backends?.store.close();
   });
 

@@ -90,6 +90,11 @@ export class MongoStore implements Store {
     await this.client.close();
   }
 
+  /** Drops the whole database (tests clean up after themselves with it). */
+  async dropDatabase(): Promise<void> {
+    await this.db.dropDatabase();
+  }
+
   async getUser(userId: string): Promise<UserDoc | null> {
     return this.col('users').findOne({ userId }, withoutId);
   }

@@ -44,3 +44,9 @@ export function realStorageEnv() {
     DATA_DIR: `/tmp/recsys-test-${unique}`,
   };
 }
+
+/** Real-server suites drop the database they made (the embedded store needs nothing). */
+export async function dropTestDatabase(store: unknown): Promise<void> {
+  const { MongoStore } = await import('../../src/store/mongo-store.js');
+  if (store instanceof MongoStore) await store.dropDatabase();
+}
