@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadRecsvcConfig } from '../../../recsvc/src/config.js';
 import { startRecsvc, type RunningRecsvc } from '../../../recsvc/src/server.js';
 import { loadTrainerConfig } from '../../../trainer/src/config.js';
-import { startTrainerApi } from '../../../trainer/src/server.js';
+import { startTrainer } from '../../../trainer/src/server.js';
 import { buildGateway, type GatewayDeps } from '../../../gateway/src/app.js';
 import { Upstreams } from '../../../gateway/src/upstreams.js';
 
@@ -24,7 +24,7 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-/** Starts recsvc, the trainer API and the gateway on 127.0.0.1 ephemeral ports, as the services run in production. */
+/** Starts recsvc, the trainer (API and worker) and the gateway on 127.0.0.1 ephemeral ports, as the services run in production. */
 export async function startStack(
   store: Store,
   options: {
@@ -41,7 +41,8 @@ export async function startStack(
   await objects.ensureBucket();
   const recsvcConfig = loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_FLUSH_MS: '50', ...options.recsvcEnv });
   const recsvc = await startRecsvc(recsvcConfig, log, { store, cache, objects });
-  const trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0' }), log);
+  // The trainer API and an in-process worker share the stack's backends (as in the one-process demo).
+  const trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off' }), log, { store, cache, objects });
   const recsvcAddress = `127.0.0.1:${recsvc.port}`;
   const trainerAddress = `127.0.0.1:${trainer.port}`;
   const upstreams = new Upstreams(recsvcAddress, trainerAddress, 5_000);
