@@ -28,7 +28,9 @@ no header; its length follows from meta.json. Matrices are CSR with rows sorted 
 Models:
   * implicit.cpu.als.AlternatingLeastSquares on the train weights (conjugate gradient, float32). One warm-up fit
     of one iteration is made and discarded; then a full fit of --als-iterations is timed and divided by the
-    iteration count (seconds_per_iteration).
+    iteration count (seconds_per_iteration). implicit >= 0.7 takes confidence = alpha * weight; with
+    --als-confidence one-plus it is given weight + 1/alpha, i.e. confidence 1 + alpha * weight (Hu, Koren & Volinsky,
+    and the library under test), so that both fit the same objective.
   * lightfm.LightFM(loss='warp') with item features = [identity | genres] (I + G columns), each row scaled to sum
     to 1 as lightfm.data.Dataset does by default (--raw-item-features to keep them 0/1). Users get identity
     features. Positive interactions are all train entries (unweighted, unless --warp-sample-weight). Trained with
@@ -40,7 +42,7 @@ items are excluded, top-k by score (ties: lower item id first), users without te
     nDCG@k = DCG / IDCG with binary gains, DCG = sum_i hit_i / log2(i + 1), IDCG over min(k, |test|) ranks;
     AP@k = sum_i hit_i * precision@i / min(k, |test|);  coverage = distinct recommended items / I.
 The popularity baseline (train interaction count, ties by lower id, zero-count items never recommended) is
-reported too.
+reported too. The output's machine.max_rss_mb is this process's peak resident set size.
 """
 
 from __future__ import annotations
@@ -225,6 +227,11 @@ def run_als(args, train: sp.csr_matrix) -> tuple[dict, Scorer]:
         )
 
     user_items = train.astype(np.float32)
+    if args.als_confidence == "one-plus":
+        # implicit >= 0.7 uses confidence = alpha * data; data = 1/alpha + weight gives 1 + alpha * weight, the
+        # confidence of Hu, Koren & Volinsky (and of the library under test): the same objective.
+        user_items = user_items.copy()
+        user_items.data += np.float32(1.0 / args.als_alpha)
     started = time.perf_counter()
     make(1).fit(user_items, show_progress=False)
     warmup = time.perf_counter() - started
@@ -241,6 +248,7 @@ def run_als(args, train: sp.csr_matrix) -> tuple[dict, Scorer]:
         "fit_seconds": fit_seconds,
         "seconds_per_iteration": fit_seconds / args.als_iterations,
         "warmup_seconds": warmup,
+        "confidence": "alpha * weight" if args.als_confidence == "implicit" else "1 + alpha * weight",
     }
     return result, lambda block: user_factors[block] @ item_factors.T
 
@@ -323,6 +331,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--als-iterations", type=int, default=15)
     p.add_argument("--als-regularization", type=float, default=0.01, help="implicit's default")
     p.add_argument("--als-alpha", type=float, default=1.0, help="confidence = alpha * weight (implicit >= 0.7)")
+    p.add_argument("--als-confidence", choices=("implicit", "one-plus"), default="implicit",
+                   help="implicit: confidence = alpha * weight (implicit's own); one-plus: 1 + alpha * weight "
+                        "(implicit is given weight + 1/alpha)")
     p.add_argument("--warp-epochs", type=int, default=30)
     p.add_argument("--warp-learning-rate", type=float, default=0.05, help="lightfm's default")
     p.add_argument("--warp-max-sampled", type=int, default=10, help="lightfm's default")
@@ -339,6 +350,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name in ("factors", "threads", "k", "als_iterations", "warp_epochs", "warp_max_sampled"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.als_confidence == "one-plus" and not args.als_alpha > 0:
+        p.error("--als-confidence one-plus needs --als-alpha > 0")
     return args
 
 
@@ -362,7 +375,7 @@ def main(argv: list[str]) -> int:
             "seed": args.seed,
             "k": args.k,
             "als": {"iterations": args.als_iterations, "regularization": args.als_regularization,
-                    "alpha": args.als_alpha},
+                    "alpha": args.als_alpha, "confidence": args.als_confidence},
             "warp": {"epochs": args.warp_epochs, "learning_rate": args.warp_learning_rate,
                      "max_sampled": args.warp_max_sampled, "item_alpha": args.warp_item_alpha,
                      "user_alpha": args.warp_user_alpha},
@@ -388,6 +401,13 @@ def main(argv: list[str]) -> int:
         result, scores = run_warp(args, train, genres)
         result["metrics"] = evaluate("warp", scores, train, test, users, args.k, args.dump_topk)
         output["lightfm_warp"] = result
+    try:
+        import resource
+
+        # Linux reports kilobytes: the peak resident set size of this process (data, models and evaluation).
+        output["machine"]["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except ImportError:  # not on POSIX
+        pass
     json.dump(output, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

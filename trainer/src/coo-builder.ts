@@ -42,6 +42,11 @@ export class CooBuilder {
     this.data = data;
   }
 
+  /** Renumbers the rows: row r becomes map[r]. */
+  remapRows(map: Int32Array): void {
+    for (let i = 0; i < this.n; i++) this.rows[i] = map[this.rows[i]];
+  }
+
   toCoo(nRows: number, nCols: number): CooMatrix {
     return {
       nRows,

@@ -1,7 +1,7 @@
 import { GENRES } from '../../lib/src/domain.js';
 import { cooToCsr, type CooMatrix, type CsrMatrix } from '../../lib/src/sparse.js';
 import { bookmarkWeight, likeWeight, watchedWeight } from '../../lib/src/store/popularity.js';
-import type { Store } from '../../lib/src/store/types.js';
+import type { CollectionDocs, Store } from '../../lib/src/store/types.js';
 import { CooBuilder, IdIndex } from './coo-builder.js';
 import { PermanentJobError } from './queue/types.js';
 
@@ -80,7 +80,7 @@ const isId = (value: unknown): value is string => typeof value === 'string' && v
 export async function readTrainingData(store: Store, options: ReadOptions): Promise<RawTrainingData> {
   const { batchSize, signal } = options;
   const items = new IdIndex();
-  const users = new IdIndex();
+  let users = new IdIndex();
   const itemGenres = new CooBuilder();
   const userGenres = new CooBuilder();
   const counts: ReadCounts = {
@@ -94,7 +94,8 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
     userDocs: 0,
     usersWithFavoriteGenres: 0,
   };
-  const rejectedExamples: string[] = [];
+  /** Up to 3 examples of rejected records per collection (kept apart: the collections are read concurrently). */
+  const rejectedBy = new Map<string, string[]>();
   let documents = 0;
   let collection = 0;
   const COLLECTIONS = 6;
@@ -123,15 +124,17 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   const reject = (collection: string, doc: { userId?: unknown; movieId?: unknown }, invalid: boolean) => {
     if (invalid) counts.invalidRecords++;
     else counts.unknownMovieRecords++;
-    if (rejectedExamples.length < 3) {
-      rejectedExamples.push(
+    const examples = rejectedBy.get(collection) ?? [];
+    rejectedBy.set(collection, examples);
+    if (examples.length < 3) {
+      examples.push(
         invalid
           ? `an invalid record in ${collection} (userId ${JSON.stringify(doc.userId)}, movieId ${JSON.stringify(doc.movieId)})`
           : `movieId '${String(doc.movieId)}' in ${collection}`,
       );
     }
   };
-  /** Adds one record; returns false if it was rejected. */
+  /** Adds one record, or counts it as rejected. */
   const add = (collection: string, doc: { userId?: unknown; movieId?: unknown }, weight: number) => {
     if (!isId(doc.userId) || !isId(doc.movieId) || !Number.isFinite(weight) || weight <= 0) return reject(collection, doc, true);
     const item = items.get(doc.movieId);
@@ -139,28 +142,30 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
     interactions.push(users.intern(doc.userId), item, weight);
   };
 
-  for await (const batch of store.scan('watched_movies', batchSize)) {
-    for (const doc of batch) add('watched_movies', doc, typeof doc.completed === 'boolean' ? watchedWeight(doc) : NaN);
-    counts.watched += batch.length;
-    await afterBatch(batch.length);
-  }
-  next();
-  for await (const batch of store.scan('likes', batchSize)) {
-    for (const doc of batch) {
-      const rating = doc.rating;
-      add('likes', doc, typeof rating === 'number' && rating >= 1 && rating <= 10 ? likeWeight(doc) : NaN);
+  // The three interaction collections are read concurrently (the store's cursors overlap their round trips); users
+  // are interned in arrival order, then renumbered by id so the matrix does not depend on that order.
+  const scanInteractions = async <C extends 'watched_movies' | 'likes' | 'bookmarks'>(
+    collection: C,
+    weightOf: (doc: CollectionDocs[C]) => number,
+    counted: 'watched' | 'likes' | 'bookmarks',
+  ) => {
+    for await (const batch of store.scan(collection, batchSize)) {
+      for (const doc of batch) add(collection, doc, weightOf(doc));
+      counts[counted] += batch.length;
+      await afterBatch(batch.length);
     }
-    counts.likes += batch.length;
-    await afterBatch(batch.length);
-  }
-  next();
-  for await (const batch of store.scan('bookmarks', batchSize)) {
-    for (const doc of batch) add('bookmarks', doc, bookmarkWeight(doc));
-    counts.bookmarks += batch.length;
-    await afterBatch(batch.length);
-  }
+    next();
+  };
+  await Promise.all([
+    scanInteractions('watched_movies', (doc) => (typeof doc.completed === 'boolean' ? watchedWeight(doc) : NaN), 'watched'),
+    scanInteractions('likes', (doc) => (typeof doc.rating === 'number' && doc.rating >= 1 && doc.rating <= 10 ? likeWeight(doc) : NaN), 'likes'),
+    scanInteractions('bookmarks', (doc) => bookmarkWeight(doc), 'bookmarks'),
+  ]);
+  const sortedUsers = IdIndex.from([...users.ids].sort());
+  const renumber = Int32Array.from(users.ids, (id) => sortedUsers.get(id));
+  interactions.remapRows(renumber);
+  users = sortedUsers;
 
-  next();
   // Feedback: the latest verdict per (user, movie) decides; only pairs of known users and movies matter.
   const latest = new Map<number, { at: number; liked: boolean }>();
   const nItems = items.size;
@@ -203,6 +208,7 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
     await afterBatch(batch.length);
   }
 
+  const rejectedExamples = ['watched_movies', 'likes', 'bookmarks'].flatMap((c) => rejectedBy.get(c) ?? []).slice(0, 3);
   return { users, items, interactions, itemGenres, userGenres, dislikes, counts, rejectedExamples };
 }
 

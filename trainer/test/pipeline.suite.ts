@@ -189,7 +189,7 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
   });
 
   it('rolls back with ActivateModel and refuses a corrupted version', async () => {
-    const h = await start();
+    const h = await start({ env: { PROMOTION_MARGIN: '1' } }); // every new version is promoted
     const first = await waitForRun(h.service, (await h.service.startTraining({ modelTypes: ['lightfm'] })).run.runId);
     const second = await waitForRun(h.service, (await h.service.startTraining({ modelTypes: ['lightfm'], warp: { seed: 99 } })).run.runId);
     const [v1, v2] = [first.outcomes[0].version, second.outcomes[0].version];

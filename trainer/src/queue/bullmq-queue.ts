@@ -92,16 +92,17 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobRecord | null> {
-    let job = (await this.queue.getJob(id)) as AnyJob | undefined;
-    if (!job) return null;
-    const state = stateOf(await job.getState());
-    if (!state) return null;
-    // The job may have finished between the two reads: read it again so a finished state comes with its result.
-    if ((state === 'completed' || state === 'failed') && !job.finishedOn) {
-      job = (await this.queue.getJob(id)) as AnyJob | undefined;
+    // The job's hash and its state are separate reads: read the state before and after the hash until they agree,
+    // so a record never pairs a state with older data (e.g. "queued for a retry" without the failure's reason).
+    for (let attempt = 0; ; attempt++) {
+      const before = await this.queue.getJobState(id);
+      const job = (await this.queue.getJob(id)) as AnyJob | undefined;
       if (!job) return null;
+      const after = await this.queue.getJobState(id);
+      const state = stateOf(after);
+      if (!state) return null;
+      if (before === after || attempt === 3) return this.record(job, state);
     }
-    return this.record(job, state);
   }
 
   async upsertScheduler(spec: SchedulerSpec): Promise<void> {

@@ -15,7 +15,7 @@ import type { ObjectStore } from '../../../lib/src/objectstore/types.js';
 import { MemoryStore } from '../../../lib/src/store/memory-store.js';
 import { MongoStore } from '../../../lib/src/store/mongo-store.js';
 import type { Store } from '../../../lib/src/store/types.js';
-import { realStorageEnv } from '../../../lib/test/support/servers.js';
+import { dropTestDatabase, realStorageEnv } from '../../../lib/test/support/servers.js';
 import { loadTrainerConfig, type TrainerConfig } from '../../src/config.js';
 import type { ModelCore } from '../../src/model-core.js';
 import { createTrainerRuntime, type TrainerRuntime } from '../../src/runtime.js';
@@ -78,7 +78,7 @@ export async function realBackends(): Promise<Backends> {
     env: { REDIS_URL: env.REDIS_URL!, QUEUE_PREFIX: prefix },
     async close() {
       // Leave nothing behind: the database's documents, the bucket's objects, the queues' keys.
-      await store.clear().catch(() => undefined);
+      await dropTestDatabase(store).catch(() => undefined);
       await store.close();
       await cache.close();
       const keys = await objects.list('');

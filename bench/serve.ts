@@ -1,0 +1,929 @@
+/**
+ * bench:serve — the serving path under load, against the real gateway → recsvc → Redis / MongoDB-wire on this
+ * machine, with a bare fastify route as the reference (issue 5, "Benchmark").
+ *
+ *   npm run build && node dist/bench/serve.js [--users 10000] [--movies 5000] [--interactions 20000] [--factors 64]
+ *     [--connections 32] [--cold-connections N] [--duration 10] [--redis-db 14] [--micro-iterations 2000] [--seed 42]
+ *     [--cpu-prof DIR]
+ *
+ * Needs MONGO_URL, REDIS_URL and S3_ENDPOINT (+ S3_ACCESS_KEY/S3_SECRET_KEY), e.g. from
+ * `bash scripts/test-servers.sh start && source /tmp/recsys-test-servers/env`. It uses a database and a bucket of its
+ * own (bench_serve_<id>, bench-serve-<id>) and Redis database --redis-db (not 0, which the tests share: the cold run
+ * flushes it); all are removed at the end.
+ *
+ * 1. Setup: generateData (popularity not computed: only the top-list fallbacks use it, and on FerretDB v1 it takes
+ *    many minutes for 5k movies), then one model per type (ALS, LightFM-style) with deterministic random vectors for
+ *    the generated users x movies, published and activated through ModelRegistry. The MongoDB reads of one cold
+ *    request are timed in process.
+ * 2. Child processes on free ports, LOG_LEVEL=warn: recsvc, the trainer API (the gateway's /readyz needs it) and a
+ *    trainer worker, the gateway; the cache of every user filled by the update_all_recommendations job
+ *    (POST /recommendations/refresh, as in production); recsvc's in-process movie details primed (see below); and
+ *    bench/bare-server.js serving a real recommendation response (the reference).
+ * 3. autocannon from this process, pipelining 1, in this order: the bare route; every user requested once (JIT
+ *    warm-up); GET /recommendations/{user}?model=als&k=10 warm, at full load and at half that rate;
+ *    POST /feedback/{session_id} on (session, movie) pairs of real responses; last, the cold cache: Redis flushed,
+ *    each user at most once, so every request reads MongoDB and scores with the model. recsvc's own metrics give the
+ *    cache hits/misses and its handling time of each run.
+ * 4. In process: ServingModel.recommend and topK of each backend, one user against every movie, 50 excluded.
+ * 5. A markdown table on stdout; JSON in bench/results/serve-<UTC time>.json.
+ *
+ * The cold run uses --cold-connections (default: 2 on FerretDB, else --connections): FerretDB v1 (SQLite) filters
+ * by scanning the whole collection, so one cold request reads every interaction document; at 32 connections every
+ * request would pass the gateway's 5 s gRPC deadline and leave FerretDB busy for minutes (it is shared).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release as osRelease, tmpdir, totalmem, type as osType } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Request as AutocannonRequest } from 'autocannon';
+import { Redis } from 'ioredis';
+import { Client as MinioClient } from 'minio';
+import { MongoClient } from 'mongodb';
+import { createObjectStore, createStore } from '../lib/src/backends.js';
+import type { StorageEnv } from '../lib/src/config.js';
+import { generateData, type GenerateSummary } from '../lib/src/data/generate.js';
+import { movieIdOf, userIdOf } from '../lib/src/data/synthetic.js';
+import type { ModelTypeName } from '../lib/src/domain.js';
+import { createLogger } from '../lib/src/logger.js';
+import { CACHED_LIST_LENGTH, encodeRecommendations, recommendationKey } from '../lib/src/recommendation-cache.js';
+import type { ObjectStore } from '../lib/src/objectstore/types.js';
+import type { Store } from '../lib/src/store/types.js';
+import { cpuSeconds, freePort, logTail, logText, peakRssMb, startChild, stopChild, waitForHttp, type Child } from './support/children.js';
+import { runLoad, type LoadOptions, type LoadResult } from './support/load.js';
+import { runScoringMicro, type MicroReport } from './support/micro.js';
+import { publishRandomModel } from './support/model.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const distRoot = join(here, '..');
+const repoRoot = join(distRoot, '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (line: string) => process.stderr.write(`[bench:serve] ${line}\n`);
+const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const loadAvg = () => loadavg().map((l) => Number(l.toFixed(2)));
+
+// ------------------------------------------------------------------------------------------------ arguments
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: 'string', default: '10000' },
+    movies: { type: 'string', default: '5000' },
+    interactions: { type: 'string', default: '20000' },
+    factors: { type: 'string', default: '64' },
+    seed: { type: 'string', default: '42' },
+    connections: { type: 'string', default: '32' },
+    'cold-connections': { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    'redis-db': { type: 'string', default: '14' },
+    'micro-iterations': { type: 'string', default: '2000' },
+    'feedback-sessions': { type: 'string', default: '2000' },
+    /** A folder: gateway and recsvc run with --cpu-prof and write their .cpuprofile files there on exit. */
+    'cpu-prof': { type: 'string' },
+  },
+});
+const integer = (name: keyof typeof args, min: number): number => {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value < min) {
+    say(`--${name} must be an integer >= ${min}, got ${String(args[name])}`);
+    process.exit(2);
+  }
+  return value;
+};
+const sizes = {
+  users: integer('users', 1),
+  movies: integer('movies', 1),
+  interactions: integer('interactions', 0),
+  factors: integer('factors', 1),
+  seed: integer('seed', 0),
+};
+const connections = integer('connections', 1);
+const durationSeconds = integer('duration', 1);
+const redisDb = integer('redis-db', 0);
+const microIterations = integer('micro-iterations', 10);
+const feedbackSessions = Math.min(integer('feedback-sessions', 1), sizes.users);
+
+const missing = ['MONGO_URL', 'REDIS_URL', 'S3_ENDPOINT'].filter((v) => !process.env[v]);
+if (missing.length) {
+  say(
+    `${missing.join(', ')} not set. This benchmark runs only against real servers (MongoDB wire protocol, Redis, S3): ` +
+      'start them with `bash scripts/test-servers.sh start` and `source /tmp/recsys-test-servers/env` (or point the ' +
+      'variables at your own servers), then run it again.',
+  );
+  process.exit(2);
+}
+if (redisDb === 0) {
+  say('--redis-db 0 refused: the cold-cache run flushes its Redis database; use one nobody else uses (default 14)');
+  process.exit(2);
+}
+
+const runId = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}${Math.random().toString(36).slice(2, 8)}`;
+const redisUrl = (() => {
+  const url = new URL(process.env.REDIS_URL!);
+  url.pathname = `/${redisDb}`;
+  return url.toString();
+})();
+const storage: StorageEnv = {
+  MONGO_URL: process.env.MONGO_URL,
+  MONGO_DB: `bench_serve_${runId}`,
+  REDIS_URL: redisUrl,
+  S3_ENDPOINT: process.env.S3_ENDPOINT,
+  S3_ACCESS_KEY: process.env.S3_ACCESS_KEY ?? 'minioadmin',
+  S3_SECRET_KEY: process.env.S3_SECRET_KEY ?? 'minioadmin',
+  S3_BUCKET: `bench-serve-${runId}`,
+  S3_REGION: process.env.S3_REGION ?? 'us-east-1',
+  DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-serve-')),
+};
+const logDir = storage.DATA_DIR;
+const log = createLogger('bench', 'warn');
+
+// ------------------------------------------------------------------------------------------------ cleanup
+
+const children: Child[] = [];
+let redis: Redis | undefined;
+let objects: ObjectStore | undefined;
+let databaseCreated = false;
+let cleaning: Promise<void> | undefined;
+
+async function cleanup(keepLogs: boolean): Promise<void> {
+  cleaning ??= (async () => {
+    // The gateway first, then recsvc (flushes its log buffer into the database before it is dropped).
+    for (const child of [...children].reverse()) {
+      try {
+        await stopChild(child);
+      } catch (err) {
+        say(`stopping ${child.name}: ${String(err)}`);
+      }
+    }
+    if (databaseCreated) {
+      const client = new MongoClient(storage.MONGO_URL!, { serverSelectionTimeoutMS: 5_000 });
+      try {
+        await client.connect();
+        await client.db(storage.MONGO_DB).dropDatabase();
+        say(`dropped database ${storage.MONGO_DB}`);
+      } catch (err) {
+        say(`dropping database ${storage.MONGO_DB} failed: ${String(err)}`);
+      } finally {
+        await client.close();
+      }
+    }
+    if (objects) {
+      try {
+        const keys = await objects.list('');
+        if (keys.length) await objects.remove(keys);
+        const url = new URL(storage.S3_ENDPOINT!);
+        const minio = new MinioClient({
+          endPoint: url.hostname,
+          port: url.port ? Number(url.port) : undefined,
+          useSSL: url.protocol === 'https:',
+          accessKey: storage.S3_ACCESS_KEY ?? '',
+          secretKey: storage.S3_SECRET_KEY ?? '',
+          region: storage.S3_REGION,
+          pathStyle: true,
+        });
+        await minio.removeBucket(storage.S3_BUCKET);
+        say(`removed ${keys.length} objects and bucket ${storage.S3_BUCKET}`);
+      } catch (err) {
+        say(`removing bucket ${storage.S3_BUCKET} failed: ${String(err)}`);
+      }
+    }
+    if (redis) {
+      try {
+        await redis.flushdb();
+        say(`flushed Redis database ${redisDb}`);
+      } catch (err) {
+        say(`flushing Redis database ${redisDb} failed: ${String(err)}`);
+      }
+      redis.disconnect();
+    }
+    if (keepLogs) say(`logs of the services kept in ${logDir}`);
+    else rmSync(logDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: cleaning up`);
+    void cleanup(true).finally(() => process.exit(130));
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ recsvc metrics
+
+interface Series {
+  name: string;
+  labels: string;
+  value: number;
+}
+
+async function scrape(metricsPort: number): Promise<Series[]> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const series: Series[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (match) series.push({ name: match[1], labels: match[2] ?? '', value: Number(match[3]) });
+  }
+  return series;
+}
+
+/** Sum of the series named `name` whose label text contains every one of `parts` (case-insensitive). */
+const total = (series: Series[], name: string, ...parts: string[]) =>
+  series
+    .filter((s) => s.name === name && parts.every((p) => s.labels.toLowerCase().includes(p.toLowerCase())))
+    .reduce((sum, s) => sum + s.value, 0);
+
+/** Counters of recsvc relevant to a run (differences between two scrapes). */
+interface RecsvcCounts {
+  cacheHits: number;
+  cacheMisses: number;
+  servedBySource: Record<string, number>;
+  logDropped: number;
+  feedbackStored: number;
+  /** GetRecommendations / SubmitFeedback calls handled and their total handling time (s), any status. */
+  recommendCalls: number;
+  recommendSeconds: number;
+  feedbackCalls: number;
+  feedbackSeconds: number;
+}
+
+const SOURCES = ['cache', 'model', 'fold_in', 'genres_top', 'global_top'];
+
+async function recsvcCounts(metricsPort: number): Promise<RecsvcCounts> {
+  const s = await scrape(metricsPort);
+  return {
+    cacheHits: total(s, 'recommendation_cache_lookups_total', 'result="hit"'),
+    cacheMisses: total(s, 'recommendation_cache_lookups_total', 'result="miss"'),
+    servedBySource: Object.fromEntries(SOURCES.map((src) => [src, total(s, 'recommendations_served_total', `source="${src}"`)])),
+    logDropped: total(s, 'recommendation_log_dropped_total'),
+    feedbackStored: total(s, 'feedback_total'),
+    recommendCalls: total(s, 'grpc_server_handling_seconds_count', '/getRecommendations"'),
+    recommendSeconds: total(s, 'grpc_server_handling_seconds_sum', '/getRecommendations"'),
+    feedbackCalls: total(s, 'grpc_server_handling_seconds_count', '/submitFeedback"'),
+    feedbackSeconds: total(s, 'grpc_server_handling_seconds_sum', '/submitFeedback"'),
+  };
+}
+
+function diffCounts(after: RecsvcCounts, before: RecsvcCounts): RecsvcCounts {
+  const out = { ...after, servedBySource: { ...after.servedBySource } };
+  for (const key of Object.keys(after) as (keyof RecsvcCounts)[]) {
+    if (key !== 'servedBySource') out[key] = after[key] - before[key];
+  }
+  for (const src of SOURCES) out.servedBySource[src] = after.servedBySource[src] - (before.servedBySource[src] ?? 0);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ CPU use
+
+interface CpuSnapshot {
+  at: number;
+  self: number;
+  byName: Record<string, number | undefined>;
+}
+
+/** A test server's pid from scripts/test-servers.sh's pidfile (only read, for its CPU time). */
+function serverPid(name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`/tmp/recsys-test-servers/${name}.pid`, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
+  const usage = process.cpuUsage();
+  const byName: Record<string, number | undefined> = {};
+  for (const [name, pid] of Object.entries(pids)) byName[name] = cpuSeconds(pid);
+  return { at: performance.now(), self: (usage.user + usage.system) / 1e6, byName };
+}
+
+/** CPU use over a run in % of one core, per process. */
+function cpuPercent(after: CpuSnapshot, before: CpuSnapshot): Record<string, number> {
+  const seconds = (after.at - before.at) / 1000;
+  const out: Record<string, number> = { bench: (100 * (after.self - before.self)) / seconds };
+  for (const [name, value] of Object.entries(after.byName)) {
+    const start = before.byName[name];
+    if (value !== undefined && start !== undefined) out[name] = (100 * (value - start)) / seconds;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ setup helpers
+
+/** The server behind MONGO_URL: FerretDB says so in buildInfo. */
+async function mongoServerKind(): Promise<{ ferretdb: boolean; version: string }> {
+  const client = new MongoClient(storage.MONGO_URL!, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    await client.connect();
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    const ferret = typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : undefined;
+    return { ferretdb: ferret !== undefined, version: ferret ? `FerretDB ${ferret}` : `MongoDB ${String(info.version)}` };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The store without refreshPopularity (a no-op), for generateData. */
+function withoutPopularity(store: Store): Store {
+  return new Proxy(store, {
+    get: (target, property, receiver) => (property === 'refreshPopularity' ? async () => 0 : Reflect.get(target, property, receiver)),
+  });
+}
+
+interface ColdReads {
+  users: number;
+  getUserMs: number;
+  userInteractionWeightsMs: number;
+  dislikedMovieIdsMs: number;
+  getMovies10Ms: number;
+}
+
+/** The MongoDB reads of one cache miss, timed one after the other (no concurrency), for a few users. */
+async function timeColdReads(store: Store, users: number): Promise<ColdReads> {
+  const sums = { getUserMs: 0, userInteractionWeightsMs: 0, dislikedMovieIdsMs: 0, getMovies10Ms: 0 };
+  const timed = async (key: keyof typeof sums, work: () => Promise<unknown>) => {
+    const start = performance.now();
+    await work();
+    sums[key] += performance.now() - start;
+  };
+  const picks = Array.from({ length: users }, (_, i) => Math.floor(((i + 0.5) * sizes.users) / users));
+  for (const u of picks) {
+    await timed('getUserMs', () => store.getUser(userIdOf(u)));
+    await timed('userInteractionWeightsMs', () => store.userInteractionWeights(userIdOf(u)));
+    await timed('dislikedMovieIdsMs', () => store.dislikedMovieIds(userIdOf(u)));
+    await timed('getMovies10Ms', () => store.getMovies(Array.from({ length: 10 }, (_, i) => movieIdOf((u * 7 + i * 131) % sizes.movies))));
+  }
+  return {
+    users,
+    getUserMs: sums.getUserMs / users,
+    userInteractionWeightsMs: sums.userInteractionWeightsMs / users,
+    dislikedMovieIdsMs: sums.dislikedMovieIdsMs / users,
+    getMovies10Ms: sums.getMovies10Ms / users,
+  };
+}
+
+/** Keys matching a pattern in the bench's Redis database. */
+async function countKeys(client: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+interface Scenario {
+  key: string;
+  label: string;
+  result: LoadResult;
+  cpuPercent: Record<string, number>;
+  loadAvgBefore: number[];
+  recsvc?: RecsvcCounts;
+  note?: string;
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const server = await mongoServerKind();
+  const coldConnections = args['cold-connections'] !== undefined ? integer('cold-connections', 1) : server.ferretdb ? 2 : connections;
+  say(`run ${runId}: ${int(sizes.users)} users, ${int(sizes.movies)} movies, ${int(sizes.interactions)} interactions, ${sizes.factors} factors`);
+  say(`MongoDB wire: ${server.version}; database ${storage.MONGO_DB}, bucket ${storage.S3_BUCKET}, Redis ${redisUrl}; logs in ${logDir}`);
+  say(`load average ${loadAvg().join(' ')} on ${cpus().length} cores`);
+
+  // Redis: the database must be ours (empty, or what an earlier run of this benchmark left).
+  redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  const held = await redis.dbsize();
+  if (held > 0) {
+    const [, sample] = await redis.scan('0', 'COUNT', 1000);
+    const foreign = sample.filter((k) => !/^(recommendations:|session:|bench-serve-)/.test(k));
+    if (foreign.length) {
+      redis.disconnect();
+      redis = undefined;
+      throw new Error(
+        `Redis database ${redisDb} holds ${held} keys this benchmark did not write (e.g. '${foreign[0]}'); choose an empty one with --redis-db`,
+      );
+    }
+    say(`Redis database ${redisDb}: ${held} keys left by an earlier run, flushed`);
+    await redis.flushdb();
+  }
+
+  // 1. Setup: data, the cost of a cold request's reads, models.
+  databaseCreated = true;
+  const store = await createStore(storage, log);
+  let generated: GenerateSummary;
+  let generationSeconds: number;
+  let coldReads: ColdReads;
+  try {
+    const genStart = performance.now();
+    let lastReport = 0;
+    const world = { users: sizes.users, movies: sizes.movies, interactions: sizes.interactions, seed: sizes.seed };
+    generated = await generateData(withoutPopularity(store), { ...world, reset: false }, (p) => {
+      if (performance.now() - lastReport > 10_000) {
+        lastReport = performance.now();
+        say(`generating: ${p.phase} ${int((100 * p.done) / p.total)}%`);
+      }
+    });
+    generationSeconds = (performance.now() - genStart) / 1000;
+    say(
+      `generated in ${fmt(generationSeconds, 1)} s: ${int(generated.users)} users, ${int(generated.movies)} movies, ` +
+        `${int(generated.watched)} watched, ${int(generated.likes)} likes, ${int(generated.bookmarks)} bookmarks`,
+    );
+    coldReads = await timeColdReads(store, 3);
+    say(
+      `MongoDB reads of one cache miss (sequential, idle service): getUser ${fmt(coldReads.getUserMs, 1)} ms, ` +
+        `userInteractionWeights ${fmt(coldReads.userInteractionWeightsMs, 1)} ms, dislikedMovieIds ${fmt(coldReads.dislikedMovieIdsMs, 1)} ms; ` +
+        `getMovies(10) ${fmt(coldReads.getMovies10Ms, 1)} ms`,
+    );
+  } finally {
+    await store.close();
+  }
+
+  objects = await createObjectStore(storage, log);
+  const publishStart = performance.now();
+  const versions = {} as Record<ModelTypeName, string>;
+  for (const modelType of ['als', 'lightfm'] as const) versions[modelType] = await publishRandomModel(objects, modelType, sizes);
+  say(`models published and activated in ${fmt((performance.now() - publishStart) / 1000, 1)} s: als ${versions.als}, lightfm ${versions.lightfm}`);
+
+  // 2. The services.
+  const ports = {
+    recsvc: await freePort(),
+    recsvcMetrics: await freePort(),
+    trainer: await freePort(),
+    gateway: await freePort(),
+    bare: await freePort(),
+  };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    MONGO_URL: storage.MONGO_URL,
+    MONGO_DB: storage.MONGO_DB,
+    REDIS_URL: storage.REDIS_URL,
+    S3_ENDPOINT: storage.S3_ENDPOINT,
+    S3_ACCESS_KEY: storage.S3_ACCESS_KEY,
+    S3_SECRET_KEY: storage.S3_SECRET_KEY,
+    S3_BUCKET: storage.S3_BUCKET,
+    S3_REGION: storage.S3_REGION,
+    DATA_DIR: storage.DATA_DIR,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  };
+  const trainerEnv: NodeJS.ProcessEnv = {
+    ...childEnv,
+    TRAINER_HOST: '127.0.0.1',
+    TRAINER_PORT: String(ports.trainer),
+    QUEUE_PREFIX: `bench-serve-${runId}`,
+    TRAIN_CRON: 'off',
+    REFRESH_CRON: 'off',
+  };
+  const cpuProfDir = args['cpu-prof'];
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+  const profiled = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const recsvc = startChild('recsvc', join(distRoot, 'recsvc', 'src', 'main.js'), [], {
+    ...childEnv,
+    RECSVC_HOST: '127.0.0.1',
+    RECSVC_PORT: String(ports.recsvc),
+    RECSVC_METRICS_PORT: String(ports.recsvcMetrics),
+    MODEL_POLL_SECONDS: '3600',
+    // Movie details are fetched once (primed below) and kept for the whole run: the warm runs measure the steady
+    // state, not the refill after the default 10-minute expiry.
+    MOVIE_INFO_TTL_SECONDS: '3600',
+  }, logDir, profiled);
+  children.push(recsvc);
+  const trainer = startChild('trainer', join(distRoot, 'trainer', 'src', 'main.js'), [], trainerEnv, logDir);
+  children.push(trainer);
+  const worker = startChild('worker', join(distRoot, 'trainer', 'src', 'worker-main.js'), [], trainerEnv, logDir);
+  children.push(worker);
+  const gateway = startChild('gateway', join(distRoot, 'gateway', 'src', 'main.js'), [], {
+    ...childEnv,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(ports.gateway),
+    RECSVC_ADDRESS: `127.0.0.1:${ports.recsvc}`,
+    TRAINER_ADDRESS: `127.0.0.1:${ports.trainer}`,
+  }, logDir, profiled);
+  children.push(gateway);
+  const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+  const readyStart = performance.now();
+  await waitForHttp(`${gatewayUrl}/readyz`, [recsvc, trainer, worker, gateway], 120_000);
+  say(`services ready in ${fmt((performance.now() - readyStart) / 1000, 1)} s (gateway :${ports.gateway}, recsvc :${ports.recsvc}, trainer :${ports.trainer})`);
+  const recsvcBackend = /recsys models: (\w+) backend/.exec(logText(recsvc))?.[1] ?? 'unknown';
+
+  // The cache of every user filled by the update_all_recommendations job, as in production.
+  const refreshStart = performance.now();
+  const refresh = await fetch(`${gatewayUrl}/recommendations/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  if (refresh.status !== 202) throw new Error(`POST /recommendations/refresh: ${refresh.status} ${await refresh.text()}`);
+  const expectedLists = sizes.users * 2;
+  let lists = 0;
+  while ((lists = await countKeys(redis, 'recommendations:*')) < expectedLists) {
+    if (worker.exited) throw new Error(`the trainer worker exited (${worker.exited}) during the refresh:\n${logTail(worker)}`);
+    if (performance.now() - refreshStart > 900_000) throw new Error(`the refresh wrote ${lists} of ${expectedLists} lists in 15 minutes`);
+    await sleep(1000);
+  }
+  const refreshSeconds = (performance.now() - refreshStart) / 1000;
+  say(`update_all_recommendations: ${int(lists)} lists (both models) in ${fmt(refreshSeconds, 1)} s`);
+
+  // recsvc keeps titles and genres in process, fetched from MongoDB on first use by a request. On FerretDB each
+  // fetch scans the whole movies collection (~0.5 s for 5k movies), so filling it with ordinary requests takes
+  // ~2,000 scans and minutes of deadline errors. Primer users whose cached lists (written here) hold 100 movies
+  // each bring the whole catalogue in with one fetch per 100 movies, through ordinary requests.
+  const primeStart = performance.now();
+  const primers: string[] = [];
+  const pipeline = redis.pipeline();
+  for (let start = 0, p = 0; start < sizes.movies; start += CACHED_LIST_LENGTH, p++) {
+    const items = Array.from({ length: Math.min(CACHED_LIST_LENGTH, sizes.movies - start) }, (_, r) => ({ movieId: movieIdOf(start + r), score: 1 - r / 1000 }));
+    const userId = `bench-primer-${p}`;
+    primers.push(userId);
+    pipeline.set(recommendationKey(userId, 'als', versions.als), encodeRecommendations(items), 'EX', 3600);
+  }
+  await pipeline.exec();
+  let primed = 0;
+  for (const [p, userId] of primers.entries()) {
+    // A fetch slower than the gateway's deadline still completes in recsvc: asking again then finds the movies.
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${gatewayUrl}/recommendations/${userId}?model=als&k=${CACHED_LIST_LENGTH}`);
+      const body = (await res.json()) as { items?: unknown[] };
+      if (res.status === 200) {
+        primed += body.items?.length ?? 0;
+        break;
+      }
+      if (attempt === 5) throw new Error(`priming recsvc's movie cache: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+      await sleep(2000);
+    }
+    if (p % 10 === 9) say(`movie cache: ${int(primed)} movies`);
+  }
+  const primeSeconds = (performance.now() - primeStart) / 1000;
+  say(`recsvc's movie cache primed with ${int(primed)} movies by ${primers.length} requests in ${fmt(primeSeconds, 1)} s`);
+
+  // A real response of each model (from the cache, the version just published).
+  let sampleBody = '';
+  for (const modelType of ['als', 'lightfm'] as const) {
+    const res = await fetch(`${gatewayUrl}/recommendations/${userIdOf(0)}?model=${modelType}&k=10`);
+    const text = await res.text();
+    const body = JSON.parse(text) as { model_version?: string; source?: string; items?: unknown[] };
+    if (res.status !== 200 || body.model_version !== versions[modelType] || body.source !== 'cache' || body.items?.length !== 10) {
+      throw new Error(`sanity check of GET /recommendations (${modelType}) failed: ${res.status} ${text.slice(0, 500)}`);
+    }
+    if (modelType === 'als') sampleBody = text;
+  }
+  const sampleFile = join(logDir, 'sample-response.json');
+  writeFileSync(sampleFile, sampleBody);
+  const bare = startChild('bare', join(here, 'bare-server.js'), ['--port', String(ports.bare), '--body', sampleFile], childEnv, logDir);
+  children.push(bare);
+  const bareUrl = `http://127.0.0.1:${ports.bare}`;
+  await waitForHttp(`${bareUrl}/recommendations/u1`, [bare], 30_000);
+  const bareBodyBytes = (await (await fetch(`${bareUrl}/recommendations/u1`)).text()).length;
+  say(`bare server ready (:${ports.bare}); response body ${sampleBody.length} bytes from the gateway, ${bareBodyBytes} from the bare route`);
+
+  // 3. Load.
+  const pids: Record<string, number | undefined> = {
+    gateway: gateway.process.pid,
+    recsvc: recsvc.process.pid,
+    bare: bare.process.pid,
+    ferretdb: serverPid('ferretdb'),
+    redis: serverPid('redis'),
+  };
+  const scenarios: Scenario[] = [];
+  const measure = async (key: string, label: string, options: LoadOptions, viaRecsvc: boolean, note?: string): Promise<Scenario> => {
+    if (cleaning) throw new Error('interrupted');
+    const loadAvgBefore = loadAvg();
+    const before = viaRecsvc ? await recsvcCounts(ports.recsvcMetrics) : undefined;
+    const cpuBefore = cpuSnapshot(pids);
+    say(
+      `${label}: running (${options.amount ? `up to ${int(options.amount)} requests or ` : ''}${options.durationSeconds} s, ` +
+        `${options.connections} connections${options.overallRate ? `, ${int(options.overallRate)} req/s` : ''}; load ${loadAvgBefore.join(' ')})`,
+    );
+    const result = await runLoad(options);
+    const cpu = cpuPercent(cpuSnapshot(pids), cpuBefore);
+    const counts = before ? diffCounts(await recsvcCounts(ports.recsvcMetrics), before) : undefined;
+    const scenario: Scenario = { key, label, result, cpuPercent: cpu, loadAvgBefore, recsvc: counts, note };
+    say(
+      `${label}: ${int(result.rps)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
+        `${int(result.requests)} requests, ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx` +
+        (counts ? `; recsvc: cache ${int(counts.cacheHits)} hits / ${int(counts.cacheMisses)} misses` : ''),
+    );
+    return scenario;
+  };
+  const common = { connections, durationSeconds };
+  const users = sizes.users;
+  let counter = 0;
+  const nextUserPath = (model: string) => (req: AutocannonRequest) => ({
+    ...req,
+    path: `/recommendations/${userIdOf(counter++ % users)}?model=${model}&k=10`,
+  });
+
+  // (a) The bare route, after an untimed warm-up of its JIT.
+  await runLoad({ title: 'bare warm-up', url: `${bareUrl}/recommendations/u1`, connections, durationSeconds: 2 });
+  let bareCounter = 0;
+  scenarios.push(
+    await measure('bare', 'bare fastify route (reference)', {
+      title: 'bare',
+      url: bareUrl,
+      ...common,
+      setupRequest: (req) => ({ ...req, path: `/recommendations/${userIdOf(bareCounter++ % users)}` }),
+    }, false),
+  );
+
+  // (b) Warm cache: every user requested once (JIT warm-up), then the measured runs.
+  counter = 0;
+  const firstPass = await measure('firstPass', 'every user once (cache filled by the refresh job)', {
+    title: 'first pass',
+    url: gatewayUrl,
+    connections,
+    durationSeconds: 600,
+    amount: users,
+    setupRequest: nextUserPath('als'),
+  }, true, 'first pass after the refresh job filled the cache: JIT warm-up of gateway and recsvc');
+  scenarios.push(firstPass);
+  counter = 0;
+  const warm = await measure('warm', 'GET /recommendations, warm cache', { title: 'warm', url: gatewayUrl, ...common, setupRequest: nextUserPath('als') }, true);
+  scenarios.push(warm);
+  scenarios.push(
+    await measure('warmHalf', 'GET /recommendations, warm cache, half that rate', {
+      title: 'warm at half rate',
+      url: gatewayUrl,
+      ...common,
+      overallRate: warm.result.rps / 2,
+      setupRequest: nextUserPath('als'),
+    }, true, 'fixed request rate at half the saturated throughput: latency when the machine is not saturated'),
+  );
+
+  // (c) Feedback on (session, movie) pairs of real responses (the A/B split picks the model; the cache is warm).
+  say(`collecting ${feedbackSessions} sessions for the feedback run`);
+  const sessions: { sessionId: string; movieIds: string[] }[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < feedbackSessions) {
+        const u = next++;
+        const res = await fetch(`${gatewayUrl}/recommendations/${userIdOf(users - 1 - u)}?k=10`);
+        const body = (await res.json()) as { session_id?: string; items?: { movie_id: string }[] };
+        if (res.status !== 200 || !body.session_id || !body.items?.length) throw new Error(`collecting sessions: ${res.status} ${JSON.stringify(body)}`);
+        sessions.push({ sessionId: body.session_id, movieIds: body.items.map((i) => i.movie_id) });
+      }
+    }),
+  );
+  // Pairs rank by rank, so consecutive requests go to different sessions; each pair once (new feedback) until
+  // they run out, then again (updates). Three likes for one dislike (a dislike also drops the user's cached lists).
+  const pairs: { sessionId: string; movieId: string }[] = [];
+  for (let rank = 0; rank < 10; rank++) for (const s of sessions) if (s.movieIds[rank]) pairs.push({ sessionId: s.sessionId, movieId: s.movieIds[rank] });
+  await sleep(1500); // the served lists reach the log writer's next flush
+  let feedbackCounter = 0;
+  scenarios.push(
+    await measure('feedback', 'POST /feedback', {
+      title: 'feedback',
+      url: gatewayUrl,
+      ...common,
+      method: 'POST',
+      setupRequest: (req) => {
+        const i = feedbackCounter++;
+        const pair = pairs[i % pairs.length];
+        return {
+          ...req,
+          method: 'POST',
+          path: `/feedback/${pair.sessionId}`,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ movie_id: pair.movieId, liked: i % 4 !== 3 }),
+        };
+      },
+    }, true, `${int(pairs.length)} distinct (session, movie) pairs from ${int(sessions.length)} real responses, 3 likes : 1 dislike`),
+  );
+
+  // (d) Cold cache, last (on FerretDB it leaves the database busy): Redis flushed, each user at most once.
+  await redis.flushdb();
+  await sleep(500);
+  counter = 0;
+  const coldBefore = await recsvcCounts(ports.recsvcMetrics);
+  const cold = await measure('cold', 'GET /recommendations, cold cache', {
+    title: 'cold',
+    url: gatewayUrl,
+    connections: coldConnections,
+    durationSeconds,
+    amount: users,
+    setupRequest: nextUserPath('als'),
+  }, true, `Redis flushed first, each user at most once (every request reads MongoDB and scores with the model); ${coldConnections} connections` +
+    (server.ferretdb && coldConnections !== connections ? ' (FerretDB scans whole collections per query: see "MongoDB reads of one cache miss")' : ''));
+  scenarios.push(cold);
+  // recsvc finishes requests the gateway gave up on (deadline): wait for them so the next work is not disturbed.
+  const drainStart = performance.now();
+  while (performance.now() - drainStart < 180_000) {
+    const now = await recsvcCounts(ports.recsvcMetrics);
+    if (now.recommendCalls - coldBefore.recommendCalls >= cold.result.sent) break;
+    await sleep(1000);
+  }
+
+  const peakRss = Object.fromEntries(
+    (['gateway', 'recsvc', 'bare'] as const).map((name) => [name, peakRssMb(pids[name])]).filter(([, v]) => v !== undefined),
+  ) as Record<string, number>;
+  const warningLines = (c: Child) => logText(c).split('\n').filter((l) => /"level":(40|50|60)/.test(l));
+  const childWarnings = Object.fromEntries(children.map((c) => [c.name, warningLines(c).length]));
+  const childWarningSamples = Object.fromEntries(children.map((c) => [c.name, warningLines(c).slice(-3)]));
+  say('stopping the services');
+  for (const child of [...children].reverse()) await stopChild(child);
+
+  // 4. Scoring in this process.
+  say(`scoring micro-benchmark: ${microIterations} iterations per case (load ${loadAvg().join(' ')})`);
+  const micro = runScoringMicro(sizes, { iterations: microIterations, warmup: Math.min(500, microIterations), excluded: 50 });
+
+  // 5. Report.
+  report({
+    startedAt,
+    server: server.version,
+    generated,
+    generationSeconds,
+    coldReads,
+    refreshSeconds,
+    primeSeconds,
+    versions,
+    scenarios,
+    micro,
+    recsvcBackend,
+    coldConnections,
+    sampleBytes: sampleBody.length,
+    bareBodyBytes,
+    peakRss,
+    childWarnings,
+    childWarningSamples,
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+interface ReportInput {
+  startedAt: Date;
+  server: string;
+  generated: GenerateSummary;
+  generationSeconds: number;
+  coldReads: ColdReads;
+  refreshSeconds: number;
+  primeSeconds: number;
+  versions: Record<ModelTypeName, string>;
+  scenarios: Scenario[];
+  micro: MicroReport;
+  recsvcBackend: string;
+  coldConnections: number;
+  sampleBytes: number;
+  bareBodyBytes: number;
+  peakRss: Record<string, number>;
+  childWarnings: Record<string, number>;
+  childWarningSamples: Record<string, string[]>;
+}
+
+/** CPU milliseconds a process spent per completed request of a run. */
+function cpuMsPerRequest(s: Scenario, name: string): number {
+  return (10 * (s.cpuPercent[name] ?? 0) * s.result.seconds) / Math.max(1, s.result.requests);
+}
+
+function report(input: ReportInput): void {
+  const { scenarios, micro, generated, coldReads } = input;
+  const by = (key: string) => scenarios.find((s) => s.key === key)!;
+  const bare = by('bare').result;
+  const warm = by('warm').result;
+  const warmHalf = by('warmHalf').result;
+  const serving = micro.results.find((r) => r.name.startsWith('ServingModel.recommend') && r.k === 100) ?? micro.results[0];
+  const targets = [
+    { target: 'warm-cache throughput ≥ 1/3 of the bare route', value: `${fmt(warm.rps / bare.rps, 3)} × bare (${int(warm.rps)} vs ${int(bare.rps)} req/s)`, met: warm.rps * 3 >= bare.rps },
+    { target: `warm-cache p99 < 10 ms, saturated (${connections} connections)`, value: `${fmt(warm.latencyMs.p99)} ms`, met: warm.latencyMs.p99 < 10 },
+    { target: `warm-cache p99 < 10 ms at half the saturated rate (${int(warmHalf.rps)} req/s)`, value: `${fmt(warmHalf.latencyMs.p99)} ms`, met: warmHalf.latencyMs.p99 < 10 },
+    {
+      target: `scoring ${int(generated.movies)} movies for one user < 1 ms (${serving.name}, ${serving.backend} backend as in recsvc, p99)`,
+      value: `mean ${fmt(serving.meanUs, 0)} µs, p99 ${fmt(serving.p99Us, 0)} µs`,
+      met: serving.p99Us < 1000,
+    },
+  ];
+  // CPU % of one core over the run, and CPU time per completed request (robust to other work on the machine).
+  const cpuCell = (s: Scenario) =>
+    ['gateway', 'recsvc', 'bare', 'bench', 'ferretdb', 'redis']
+      .filter((k) => s.cpuPercent[k] !== undefined && s.cpuPercent[k] >= 1)
+      .map((k) => `${k} ${int(s.cpuPercent[k])}% (${fmt(cpuMsPerRequest(s, k), 3)})`)
+      .join(', ');
+  const recsvcCell = (s: Scenario) => {
+    const c = s.recsvc;
+    if (!c) return '';
+    if (s.key === 'feedback') return `${int(c.feedbackStored)} stored; ${fmt((1000 * c.feedbackSeconds) / Math.max(1, c.feedbackCalls))} ms`;
+    return `${int(c.cacheHits)} / ${int(c.cacheMisses)}; ${fmt((1000 * c.recommendSeconds) / Math.max(1, c.recommendCalls))} ms`;
+  };
+  const lines = [
+    `## Serving benchmark (${input.startedAt.toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${int(totalmem() / 2 ** 20)} MB, Node ${process.version}, ${osType()} ${osRelease()}. ` +
+      `Everything on this machine: the load generator (autocannon in the benchmark process, ${connections} connections, pipelining 1, ${durationSeconds} s per run), ` +
+      `gateway, recsvc, Redis, ${input.server} (MongoDB wire protocol on SQLite), MinIO; other work was running too (load average per row).`,
+    `Data: ${int(generated.users)} users, ${int(generated.movies)} movies, ${int(generated.watched)} watched + ${int(generated.likes)} likes + ` +
+      `${int(generated.bookmarks)} bookmarks (generated in ${fmt(input.generationSeconds, 1)} s). Models: ALS and LightFM-style, ${sizes.factors} factors, ` +
+      `random vectors for every user and movie. recsvc models backend: **${input.recsvcBackend}**. Response body ${int(input.sampleBytes)} bytes ` +
+      `(bare route: ${int(input.bareBodyBytes)}). Cache filled by update_all_recommendations in ${fmt(input.refreshSeconds, 1)} s; ` +
+      `recsvc's in-process movie details primed in ${fmt(input.primeSeconds, 1)} s.`,
+    '',
+    '| scenario | req/s | × bare | p50 ms | p99 ms | requests | errors + timeouts | non-2xx | recsvc: cache hits / misses; mean handling | CPU: % of one core (ms per request) | load avg (1 min) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+    ...scenarios.map((s) => {
+      const r = s.result;
+      return (
+        `| ${s.label} | ${fmt(r.rps, r.rps < 100 ? 1 : 0)} | ${fmt(r.rps / bare.rps, 3)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p99)} | ${int(r.requests)} | ` +
+        `${r.errors + r.timeouts} | ${r.non2xx} | ${recsvcCell(s)} | ${cpuCell(s)} | ${fmt(s.loadAvgBefore[0])} |`
+      );
+    }),
+    '',
+    `MongoDB reads of one cache miss, timed in process one after the other (${coldReads.users} users): getUser ${fmt(coldReads.getUserMs, 1)} ms, ` +
+      `userInteractionWeights ${fmt(coldReads.userInteractionWeightsMs, 1)} ms, dislikedMovieIds ${fmt(coldReads.dislikedMovieIdsMs, 1)} ms ` +
+      `(movie details, getMovies of 10: ${fmt(coldReads.getMovies10Ms, 1)} ms, cached in recsvc).`,
+    '',
+    `Scoring in process (one user × ${int(generated.movies)} movies × ${sizes.factors} factors, ${micro.excluded} excluded, ` +
+      `${micro.results[0]?.iterations ?? 0} iterations; ServingModel uses the **${micro.servingBackend}** backend here):`,
+    '',
+    '| case | backend | mean µs | p50 µs | p99 µs | max µs |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...micro.results.map((r) => `| ${r.name} | ${r.backend} | ${fmt(r.meanUs, 1)} | ${fmt(r.p50Us, 1)} | ${fmt(r.p99Us, 1)} | ${fmt(r.maxUs, 1)} |`),
+    ...(micro.nativeUnavailable ? ['', `Native backend unavailable: ${micro.nativeUnavailable}`] : []),
+    '',
+    '| target (issue 5) | measured | met |',
+    '| --- | --- | --- |',
+    ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    ...scenarios.filter((s) => s.note).map((s) => `- ${s.label}: ${s.note}.`),
+    `- Load average at the end: ${loadAvg().join(' ')}.`,
+  ];
+  console.log(lines.join('\n'));
+
+  const date = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  const outDir = join(repoRoot, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `serve-${date}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: input.startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        machine: {
+          cpu: cpus()[0]?.model,
+          cores: cpus().length,
+          memoryMb: Math.round(totalmem() / 2 ** 20),
+          node: process.version,
+          os: `${osType()} ${osRelease()}`,
+          loadAvgEnd: loadAvg(),
+        },
+        setup: {
+          ...sizes,
+          generated: {
+            users: generated.users,
+            movies: generated.movies,
+            watched: generated.watched,
+            likes: generated.likes,
+            bookmarks: generated.bookmarks,
+            seconds: input.generationSeconds,
+            popularity: 'not computed',
+          },
+          mongoServer: input.server,
+          modelVersions: input.versions,
+          recsvcModelsBackend: input.recsvcBackend,
+          responseBytes: input.sampleBytes,
+          bareResponseBytes: input.bareBodyBytes,
+          refreshAllSeconds: input.refreshSeconds,
+          moviePrimeSeconds: input.primeSeconds,
+          autocannon: { connections, coldConnections: input.coldConnections, pipelining: 1, durationSeconds },
+        },
+        scenarios: scenarios.map((s) => ({
+          key: s.key,
+          label: s.label,
+          ...s.result,
+          ratioToBare: s.result.rps / bare.rps,
+          cpuPercent: s.cpuPercent,
+          cpuMsPerRequest: Object.fromEntries(Object.keys(s.cpuPercent).map((k) => [k, cpuMsPerRequest(s, k)])),
+          loadAvgBefore: s.loadAvgBefore,
+          recsvc: s.recsvc,
+          note: s.note,
+        })),
+        coldReadsMs: coldReads,
+        micro,
+        targets,
+        peakRssMb: input.peakRss,
+        childWarningLines: input.childWarnings,
+        childWarningSamples: input.childWarningSamples,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  say(`wrote ${file}`);
+  for (const [name, count] of Object.entries(input.childWarnings)) {
+    if (count) say(`${name} logged ${count} warning/error lines; the last:\n${input.childWarningSamples[name].join('\n')}`);
+  }
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  for (const child of children) say(`${child.name} log tail (${child.logFile}):\n${logTail(child, 10)}`);
+} finally {
+  await cleanup(failed);
+}
+process.exit(failed ? 1 : 0);
