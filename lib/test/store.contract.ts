@@ -51,6 +51,9 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     const all = await store.topMovies({ limit: 10 });
     expect(all.map((m) => m.movieId)).toEqual(['m3', 'm1', 'm2', 'm4']);
     expect(all[0].popularity).toBeCloseTo(1.8, 6);
+    expect(await store.setPopularityFromWeights(new Map([['m4', 10]]))).toBe(4);
+    expect((await store.topMovies({ limit: 1 }))[0]).toMatchObject({ movieId: 'm4', popularity: 9 });
+    await store.refreshPopularity();
     const comedyDrama = await store.topMovies({ genres: ['Comedy', 'Drama'], limit: 10, excludeMovieIds: ['m1'] });
     expect(comedyDrama.map((m) => m.movieId)).toEqual(['m2', 'm4']);
     expect((await store.topMovies({ limit: 2 })).length).toBe(2);

@@ -183,6 +183,8 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   const { training, split } = await reporter.timed('build', async () => {
     const training = buildTrainingData(raw, { maxRejectedFraction: config.TRAIN_MAX_REJECTED_FRACTION });
     const split = randomHoldoutSplit(csrToCoo(training.interactions), { testFraction: config.EVAL_TEST_FRACTION, seed: config.EVAL_SEED });
+    // The genre and global top lists rank by popularity: refresh it from the same interactions, nightly.
+    await deps.store.setPopularityFromWeights(itemWeightSums(training));
     return { training, split };
   });
   state.dataStats = {
@@ -391,4 +393,12 @@ async function publish(
   }
   log.info({ modelType, version, promoted: decision.promote, reason: decision.reason, [config.PROMOTION_METRIC]: model.metrics[config.PROMOTION_METRIC] }, 'model version stored');
   return { modelType, version, promoted: decision.promote, reason: decision.reason, metrics: model.metrics };
+}
+
+/** Σ of each movie's interaction weights (the column sums of the user x item matrix). */
+export function itemWeightSums(training: TrainingData): Map<string, number> {
+  const sums = new Float64Array(training.items.length);
+  const { indices, data } = training.interactions;
+  for (let i = 0; i < indices.length; i++) sums[indices[i]] += data[i];
+  return new Map(training.items.map((id, i) => [id, sums[i]]));
 }

@@ -66,6 +66,7 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
 
   it('trains both models on demand: artifacts in the bucket, manifests complete, ACTIVE set, activation announced', async () => {
     const h = await start();
+    await backends.store.setPopularityFromWeights(new Map()); // the run must recompute it
     const { run, existing } = await h.service.startTraining({ modelTypes: [] });
     expect(existing).toBe(false);
     expect(run).toMatchObject({ state: 'queued', stage: 'queued', modelTypes: ['als', 'lightfm'], attempts: 0 });
@@ -78,6 +79,9 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
     expect(done.dataStats.interactions).toBeGreaterThan(1000);
     expect(done.dataStats.density).toBeCloseTo(done.dataStats.interactions / (60 * 80), 10);
     expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+
+    const [mostPopular] = await backends.store.topMovies({ limit: 1 });
+    expect(mostPopular.popularity).toBeGreaterThan(0);
 
     const registry = new ModelRegistry(backends.objects);
     expect(done.outcomes.map((o) => o.modelType)).toEqual(['als', 'lightfm']);
@@ -214,7 +218,7 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
     await expect(h.runtime.registry.load('lightfm', v2)).rejects.toBeInstanceOf(CorruptModelError);
     await expect(h.service.activateModel('lightfm', v2)).rejects.toThrow(/checksum of itemVectors does not match/);
     expect(await h.runtime.registry.activeVersion('lightfm')).toBe(v1);
-    await expect(h.service.activateModel('lightfm', '20990101T000000Z-abcdef')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(h.service.activateModel('lightfm', '20990101T000000000Z-abcdef')).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('fails a run on bad data at once, with a clear message and no retry', async () => {

@@ -122,9 +122,9 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     expect((await codeOf(call(client.activateModel, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED, version: 'x' })))[0]).toBe(INVALID_ARGUMENT);
     expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '' }))).toEqual([INVALID_ARGUMENT, 'version is required']);
     expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: 'latest' }))).toEqual([INVALID_ARGUMENT, "invalid model version 'latest'"]);
-    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '20990101T000000Z-abcdef' }))).toEqual([
+    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '20990101T000000000Z-abcdef' }))).toEqual([
       NOT_FOUND,
-      "model als version '20990101T000000Z-abcdef' not found",
+      "model als version '20990101T000000000Z-abcdef' not found",
     ]);
     expect((await codeOf(call(client.refreshRecommendations, { userId: 'no spaces allowed' })))[0]).toBe(INVALID_ARGUMENT);
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ModelTypeName } from '../domain.js';
 
 /**
@@ -97,10 +97,13 @@ export function encodeArtifact(
   return { manifest: { ...base, formatVersion: ARTIFACT_FORMAT_VERSION, files: entries }, files };
 }
 
-/** A sortable, unique version name: UTC time plus a random suffix, e.g. 20261124T000012Z-3f9a1c. */
+/**
+ * A sortable, unique version name: UTC time to the millisecond plus a random suffix,
+ * e.g. 20261124T000012345Z-3f9a1c (versions made in the same millisecond tie-break on the suffix).
+ */
 export function newVersion(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-  return `${stamp}-${createHash('sha256').update(`${now.getTime()}:${Math.random()}`).digest('hex').slice(0, 6)}`;
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '$1Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export const VERSION_PATTERN = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+export const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;

@@ -74,9 +74,14 @@ export class MemoryStore implements Store {
     for (const d of this.rows.watched_movies) add(d.movieId, watchedWeight(d));
     for (const d of this.rows.likes) add(d.movieId, likeWeight(d));
     for (const d of this.rows.bookmarks) add(d.movieId, bookmarkWeight(d));
+    return this.setPopularityFromWeights(weights);
+  }
+
+  async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
     for (const movie of this.rows.movies) movie.popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
     return this.rows.movies.length;
   }
+
 
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
     const weights = new Map<string, number>();

@@ -136,6 +136,10 @@ export class MongoStore implements Store {
     await addGrouped('likes', {}, '$rating', INTERACTION_WEIGHTS.likePerRatingPoint);
     await addGrouped('bookmarks', {}, 1, INTERACTION_WEIGHTS.bookmark);
 
+    return this.setPopularityFromWeights(weights);
+  }
+
+  async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
     let updated = 0;
     let batch: AnyBulkWriteOperation<MovieDoc>[] = [];
     const flush = async () => {

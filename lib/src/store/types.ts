@@ -140,6 +140,11 @@ export interface Store {
    * popularity = (Σ interaction weights over all users) × (0.5 + rating / 20). Returns the number of movies updated.
    */
   refreshPopularity(): Promise<number>;
+  /**
+   * Sets every movie's popularity from given interaction weight sums (movies absent from the map get 0), as
+   * refreshPopularity does after aggregating them; the training job passes the sums of the matrix it built.
+   */
+  setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number>;
 
   /** The movies the user watched, liked or bookmarked, with the model-input weight summed per movie. */
   userInteractionWeights(userId: string): Promise<Map<string, number>>;
