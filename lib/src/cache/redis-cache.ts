@@ -9,7 +9,14 @@ export class RedisCache implements Cache {
 
   /** Connects eagerly so that a wrong URL fails at start-up; commands fail fast while disconnected. */
   static async connect(url: string): Promise<RedisCache> {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 });
+    // Auto-pipelining batches the commands of concurrent requests into one write per event-loop tick.
+    const client = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 5_000,
+      enableAutoPipelining: true,
+    });
     // ioredis reconnects by itself; errors surface on the commands that fail.
     client.on('error', () => {});
     await client.connect();
