@@ -67,6 +67,7 @@ const benchEnv: Record<string, string> = {
   REFRESH_AFTER_PROMOTION: 'false',
   RECOMMENDATION_TTL_SECONDS: process.env.RECOMMENDATION_TTL_SECONDS ?? '3600',
   TRAINER_PORT: '0',
+  TRAINER_METRICS_PORT: '0',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
 };
 const env = real

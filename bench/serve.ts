@@ -480,6 +480,7 @@ async function main(): Promise<void> {
     ...childEnv,
     TRAINER_HOST: '127.0.0.1',
     TRAINER_PORT: String(ports.trainer),
+    TRAINER_METRICS_PORT: '0',
     QUEUE_PREFIX: `bench-serve-${runId}`,
     TRAIN_CRON: 'off',
     REFRESH_CRON: 'off',

@@ -44,14 +44,14 @@ function reflectionListServices(address: string): Promise<string[]> {
 
 describe('gRPC servers', () => {
   let recsvc: RunningGrpcServer;
-  let trainer: RunningGrpcServer;
+  let trainer: Awaited<ReturnType<typeof startTrainerApi>>;
   let recsvcClient: RecommendationServiceClient;
   let trainerClient: TrainerServiceClient;
   const address = (s: RunningGrpcServer) => `127.0.0.1:${s.port}`;
 
   beforeAll(async () => {
     recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0' }), log, embedded());
-    trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0' }), log);
+    trainer = await startTrainerApi(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0' }), log);
     recsvcClient = new RecommendationServiceClient(address(recsvc), grpc.credentials.createInsecure());
     trainerClient = new TrainerServiceClient(address(trainer), grpc.credentials.createInsecure());
   });
@@ -100,6 +100,13 @@ describe('gRPC servers', () => {
     expect(top).toMatchObject({ userId: 'u2', genres: ['Western'], items: [] });
     const genres = await callUnary(recsvcClient, recsvcClient.listGenres, {}, opts);
     expect(genres.genres).toHaveLength(18);
+  });
+
+  it('serve Prometheus metrics with gRPC handling times', async () => {
+    await callUnary(trainerClient, trainerClient.listModels, { modelType: 0 }, { timeoutMs: 2_000 });
+    const body = await (await fetch(`http://127.0.0.1:${trainer.metricsPort}/metrics`)).text();
+    expect(body).toMatch(/grpc_server_handling_seconds_count\{[^}]*method="recsys.v1.TrainerService\/listModels"/);
+    expect(body).toMatch(/process_cpu_user_seconds_total/);
   });
 
   it('shut down gracefully: NOT_SERVING, then the port closes', async () => {

@@ -46,6 +46,8 @@ const schema = z
     ...storageEnvShape,
     TRAINER_HOST: env.host(),
     TRAINER_PORT: env.port(50052),
+    /** Prometheus /metrics over HTTP (API and worker processes each serve one); 0 picks a free port. */
+    TRAINER_METRICS_PORT: env.port(9465),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
 

@@ -1,4 +1,5 @@
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
+import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { TrainerConfig } from './config.js';
 import { createTrainerRuntime, type RuntimeDeps, type TrainerRuntime } from './runtime.js';
@@ -14,20 +15,26 @@ export interface TrainerApiDeps extends RuntimeDeps {
 export interface RunningTrainer extends RunningGrpcServer {
   readonly runtime: TrainerRuntime;
   readonly service: TrainerService;
+  readonly metricsPort: number;
 }
 
 /** Starts the Trainer gRPC API (no job processing: that is the worker's, see startTrainer for both in one process). */
 export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: TrainerApiDeps = {}): Promise<RunningTrainer> {
   const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
   const service = new TrainerService(runtime);
+  const registry = createMetricsRegistry('trainer');
+  const metricsServer = await startMetricsServer(registry, config.TRAINER_HOST, config.TRAINER_METRICS_PORT);
   const server = await startGrpcServer({
     host: config.TRAINER_HOST,
     port: config.TRAINER_PORT,
-    services: [trainerService(service, log)],
+    services: [trainerService(service, log, grpcCallObserver(registry))],
     log,
-    onClosed: deps.runtime ? undefined : () => runtime.close(),
+    onClosed: async () => {
+      await new Promise((resolve) => metricsServer.close(resolve));
+      if (!deps.runtime) await runtime.close();
+    },
   });
-  return { ...server, runtime, service };
+  return { ...server, runtime, service, metricsPort: metricsServer.port };
 }
 
 export interface RunningTrainerWithWorker extends RunningTrainer {

@@ -53,7 +53,7 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     await fillSmallWorld(backends.store);
     const deps = { store: backends.store, cache: backends.cache, objects: backends.objects };
     recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', MODEL_POLL_SECONDS: '3600' }), silentLog, deps);
-    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', ...FAST_ENV, ...backends.env }), silentLog, deps);
+    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', ...FAST_ENV, ...backends.env }), silentLog, deps);
     client = new TrainerServiceClient(`127.0.0.1:${trainer.port}`, grpc.credentials.createInsecure());
   });
   afterAll(async () => {

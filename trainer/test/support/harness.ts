@@ -128,7 +128,7 @@ export interface HarnessOptions {
 
 /** A trainer runtime (queues on Redis for real backends, in-process otherwise), its service and a worker. */
 export async function startHarness(backends: Backends, options: HarnessOptions = {}): Promise<Harness> {
-  const config = loadTrainerConfig({ TRAINER_PORT: '0', ...FAST_ENV, ...backends.env, ...options.env });
+  const config = loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', ...FAST_ENV, ...backends.env, ...options.env });
   const runtime = await createTrainerRuntime(config, silentLog, {
     store: backends.store,
     cache: backends.cache,
