@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import { MongoStore } from '../../lib/src/store/mongo-store.js';
-import { RedisCache } from '../../lib/src/cache/redis-cache.js';
-import { S3ObjectStore } from '../../lib/src/objectstore/s3-object-store.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import { ModelRegistry, MODEL_ACTIVATED_CHANNEL } from '../../lib/src/models/registry.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
 import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { describeWithServers, realStorageEnv, serverUrl, dropTestDatabase } from '../../lib/test/support/servers.js';
+import { connectRealBackends, describeWithServers, dropTestDatabase } from '../../lib/test/support/servers.js';
 
 interface Backends {
   store: Store;
@@ -183,16 +180,7 @@ describe('serving through the REST gateway (embedded backends)', () => servingSu
 
 describeWithServers(['MONGO_URL', 'REDIS_URL', 'S3_ENDPOINT'], 'serving through the REST gateway (real MongoDB-wire, Redis, S3)', () =>
   servingSuite(async () => {
-    const env = realStorageEnv();
-    const store = await MongoStore.connect(env.MONGO_URL!, env.MONGO_DB);
-    await store.init();
-    const objects = new S3ObjectStore({
-      endpoint: env.S3_ENDPOINT!,
-      accessKey: env.S3_ACCESS_KEY,
-      secretKey: env.S3_SECRET_KEY,
-      bucket: env.S3_BUCKET,
-      region: env.S3_REGION,
-    });
-    return { store, cache: await RedisCache.connect(serverUrl('REDIS_URL')!), objects };
+    const { store, cache, objects } = await connectRealBackends();
+    return { store, cache, objects };
   }),
 );

@@ -50,3 +50,18 @@ export async function dropTestDatabase(store: unknown): Promise<void> {
   const { MongoStore } = await import('../../src/store/mongo-store.js');
   if (store instanceof MongoStore) await store.dropDatabase();
 }
+
+/**
+ * MongoDB, Redis and S3 clients on the real test servers, built the way the services build them
+ * (lib/src/backends.ts), with a database and a bucket of the caller's own.
+ */
+export async function connectRealBackends() {
+  const [{ createStore, createCache, createObjectStore }, { createLogger }] = await Promise.all([
+    import('../../src/backends.js'),
+    import('../../src/logger.js'),
+  ]);
+  const env = realStorageEnv();
+  const log = createLogger('test', 'silent');
+  const [store, cache, objects] = await Promise.all([createStore(env, log), createCache(env, log), createObjectStore(env, log)]);
+  return { env, store, cache, objects };
+}

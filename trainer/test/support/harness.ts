@@ -4,18 +4,15 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryCache } from '../../../lib/src/cache/memory-cache.js';
-import { RedisCache } from '../../../lib/src/cache/redis-cache.js';
 import type { Cache } from '../../../lib/src/cache/types.js';
 import { generateData } from '../../../lib/src/data/generate.js';
 import { createLogger } from '../../../lib/src/logger.js';
 import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage } from '../../../lib/src/models/registry.js';
 import { DirectoryObjectStore } from '../../../lib/src/objectstore/directory-object-store.js';
-import { S3ObjectStore } from '../../../lib/src/objectstore/s3-object-store.js';
 import type { ObjectStore } from '../../../lib/src/objectstore/types.js';
 import { MemoryStore } from '../../../lib/src/store/memory-store.js';
-import { MongoStore } from '../../../lib/src/store/mongo-store.js';
 import type { Store } from '../../../lib/src/store/types.js';
-import { dropTestDatabase, realStorageEnv } from '../../../lib/test/support/servers.js';
+import { connectRealBackends, dropTestDatabase } from '../../../lib/test/support/servers.js';
 import { loadTrainerConfig, type TrainerConfig } from '../../src/config.js';
 import type { ModelCore } from '../../src/model-core.js';
 import { createTrainerRuntime, type TrainerRuntime } from '../../src/runtime.js';
@@ -57,18 +54,7 @@ export async function embeddedBackends(): Promise<Backends> {
 }
 
 export async function realBackends(): Promise<Backends> {
-  const env = realStorageEnv();
-  const store = await MongoStore.connect(env.MONGO_URL!, env.MONGO_DB);
-  await store.init();
-  const cache = await RedisCache.connect(env.REDIS_URL!);
-  const objects = new S3ObjectStore({
-    endpoint: env.S3_ENDPOINT!,
-    accessKey: env.S3_ACCESS_KEY,
-    secretKey: env.S3_SECRET_KEY,
-    bucket: env.S3_BUCKET,
-    region: env.S3_REGION,
-  });
-  await objects.ensureBucket();
+  const { env, store, cache, objects } = await connectRealBackends();
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   return {
     kind: 'real',
@@ -162,7 +148,7 @@ export async function waitForRun(service: TrainerService, runId: string, timeout
 }
 
 /** Waits until `check` holds (pub/sub messages arrive asynchronously). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error('condition not met in time');
