@@ -5,7 +5,8 @@
  *   npm run bench:train        (= npm run build && bash bench/reference/setup.sh && node dist/bench/train.js)
  *   node dist/bench/train.js [--sizes ml100k,100k,1m,10m,10m-dense] [--skip-reference] [--iterations 15]
  *     [--epochs 15] [--gen-iterations N] [--gen-epochs N] [--threads 1,2] [--repeat 3] [--factors 64] [--seed 42]
- *     [--ts-max-nnz 1000000] [--reference-threads 2] [--ml100k DIR] [--no-tuned] [--keep-data]
+ *     [--ts-max-nnz 1000000] [--reference-threads 2] [--ml100k DIR] [--no-tuned] [--keep-data] [--retries 2]
+ *     [--retry-pause 20]
  *
  * 1. ML-100k (../shared/datasets/ml-100k, or --ml100k / ML100K_DIR): 20% per-user random holdout (seed), genre
  *    item features. ALS and WARP on the native backend with each --threads count and on the TypeScript backend
@@ -18,7 +19,9 @@
  *    each thread count, TypeScript up to --ts-max-nnz interactions; peak RSS; growth from 1M to 10M.
  * 3. Markdown on stdout and in bench/results/train-<UTC time>.md; every figure in bench/results/train-<UTC time>.json.
  *
- * Every fit runs in a worker process of its own (bench/support/train-worker.ts), so its peak RSS is its own.
+ * Every fit runs in a worker process of its own (bench/support/train-worker.ts), so its peak RSS is its own. The
+ * machine is shared: a fit whose threads got less than 85% of their cores (CPU time / wall time) is run again, up to
+ * --retries times after --retry-pause seconds, and the least contended attempt is kept.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +35,7 @@ import { ALS_DEFAULTS, WARP_DEFAULTS } from '../native/src/api.js';
 import { loadMovieLens100k, syntheticDataset, writeSplit, type BenchDataset, type SyntheticSize } from './support/train-data.js';
 import { renderMarkdown } from './support/train-report.js';
 import type { ModelName, WorkerResult, WorkerSpec } from './support/train-worker.js';
-import type { DatasetResult, Machine, ReferenceRun, Run, TrainBenchResult } from './support/train-types.js';
+import { busyShareOf, CONTENDED, expectedBusy, isMeasured, type DatasetResult, type Machine, type ReferenceRun, type Run, type TrainBenchResult } from './support/train-types.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const repoRoot = join(here, '..', '..');
@@ -62,6 +65,8 @@ const { values: args } = parseArgs({
     ml100k: { type: 'string', default: process.env.ML100K_DIR ?? join(repoRoot, '..', 'shared', 'datasets', 'ml-100k') },
     'no-tuned': { type: 'boolean', default: false },
     'keep-data': { type: 'boolean', default: false },
+    retries: { type: 'string', default: '2' },
+    'retry-pause': { type: 'string', default: '20' },
   },
   strict: true,
 });
@@ -86,6 +91,8 @@ const seed = Number(args.seed);
 const k = positiveInt(args.k, 'k');
 const tsMaxNnz = Number(args['ts-max-nnz']);
 const referenceThreads = positiveInt(args['reference-threads'], 'reference-threads');
+const retries = Math.max(0, Math.floor(Number(args.retries)) || 0);
+const retryPauseSeconds = Math.max(0, Number(args['retry-pause']) || 0);
 /** The native thread count compared with the reference libraries (theirs run with referenceThreads). */
 const compareThreads = threadList.includes(referenceThreads) ? referenceThreads : threadList[threadList.length - 1];
 
@@ -192,8 +199,33 @@ function machineInfo(): Machine {
   };
 }
 
-/** One fit in a worker process. Failures are recorded, not thrown: the other measurements still count. */
+const busyShare = (run: Run): number => busyShareOf(run, cpus().length);
+
+/**
+ * One fit in a worker process, repeated (up to --retries times, after a pause) when other work on this shared
+ * machine kept its threads off the cores; the least contended attempt is kept, the others are listed with it.
+ * Failures are recorded, not thrown: the other measurements still count.
+ */
 function runWorker(spec: Omit<WorkerSpec, 'outFile'>, label: string): Run {
+  const attempts: Run[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const run = runWorkerOnce(spec, label);
+    attempts.push(run);
+    const share = busyShare(run);
+    if (!(share < CONTENDED) || attempt >= retries) break;
+    say(`${label}: only ${(share * 100).toFixed(0)}% of ${expectedBusy(spec, cpus().length)} core(s) busy (load ${run.loadBefore[0]}): retrying in ${retryPauseSeconds} s`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retryPauseSeconds * 1000);
+  }
+  const best = attempts.reduce((a, b) => (busyShare(b) > busyShare(a) ? b : a));
+  const others = attempts.filter((a) => a !== best).map((a) => ({
+    loadBefore: a.loadBefore,
+    busyShare: busyShare(a),
+    iterationSeconds: isMeasured(a) ? a.iterationSeconds : [],
+  }));
+  return others.length ? { ...best, contendedAttempts: others } : best;
+}
+
+function runWorkerOnce(spec: Omit<WorkerSpec, 'outFile'>, label: string): Run {
   const outFile = join(work, `result-${resultCounter++}.json`);
   const loadBefore = load();
   const child = spawnSync(process.execPath, [workerScript, JSON.stringify({ ...spec, outFile })], {
@@ -211,7 +243,7 @@ function runWorker(spec: Omit<WorkerSpec, 'outFile'>, label: string): Run {
   say(
     `${label}: ${(result.secondsPerIteration * 1000).toFixed(1)} ms/${unit}, peak RSS ${result.maxRssMb.toFixed(0)} MB` +
       (result.metrics ? `, P@${k} ${result.metrics.precisionAtK.toFixed(4)}` : '') +
-      ` (load ${loadBefore[0]})`,
+      ` (load ${loadBefore[0]}, ${(result.cpuSeconds / result.fitSeconds).toFixed(2)} cores busy)`,
   );
   return { ...result, loadBefore };
 }
@@ -388,6 +420,8 @@ async function main(): Promise<void> {
         sizes.filter((s) => s in SYNTHETIC).map((s) => [s, { ...SYNTHETIC[s], iterations: genIterations ?? SYNTHETIC[s].iterations, epochs: genEpochs ?? SYNTHETIC[s].epochs }]),
       ),
       tsMaxNnz,
+      retries,
+      retryPauseSeconds,
       als: { ...ALS_DEFAULTS },
       warp: { ...WARP_DEFAULTS },
       oursTuned: args['no-tuned'] ? null : OURS_TUNED,

@@ -28,7 +28,7 @@ no header; its length follows from meta.json. Matrices are CSR with rows sorted 
 Models:
   * implicit.cpu.als.AlternatingLeastSquares on the train weights (conjugate gradient, float32). One warm-up fit
     of one iteration is made and discarded; then a full fit of --als-iterations is timed and divided by the
-    iteration count (seconds_per_iteration). implicit >= 0.7 takes confidence = alpha * weight; with
+    iteration count (seconds_per_iteration); implicit's own per-iteration times are in iteration_seconds. implicit >= 0.7 takes confidence = alpha * weight; with
     --als-confidence one-plus it is given weight + 1/alpha, i.e. confidence 1 + alpha * weight (Hu, Koren & Volinsky,
     and the library under test), so that both fit the same objective.
   * lightfm.LightFM(loss='warp') with item features = [identity | genres] (I + G columns), each row scaled to sum
@@ -236,8 +236,10 @@ def run_als(args, train: sp.csr_matrix) -> tuple[dict, Scorer]:
     make(1).fit(user_items, show_progress=False)
     warmup = time.perf_counter() - started
     model = make(args.als_iterations)
+    iteration_seconds: list[float] = []
     started = time.perf_counter()
-    model.fit(user_items, show_progress=False)
+    # implicit calls back after each iteration with that iteration's seconds (both half-steps).
+    model.fit(user_items, show_progress=False, callback=lambda _it, elapsed, _loss: iteration_seconds.append(elapsed))
     fit_seconds = time.perf_counter() - started
     log(f"implicit ALS: {fit_seconds:.3f}s for {args.als_iterations} iterations")
     user_factors = np.asarray(model.user_factors)
@@ -247,6 +249,8 @@ def run_als(args, train: sp.csr_matrix) -> tuple[dict, Scorer]:
         "iterations": args.als_iterations,
         "fit_seconds": fit_seconds,
         "seconds_per_iteration": fit_seconds / args.als_iterations,
+        "iteration_seconds": iteration_seconds,
+        "median_seconds_per_iteration": statistics.median(iteration_seconds) if iteration_seconds else None,
         "warmup_seconds": warmup,
         "confidence": "alpha * weight" if args.als_confidence == "implicit" else "1 + alpha * weight",
     }

@@ -1,6 +1,8 @@
 /** The markdown report of bench/train.ts, computed from its result document only. */
 import type { ModelName } from './train-worker.js';
 import {
+  busyShareOf,
+  CONTENDED,
   isMeasured,
   type DatasetResult,
   type MeasuredRun,
@@ -34,19 +36,33 @@ function runsOf(ds: DatasetResult, model: ModelName, backend: 'native' | 'ts', t
     .filter((r) => r.spec.model === model && r.spec.backend === backend && r.spec.threads === threads && (r.spec.params !== undefined) === tuned);
 }
 
+/** Pooled per-iteration (per-epoch) times: their median and interquartile range. */
 interface Timing {
   median: number;
-  min: number;
-  max: number;
+  q1: number;
+  q3: number;
+  /** Iterations pooled. */
   n: number;
+  /** Runs pooled. */
+  runs: number;
+}
+function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+}
+function timingOf(samples: number[][]): Timing {
+  const xs = samples.flat();
+  return { median: median(xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75), n: xs.length, runs: samples.length };
 }
 function timing(runs: MeasuredRun[]): Timing {
-  const xs = runs.map((r) => r.secondsPerIteration);
-  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+  return timingOf(runs.map((r) => r.iterationSeconds));
 }
 function showTiming(t: Timing): string {
   if (t.n === 0) return '—';
-  return t.n > 1 ? `${dur(t.median)} (${dur(t.min)}–${dur(t.max)})` : dur(t.median);
+  return t.n > 3 ? `${dur(t.median)} [${dur(t.q1)}–${dur(t.q3)}]` : dur(t.median);
 }
 
 interface Quality {
@@ -91,9 +107,11 @@ function referenceModel(refs: ReferenceRun[], config: string, model: ModelName):
   const outs = refs.filter((r) => r.config === config && r.output).map((r) => r.output!);
   const parts = outs.map((o) => (model === 'als' ? o.implicit_als : o.lightfm_warp)).filter((p) => p !== undefined);
   if (parts.length === 0) return undefined;
-  const secs = parts.map((p) => ('seconds_per_iteration' in p ? p.seconds_per_iteration : p.seconds_per_epoch));
+  const samples = parts.map((p) =>
+    'seconds_per_iteration' in p ? (p.iteration_seconds ?? [p.seconds_per_iteration]) : p.epoch_seconds,
+  );
   return {
-    seconds: { median: median(secs), min: Math.min(...secs), max: Math.max(...secs), n: secs.length },
+    seconds: timingOf(samples),
     quality: refQuality(parts.map((p) => p.metrics)),
     runs: parts.length,
   };
@@ -147,6 +165,24 @@ export function renderMarkdown(res: TrainBenchResult): string {
     );
   }
 
+  const contended = res.datasets.flatMap((d) =>
+    d.runs.filter((r) => busyShareOf(r, machine.cores) < CONTENDED).map((r) => ({ d, r, share: busyShareOf(r, machine.cores) })),
+  );
+  const retried = res.datasets.reduce((n, d) => n + d.runs.filter((r) => r.contendedAttempts?.length).length, 0);
+  if (contended.length || retried) {
+    out.push(
+      (retried ? `${retried} fit${retried > 1 ? 's were' : ' was'} run again because other work kept their threads off the cores. ` : '') +
+        (contended.length
+          ? `Still contended after the retries (CPU time / wall time below ${CONTENDED * 100}% of the cores they should use): ` +
+            contended
+              .map(({ d, r, share }) => `${d.name} ${r.spec.model.toUpperCase()} ${r.spec.backend} ${r.spec.threads}t (${fx(share * 100, 0)}%)`)
+              .join(', ') +
+            ': their times are inflated.'
+          : ''),
+      '',
+    );
+  }
+
   // ------------------------------------------------------------------------------------------------- ML-100k
   const ml = res.datasets.find((d) => d.name === 'ml100k');
   if (ml) {
@@ -156,9 +192,12 @@ export function renderMarkdown(res: TrainBenchResult): string {
       '',
       `${int(ml.users)} users × ${int(ml.items)} movies, ${int(ml.nnz)} training / ${int(desc.testNnz ?? 0)} test interactions ` +
         `(20% per-user random holdout, seed ${String(p.seed)}), weight 1 + stars/5, ${ml.genres} genre features. ` +
-        `ALS ${ml.iterations} iterations, WARP ${ml.epochs} epochs. Times are wall-clock of the whole fit call divided by the ` +
-        `iterations (after one discarded warm-up fit, as the reference script does for implicit), median of ${String(p.repeat)} ` +
-        `run${p.repeat === 1 ? '' : 's'} interleaved with the reference runs (min–max in brackets). Reference libraries with ${RT} threads.`,
+        `ALS ${ml.iterations} iterations, WARP ${ml.epochs} epochs. Times: the median of the per-iteration (per-epoch) times ` +
+        `pooled over ${String(p.repeat)} fit${p.repeat === 1 ? '' : 's'} interleaved with the reference runs, interquartile range ` +
+        `in brackets (robust to bursts of other work on this shared machine), each fit after a discarded warm-up fit as the ` +
+        `reference script does for implicit. Per iteration as each library measures it: ours in the core, implicit in its ` +
+        `fit callback, lightfm around each fit_partial(epochs=1) call. Reference libraries with ${RT} threads. The JSON also ` +
+        `has each fit's wall-clock time.`,
       '',
     );
     const rows: string[][] = [];
@@ -333,7 +372,7 @@ export function renderMarkdown(res: TrainBenchResult): string {
       `### Generated data`,
       '',
       `lib/src/data/synthetic.ts worlds (seed ${String(p.seed)}; weights as the trainer makes them; ${18} genre features for WARP). ` +
-        `Times are wall-clock per iteration/epoch of one fit (a discarded warm-up fit first up to 1M interactions); TypeScript only ` +
+        `Times are the median per-iteration (per-epoch) time of one fit (a discarded warm-up fit first up to 1M interactions); TypeScript only ` +
         `up to ${int(Number(p.tsMaxNnz))} interactions and at most 2 iterations from 1M on. Peak RSS: the worker process ` +
         `(data loaded as CSR: 12 bytes per interaction, plus Node's ~45 MB).`,
       '',

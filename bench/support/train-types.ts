@@ -15,17 +15,36 @@ export interface Machine {
   loadAverageEnd: number[];
 }
 
-export type MeasuredRun = WorkerResult & { loadBefore: number[] };
+/** An attempt discarded because other work kept the fit's threads off the cores (busyShare below 0.85). */
+export interface ContendedAttempt {
+  loadBefore: number[];
+  /** CPU seconds / wall seconds / expected busy cores. */
+  busyShare: number;
+  iterationSeconds: number[];
+}
+export type MeasuredRun = WorkerResult & { loadBefore: number[]; contendedAttempts?: ContendedAttempt[] };
 export interface FailedRun {
   spec: Omit<WorkerSpec, 'outFile'>;
   loadBefore: number[];
   error: string;
+  contendedAttempts?: ContendedAttempt[];
 }
 export type Run = MeasuredRun | FailedRun;
 
 export function isMeasured(run: Run): run is MeasuredRun {
   return !('error' in run);
 }
+
+/** Cores a fit should keep busy: its threads (the TypeScript backend: one), at most the machine's cores. */
+export function expectedBusy(spec: Omit<WorkerSpec, 'outFile'>, cores: number): number {
+  return spec.backend === 'ts' ? 1 : Math.min(spec.threads, cores);
+}
+
+/** CPU seconds / wall seconds of the fit as a share of expectedBusy: below CONTENDED, other work took our cores. */
+export function busyShareOf(run: Run, cores: number): number {
+  return isMeasured(run) ? run.cpuSeconds / run.fitSeconds / expectedBusy(run.spec, cores) : NaN;
+}
+export const CONTENDED = 0.85;
 
 /** train_reference.py's metrics (snake_case, same definitions as lib/src/evaluation.ts). */
 export interface ReferenceMetrics {
@@ -49,6 +68,9 @@ export interface ReferenceOutput {
     iterations: number;
     fit_seconds: number;
     seconds_per_iteration: number;
+    /** Per iteration, from implicit's fit callback. */
+    iteration_seconds?: number[];
+    median_seconds_per_iteration?: number | null;
     warmup_seconds: number;
     confidence: string;
     metrics: ReferenceMetrics;
