@@ -34,9 +34,11 @@ export function sourceToProto(name: RecommendationSourceName): RecommendationSou
   return sources[name];
 }
 
-export function sourceFromProto(value: RecommendationSource): RecommendationSourceName | 'unspecified' {
+/** The services always set a source; an unknown one is a contract violation (an internal error, not a 4xx). */
+export function sourceFromProto(value: RecommendationSource): RecommendationSourceName {
   const entry = Object.entries(sources).find(([, v]) => v === value);
-  return entry ? (entry[0] as RecommendationSourceName) : 'unspecified';
+  if (!entry) throw new Error(`upstream answered with an unknown recommendation source ${String(value)}`);
+  return entry[0] as RecommendationSourceName;
 }
 
 export function modelTypeName(value: ModelType): ModelTypeName | 'unspecified' {

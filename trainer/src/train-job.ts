@@ -235,8 +235,18 @@ async function finish(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelT
   return JSON.parse(JSON.stringify(state)) as JsonObject;
 }
 
-function evaluate(split: Split, k: number, topK: Int32Array): Record<string, number> {
-  return metricsOf(evaluateTopK({ train: split.train, test: split.test, k, topK }));
+/** Ranks every user of the holdout model (training items excluded) and scores the top k against the test split. */
+async function evaluateHoldout(
+  deps: TrainingDeps,
+  reporter: Reporter,
+  split: Split,
+  k: number,
+  vectors: { userVectors: Float32Array; itemVectors: Float32Array; userBiases?: Float32Array; itemBiases?: Float32Array; dim: number },
+): Promise<Record<string, number>> {
+  return reporter.timed('evaluate', async () => {
+    const top = await deps.core.batchTopK({ ...vectors, exclude: split.train, k, threads: deps.config.TRAIN_THREADS });
+    return metricsOf(evaluateTopK({ train: split.train, test: split.test, k, topK: top.ids }));
+  });
 }
 
 async function trainAls(
@@ -259,16 +269,10 @@ async function trainAls(
     );
   const holdout = await fit(split.train, 0);
   const k = Math.min(EVAL_K, data.items.length);
-  const metrics = await reporter.timed('evaluate', async () => {
-    const top = await core.batchTopK({
-      userVectors: holdout.state.userFactors,
-      itemVectors: holdout.state.itemFactors,
-      dim: params.factors,
-      exclude: split.train,
-      k,
-      threads: config.TRAIN_THREADS,
-    });
-    return evaluate(split, k, top.ids);
+  const metrics = await evaluateHoldout(deps, reporter, split, k, {
+    userVectors: holdout.state.userFactors,
+    itemVectors: holdout.state.itemFactors,
+    dim: params.factors,
   });
   await at(fitShare + 0.05);
   const final = refit ? await fit(data.interactions, fitShare + 0.05) : holdout;
@@ -312,19 +316,13 @@ async function trainWarp(
   });
   const holdout = await fit(split.train, 0);
   const k = Math.min(EVAL_K, data.items.length);
-  const metrics = await reporter.timed('evaluate', async () => {
-    const { users, items } = represent(holdout.state);
-    const top = await core.batchTopK({
-      userVectors: users.vectors,
-      userBiases: users.biases,
-      itemVectors: items.vectors,
-      itemBiases: items.biases,
-      dim: params.noComponents,
-      exclude: split.train,
-      k,
-      threads: config.TRAIN_THREADS,
-    });
-    return evaluate(split, k, top.ids);
+  const holdoutRepresentations = represent(holdout.state);
+  const metrics = await evaluateHoldout(deps, reporter, split, k, {
+    userVectors: holdoutRepresentations.users.vectors,
+    userBiases: holdoutRepresentations.users.biases,
+    itemVectors: holdoutRepresentations.items.vectors,
+    itemBiases: holdoutRepresentations.items.biases,
+    dim: params.noComponents,
   });
   await at(fitShare + 0.05);
   const final = refit ? await fit(data.interactions, fitShare + 0.05) : holdout;

@@ -45,7 +45,7 @@ export const recommendationRoutes: RouteModule = (app, upstreams) => {
         user_id: res.userId,
         model_type: modelTypeName(res.modelType) as 'als' | 'lightfm',
         model_version: res.modelVersion,
-        source: sourceFromProto(res.source) as 'cache',
+        source: sourceFromProto(res.source),
         arm: res.arm,
         items: res.items.map(toRestItem),
       };
