@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: two workers; real-server suites isolate themselves by database name and key prefix.
     maxWorkers: 2,
+    // The default output, then one line per skipped real-server suite with its reason.
+    reporters: ['default', './lib/test/support/skip-reasons-reporter.ts'],
   },
 });

@@ -7,17 +7,21 @@ import type { MovieDoc, Store } from '../../lib/src/store/types.js';
  */
 export class MovieInfoCache {
   private readonly movies = new Map<string, MovieDoc>();
-  private loadedAt = Date.now();
+  private loadedAt: number;
   private reloading: Promise<void> | undefined;
 
+  /** `now` is the clock in milliseconds (injected by tests). */
   constructor(
     private readonly store: Store,
     private readonly ttlMs: number,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.loadedAt = now();
+  }
 
   async get(movieIds: readonly string[]): Promise<Map<string, MovieDoc>> {
-    if (Date.now() - this.loadedAt > this.ttlMs && !this.reloading) {
-      this.loadedAt = Date.now();
+    if (this.now() - this.loadedAt > this.ttlMs && !this.reloading) {
+      this.loadedAt = this.now();
       this.reloading = this.reloadKnown().finally(() => (this.reloading = undefined));
     }
     const missing = movieIds.filter((id) => !this.movies.has(id));

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * Real-server suites run when the server's URL is in the environment (scripts/test-servers.sh prints them).
- * Without it they skip with a one-line reason, unless RECSYS_REQUIRE_SERVERS=1 (set by .ci/run), which turns
- * the skip into a failure.
+ * Without it they skip with a one-line reason (printed after the run by skip-reasons-reporter.ts), unless
+ * RECSYS_REQUIRE_SERVERS=1 (set by .ci/run), which turns the skip into a failure.
  */
 export type ServerVar = 'MONGO_URL' | 'REDIS_URL' | 'S3_ENDPOINT';
 
