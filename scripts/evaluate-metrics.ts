@@ -4,8 +4,8 @@
  *
  *   npm run evaluate-metrics -- [--k 3] [--model als|lightfm] [--since ISO] [--until ISO] [--json]
  *
- * Reads MONGO_URL / MONGO_DB (the embedded store has no data outside the demo process: use the REST
- * GET /experiments/report there).
+ * Reads MONGO_URL / MONGO_DB, and refuses (exit code 2) without MONGO_URL: the demo's embedded store has no data
+ * outside the demo process, whose REST GET /experiments/report serves the same report.
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -79,26 +79,46 @@ export function formatReport(report: ExperimentReport): string {
   return rows.join('\n');
 }
 
-async function main(): Promise<void> {
+export interface EvaluateIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+/** The command: returns the exit code (0 done, 2 bad flags or MONGO_URL not set). */
+export async function main(argv: string[], io: EvaluateIo): Promise<number> {
   let options: EvaluateOptions;
   try {
-    options = parseEvaluateArgs(process.argv.slice(2));
+    options = parseEvaluateArgs(argv);
   } catch (err) {
-    console.error(`evaluate_metrics: ${(err as Error).message}`);
-    process.exit(2);
+    io.stderr.write(`evaluate_metrics: ${(err as Error).message}\n`);
+    return 2;
   }
-  const env = loadConfig(z.object(storageEnvShape));
+  let env;
+  try {
+    env = loadConfig(z.object(storageEnvShape), io.env);
+  } catch (err) {
+    io.stderr.write(`evaluate_metrics: ${(err as Error).message}\n`);
+    return 2;
+  }
   if (!env.MONGO_URL) {
-    console.error('evaluate_metrics: MONGO_URL is not set (the embedded demo store lives in the demo process: use GET /experiments/report)');
-    process.exit(2);
+    io.stderr.write(
+      'evaluate_metrics: MONGO_URL is not set: the report is computed from MongoDB (e.g. MONGO_URL=mongodb://127.0.0.1:27017 ' +
+        'npm run evaluate-metrics). The demo (npm start) keeps its data in its own process: ask it for the same report with ' +
+        "curl -s 'localhost:8080/experiments/report?k=3'.\n",
+    );
+    return 2;
   }
   const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
   try {
     const report = await evaluateMetrics(store, options);
-    console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    io.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+    return 0;
   } finally {
     await store.close();
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+}

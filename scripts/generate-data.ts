@@ -29,15 +29,18 @@ Options:
   --seed N           random seed, 0 to 4294967295 (default 42); the same flags give the same data
   --batch-size N     documents per bulk write (default ${DEFAULT_BATCH_SIZE})
   --reset            delete every collection first (needed when the store already holds data)
+  --embedded         without MONGO_URL, write to a throw-away in-process store (gone when the command exits;
+                     only to try the generator)
   -h, --help         show this help
 
 Environment:
-  MONGO_URL          MongoDB to write to (mongodb://...); without it the data goes to an embedded in-process
-                     store and is gone when the command exits (useful only to try the generator)
+  MONGO_URL          MongoDB to write to (mongodb://...); required unless --embedded. The demo (npm start)
+                     generates its own data: this command is for a MongoDB of your own
   MONGO_DB           database name (default recsys)
   LOG_LEVEL          log level of the JSON logs on stdout (default warn)
 
-Exit codes: 0 done, 1 failed (e.g. the store holds data and --reset was not given), 2 bad flags or environment.
+Exit codes: 0 done, 1 failed (e.g. the store holds data and --reset was not given), 2 bad flags or environment
+(MONGO_URL not set without --embedded).
 `;
 
 /** A command-line mistake: reported with a pointer to --help, exit code 2. */
@@ -45,6 +48,8 @@ export class UsageError extends Error {}
 
 export interface GenerateArgs {
   help: boolean;
+  /** Explicitly allows the throw-away embedded store when MONGO_URL is not set. */
+  embedded: boolean;
   options: Required<Omit<GenerateOptions, 'now'>>;
 }
 
@@ -81,6 +86,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateArgs {
         seed: { type: 'string' },
         'batch-size': { type: 'string' },
         reset: { type: 'boolean', default: false },
+        embedded: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -104,7 +110,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateArgs {
       throw err;
     }
   }
-  return { help: values.help ?? false, options };
+  return { help: values.help ?? false, embedded: values.embedded ?? false, options };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -196,6 +202,21 @@ export async function openCliStore(name: string, io: CliIo): Promise<{ store: St
   return { store, ownStore: true, embedded };
 }
 
+/**
+ * A data command without MONGO_URL would write to a throw-away in-process store that nothing else can see: refuse
+ * (a UsageError, exit code 2) unless the caller gave a store or `embeddedFlag` was passed. `demoHint` says how the
+ * demo does the same.
+ */
+export function requireMongoUrl(name: string, io: CliIo, options: { embedded: boolean; embeddedFlag?: string; demoHint: string }): void {
+  if (io.store || options.embedded || io.env.MONGO_URL) return;
+  throw new UsageError(
+    `MONGO_URL is not set: ${name} writes to MongoDB (e.g. MONGO_URL=mongodb://127.0.0.1:27017 npm run ${name} -- ...). ` +
+      `Without it the data would go to a throw-away in-process store that no service sees. ` +
+      `For a demo, ${options.demoHint}` +
+      (options.embeddedFlag ? `; to try ${name} on a throw-away store anyway, pass ${options.embeddedFlag}.` : '.'),
+  );
+}
+
 /** Reports an error the CLI way and returns the exit code. */
 export function reportCliError(name: string, err: unknown, io: CliIo): number {
   if (err instanceof UsageError || err instanceof ConfigError) {
@@ -217,6 +238,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   if (args.help) {
     io.stdout.write(USAGE);
     return 0;
+  }
+  try {
+    requireMongoUrl('generate-data', io, {
+      embedded: args.embedded,
+      embeddedFlag: '--embedded',
+      demoHint: '`npm start` generates the data into its own store and serves it (`npm start -- --users N --movies N --interactions N --seed N`)',
+    });
+  } catch (err) {
+    return reportCliError('generate-data', err, io);
   }
   let opened: Awaited<ReturnType<typeof openCliStore>> | undefined;
   const progress = new ProgressLine(io.stderr);

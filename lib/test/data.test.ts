@@ -287,6 +287,19 @@ describe('generate-data CLI', () => {
     expect(() => parseGenerateArgs(argv)).toThrow(message);
   });
 
+  it('refuses without MONGO_URL (exit code 2, naming MONGO_URL and the demo) unless --embedded', async () => {
+    const refused = io();
+    expect(await generateMain(['--users', '10', '--movies', '20', '--interactions', '50'], refused.io)).toBe(2);
+    expect(refused.err()).toContain('MONGO_URL is not set');
+    expect(refused.err()).toContain('npm start');
+    expect(refused.err()).toContain('--embedded');
+    expect(refused.out()).toBe('');
+    const embedded = io();
+    expect(await generateMain(['--users', '10', '--movies', '20', '--interactions', '50', '--embedded'], embedded.io)).toBe(0);
+    expect(embedded.err()).toContain('store: embedded in-process');
+    expect(embedded.out()).toMatch(/users\s+10 /);
+  });
+
   it('exits 2 on bad flags, 0 with help, and runs into a store it is given', async () => {
     const bad = io();
     expect(await generateMain(['--users', 'x'], bad.io)).toBe(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import { evaluateMetrics, formatReport, parseEvaluateArgs } from '../evaluate-metrics.js';
+import { evaluateMetrics, formatReport, main, parseEvaluateArgs } from '../evaluate-metrics.js';
 
 describe('evaluate_metrics', () => {
   it('parses its flags and refuses bad ones with a clear message', () => {
@@ -40,5 +40,17 @@ describe('evaluate_metrics', () => {
     const text = formatReport(report);
     expect(text).toContain('| als | 1 | 1 | 2 | 2 | 100.00% | 0.6667 | 1.0000 |');
     expect(text).toMatch(/Like rate ALS − LightFM: 100.00%/);
+  });
+
+  it('refuses without MONGO_URL (exit code 2), saying how to get the report from the demo instead', async () => {
+    let out = '';
+    let err = '';
+    const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: {} };
+    expect(await main(['--k', '3'], io)).toBe(2);
+    expect(out).toBe('');
+    expect(err).toContain('MONGO_URL is not set');
+    expect(err).toContain('/experiments/report');
+    expect(await main(['--k', 'x'], io)).toBe(2);
+    expect(err).toContain('--k must be an integer from 1 to 100');
   });
 });
