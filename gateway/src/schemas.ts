@@ -221,4 +221,19 @@ export const RefreshBody = Type.Object(
   { user_id: Type.Optional(UserId) },
   { additionalProperties: false, description: 'Without user_id every user is refreshed' },
 );
-export const RefreshResponse = Type.Object({ job_id: Type.String() });
+export const RefreshResponse = Type.Object({ job_id: Type.String({ description: 'Poll it with GET /jobs/{job_id}' }) });
+
+/** Any job the API started (GET /jobs/{job_id}): a training run's run_id or a refresh's job_id. */
+export const JobParams = Type.Object({ job_id: Type.String({ minLength: 1, maxLength: 128 }) });
+export const JobSchema = Type.Object({
+  job_id: Type.String(),
+  name: Type.Union([Type.Literal('train_model'), Type.Literal('update_recommendations'), Type.Literal('update_all_recommendations')]),
+  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('unspecified')]),
+  progress: Type.Number({ minimum: 0, maximum: 1 }),
+  created_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  error: Type.String(),
+  attempts: Type.Integer(),
+  stats: Type.Record(Type.String(), Type.Number(), { description: 'Numbers of the result (or progress), dotted keys, e.g. models.als.users' }),
+});

@@ -3,16 +3,18 @@ import { InvalidArgumentError } from '../../lib/src/errors.js';
 import { bindService, throwIfCancelled, type CallObserver, type ServiceBinding } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import {
+  JobState as JobStateProto,
   ModelType,
   TrainerServiceService,
   TrainingRunState,
+  type Job,
   type ModelOutcome,
   type ModelVersion,
   type TrainerServiceServer,
   type TrainingRun,
 } from '../../lib/src/proto.js';
 import type { JobState } from './queue/types.js';
-import type { ModelVersionView, TrainerService, TrainingRunView } from './trainer-service.js';
+import type { JobView, ModelVersionView, TrainerService, TrainingRunView } from './trainer-service.js';
 
 export const TRAINER_SERVICE_NAME = 'recsys.v1.TrainerService';
 
@@ -54,6 +56,17 @@ function toRun(run: TrainingRunView): TrainingRun {
     error: run.error,
     attempts: run.attempts,
   };
+}
+
+const jobStates: Record<JobState, JobStateProto> = {
+  queued: JobStateProto.JOB_STATE_QUEUED,
+  active: JobStateProto.JOB_STATE_ACTIVE,
+  completed: JobStateProto.JOB_STATE_COMPLETED,
+  failed: JobStateProto.JOB_STATE_FAILED,
+};
+
+function toJob(view: JobView): Job {
+  return { ...view, state: jobStates[view.state] };
 }
 
 function toModelVersion(view: ModelVersionView): ModelVersion {
@@ -99,6 +112,9 @@ export function trainerService(service: TrainerService, log: Logger, observe?: C
       async refreshRecommendations(request) {
         const { jobId } = await service.refreshRecommendations(request.userId || undefined);
         return { jobId };
+      },
+      async getJob(request) {
+        return { job: toJob(await service.getJob(request.jobId)) };
       },
     },
     log,

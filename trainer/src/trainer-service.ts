@@ -23,6 +23,48 @@ export interface TrainingRunView {
   attempts: number;
 }
 
+/** Any job the API started (a training run or a refresh), as GetJob returns it. */
+export interface JobView {
+  jobId: string;
+  name: string;
+  state: JobState;
+  progress: number;
+  createdAt: Date;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+  error: string;
+  attempts: number;
+  /** The numbers of the result (or of the progress while it runs), flattened with dotted keys. */
+  stats: Record<string, number>;
+}
+
+/** Every finite number in a JSON value, keyed by its dotted path ("models.als.users"). */
+export function numericLeaves(value: unknown, prefix = '', into: Record<string, number> = {}): Record<string, number> {
+  if (typeof value === 'number' && Number.isFinite(value)) into[prefix] = value;
+  else if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) numericLeaves(child, prefix ? `${prefix}.${key}` : key, into);
+  }
+  return into;
+}
+
+function jobView(job: JobRecord): JobView {
+  const source = job.result ?? job.progress;
+  const fraction = (source as { fraction?: unknown }).fraction;
+  const { fraction: _fraction, ...stats } = numericLeaves(source);
+  return {
+    jobId: job.id,
+    name: job.name,
+    state: job.state,
+    progress: job.state === 'completed' ? 1 : typeof fraction === 'number' ? fraction : 0,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt: job.state === 'completed' || job.state === 'failed' ? job.finishedAt : undefined,
+    error: job.failedReason ?? '',
+    attempts: job.attempts,
+    stats,
+  };
+}
+
 export interface ModelVersionView {
   modelType: ModelTypeName;
   version: string;
@@ -106,6 +148,15 @@ export class TrainerService {
     const job = await this.training.get(runId);
     if (!job || job.name !== JOB_NAMES.train) throw new NotFoundError(`training run '${runId}' not found (unknown, or older than the retention)`);
     return runView(job);
+  }
+
+  /** Any job the API started: a training run (train_model) or a refresh, by the id StartTraining or RefreshRecommendations returned. */
+  async getJob(jobId: string): Promise<JobView> {
+    if (!jobId) throw new InvalidArgumentError('job_id is required');
+    if (!RUN_ID_PATTERN.test(jobId)) throw new InvalidArgumentError('job_id is not a valid job id');
+    const job = (await this.training.get(jobId)) ?? (await this.runtime.refresh.get(jobId));
+    if (!job) throw new NotFoundError(`job '${jobId}' not found (unknown, or older than the retention)`);
+    return jobView(job);
   }
 
   /** Every stored version, newest first per model type, with the active flag. */

@@ -4,6 +4,7 @@ import { callUnary } from '../../lib/src/grpc/client.js';
 import { fileNameOf } from '../../lib/src/models/artifact.js';
 import { ARTIFACT_ARRAYS as A } from '../../lib/src/models/layout.js';
 import {
+  JobState,
   ModelType,
   TrainerServiceClient,
   TrainingRunState,
@@ -94,8 +95,22 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
 
     const activated = await call(client.activateModel, { modelType: MODEL_ALS, version: run.outcomes[0].version });
     expect(activated.model).toMatchObject({ modelType: MODEL_ALS, version: run.outcomes[0].version, active: true });
-    expect((await call(client.refreshRecommendations, { userId: '' })).jobId).not.toBe('');
-    expect((await call(client.refreshRecommendations, { userId: 'u3' })).jobId).not.toBe('');
+    // Every job the API starts can be polled with GetJob: refreshes and training runs alike.
+    const refreshAll = (await call(client.refreshRecommendations, { userId: '' })).jobId;
+    const refreshOne = (await call(client.refreshRecommendations, { userId: 'u3' })).jobId;
+    const finished = async (jobId: string) => {
+      for (let i = 0; i < 600; i++) {
+        const { job } = await call(client.getJob, { jobId });
+        if (job!.state === JobState.JOB_STATE_COMPLETED || job!.state === JobState.JOB_STATE_FAILED) return job!;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`job ${jobId} did not finish`);
+    };
+    const all = await finished(refreshAll);
+    expect(all).toMatchObject({ jobId: refreshAll, name: 'update_all_recommendations', state: JobState.JOB_STATE_COMPLETED, progress: 1, error: '' });
+    expect(all.stats['models.als.users']).toBeGreaterThan(0);
+    expect(await finished(refreshOne)).toMatchObject({ name: 'update_recommendations', state: JobState.JOB_STATE_COMPLETED });
+    expect((await call(client.getJob, { jobId: started.run!.runId })).job).toMatchObject({ name: 'train_model', state: JobState.JOB_STATE_COMPLETED });
   });
 
   it('answers bad input with INVALID_ARGUMENT and unknown runs or versions with NOT_FOUND', async () => {
@@ -118,6 +133,8 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
       NOT_FOUND,
       "training run '0b0e5c2e-0000-4000-8000-000000000000' not found (unknown, or older than the retention)",
     ]);
+    expect(await codeOf(call(client.getJob, { jobId: '' }))).toEqual([INVALID_ARGUMENT, 'job_id is required']);
+    expect(await codeOf(call(client.getJob, { jobId: 'nope-0000' }))).toEqual([NOT_FOUND, "job 'nope-0000' not found (unknown, or older than the retention)"]);
     expect((await codeOf(call(client.listModels, { modelType: 9 as ModelType })))[0]).toBe(INVALID_ARGUMENT);
     expect((await codeOf(call(client.activateModel, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED, version: 'x' })))[0]).toBe(INVALID_ARGUMENT);
     expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '' }))).toEqual([INVALID_ARGUMENT, 'version is required']);

@@ -1,10 +1,12 @@
-import type { ModelVersion, TrainingRun } from '../../../lib/src/proto.js';
-import { TrainingRunState } from '../../../lib/src/proto.js';
+import type { Job, ModelVersion, TrainingRun } from '../../../lib/src/proto.js';
+import { JobState, TrainingRunState } from '../../../lib/src/proto.js';
 import { modelTypeName, modelTypeToProto } from '../../../lib/src/proto-mapping.js';
 import { ModelType } from '../../../lib/src/proto.js';
 import {
   ActivateBody,
   ActivateParams,
+  JobParams,
+  JobSchema,
   ModelVersionSchema,
   ModelsQuery,
   ModelsResponse,
@@ -52,6 +54,31 @@ function toRestRun(run: TrainingRun | undefined) {
     })),
     error: run.error,
     attempts: run.attempts,
+  };
+}
+
+const jobStates: Record<JobState, 'queued' | 'active' | 'completed' | 'failed' | 'unspecified'> = {
+  [JobState.JOB_STATE_UNSPECIFIED]: 'unspecified',
+  [JobState.JOB_STATE_QUEUED]: 'queued',
+  [JobState.JOB_STATE_ACTIVE]: 'active',
+  [JobState.JOB_STATE_COMPLETED]: 'completed',
+  [JobState.JOB_STATE_FAILED]: 'failed',
+  [JobState.UNRECOGNIZED]: 'unspecified',
+};
+
+function toRestJob(job: Job | undefined) {
+  if (!job) throw new Error('trainer answered without a job');
+  return {
+    job_id: job.jobId,
+    name: job.name as 'train_model' | 'update_recommendations' | 'update_all_recommendations',
+    state: jobStates[job.state] ?? 'unspecified',
+    progress: job.progress,
+    created_at: iso(job.createdAt),
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    error: job.error,
+    attempts: job.attempts,
+    stats: job.stats,
   };
 }
 
@@ -187,5 +214,20 @@ export const trainingRoutes: RouteModule = (app, upstreams) => {
       return reply.status(202).send({ job_id: res.jobId });
     },
   );
-};
 
+  app.get(
+    '/jobs/:job_id',
+    {
+      schema: {
+        summary: 'Any job the API started: a training run (its run_id) or a refresh (the job_id of POST /recommendations/refresh)',
+        tags: ['training'],
+        params: JobParams,
+        response: { 200: JobSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const res = await upstreams.call(trainer, trainer.getJob, { jobId: request.params.job_id }, request.id);
+      return toRestJob(res.job);
+    },
+  );
+};
