@@ -7,7 +7,14 @@ import {
   type ModelActivatedMessage,
   type ModelRegistry,
 } from '../../lib/src/models/registry.js';
+import type { ModelArtifact } from '../../lib/src/models/artifact.js';
 import { ServingModel } from './serving-model.js';
+
+/**
+ * Checks a verified artifact against the data before it is served: null to serve it, else why not (recsvc checks
+ * the catalogue fingerprint, lib/src/models/fingerprint.ts).
+ */
+export type ArtifactCheck = (artifact: ModelArtifact) => Promise<string | null>;
 
 export interface ModelHolderEvents {
   onLoaded?: (model: ServingModel) => void;
@@ -18,11 +25,14 @@ export interface ModelHolderEvents {
  * Holds the active version of each model and swaps it without a restart. New versions are announced on Redis
  * pub/sub; polling the ACTIVE pointer is the fallback when a message is missed. A version is loaded and verified
  * in the background, then swapped in with one assignment: requests in flight keep the instance they read.
- * A corrupt or unreadable version is refused and the current one kept.
+ * A corrupt or unreadable version is refused and the current one kept; so is a version the check refuses (trained on
+ * another catalogue than the store holds), which is re-checked at every poll.
  */
 export class ModelHolder {
   private readonly models = new Map<ModelTypeName, ServingModel>();
   private readonly refused = new Map<ModelTypeName, string>();
+  /** Versions refused by the check (trained on other data), re-checked at every poll: the data may still arrive. */
+  private readonly mismatched = new Map<ModelTypeName, { artifact: ModelArtifact; reason: string }>();
   private readonly loading = new Map<ModelTypeName, Promise<void>>();
   private pollTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -34,7 +44,14 @@ export class ModelHolder {
     private readonly log: Logger,
     private readonly pollMs: number,
     private readonly events: ModelHolderEvents = {},
+    private readonly check?: ArtifactCheck,
   ) {}
+
+  /** Why the active version of a model type is not served, when the check refused it (for the demo and logs). */
+  refusal(modelType: ModelTypeName): { version: string; reason: string } | undefined {
+    const entry = this.mismatched.get(modelType);
+    return entry && { version: entry.artifact.manifest.version, reason: entry.reason };
+  }
 
   current(modelType: ModelTypeName): ServingModel | undefined {
     return this.models.get(modelType);
@@ -96,7 +113,20 @@ export class ModelHolder {
     if (!version || version === this.models.get(modelType)?.version || version === this.refused.get(modelType)) return;
     const started = Date.now();
     try {
-      const model = ServingModel.fromArtifact(await this.registry.load(modelType, version));
+      const earlier = this.mismatched.get(modelType);
+      const artifact = earlier?.artifact.manifest.version === version ? earlier.artifact : await this.registry.load(modelType, version);
+      const reason = this.check ? await this.check(artifact) : null;
+      if (reason) {
+        // Not served (the current model, if any, is kept); re-checked at every poll, as the data may still arrive.
+        this.mismatched.set(modelType, { artifact, reason });
+        if (earlier?.artifact.manifest.version !== version) {
+          this.log.error({ modelType, version, reason, kept: this.models.get(modelType)?.version ?? null }, 'model version refused: trained on other data');
+          this.events.onRefused?.(modelType, version, new Error(reason));
+        }
+        return;
+      }
+      this.mismatched.delete(modelType);
+      const model = ServingModel.fromArtifact(artifact);
       this.models.set(modelType, model);
       this.refused.delete(modelType);
       this.log.info({ modelType, version, items: model.itemCount, ms: Date.now() - started }, 'model version loaded and swapped in');

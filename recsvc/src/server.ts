@@ -3,6 +3,8 @@ import type { Cache } from '../../lib/src/cache/types.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
+import { catalogueMismatch } from '../../lib/src/models/fingerprint.js';
+import { ARTIFACT_ID_MAPS } from '../../lib/src/models/layout.js';
 import { ModelRegistry } from '../../lib/src/models/registry.js';
 import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import type { Store } from '../../lib/src/store/types.js';
@@ -41,7 +43,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       metrics.modelLoads.inc({ model_type: model.modelType, result: 'loaded' });
     },
     onRefused: (modelType) => metrics.modelLoads.inc({ model_type: modelType, result: 'refused' }),
-  });
+  }, (artifact) => catalogueMismatch(store, artifact.manifest.data, artifact.idMaps[ARTIFACT_ID_MAPS.items] ?? []));
   await models.start();
   const logs = new RecommendationLogWriter(
     store,

@@ -1,5 +1,6 @@
 import type { ModelTypeName } from '../../lib/src/domain.js';
 import { DomainError } from '../../lib/src/errors.js';
+import type { DataFingerprint } from '../../lib/src/models/fingerprint.js';
 import type { ModelRegistry } from '../../lib/src/models/registry.js';
 import type { PromotionMetric } from './config.js';
 
@@ -47,15 +48,19 @@ export function decidePromotion({ metric, margin, candidate, active }: GateInput
   };
 }
 
-/** Reads the active version's metrics for the gate; an unreadable active version counts as none. */
+/**
+ * Reads the active version's metrics (and data fingerprint: a version trained on another catalogue is replaced
+ * without comparing metrics) for the gate; an unreadable active version counts as none.
+ */
 export async function activeMetrics(
   registry: ModelRegistry,
   modelType: ModelTypeName,
-): Promise<GateInput['active'] | { version: string; unreadable: string }> {
+): Promise<(NonNullable<GateInput['active']> & { data?: DataFingerprint }) | null | { version: string; unreadable: string }> {
   const version = await registry.activeVersion(modelType);
   if (version === null) return null;
   try {
-    return { version, metrics: (await registry.manifest(modelType, version)).metrics };
+    const manifest = await registry.manifest(modelType, version);
+    return { version, metrics: manifest.metrics, data: manifest.data };
   } catch (err) {
     if (err instanceof DomainError) return { version, unreadable: err.message };
     throw err;

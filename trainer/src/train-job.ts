@@ -5,6 +5,7 @@ import { evaluateRanking, evaluateTopK, popularityRecommender, randomHoldoutSpli
 import type { Logger } from '../../lib/src/logger.js';
 import { newVersion, type NumericArray } from '../../lib/src/models/artifact.js';
 import { ARTIFACT_ARRAYS, ARTIFACT_ID_MAPS } from '../../lib/src/models/layout.js';
+import { catalogueFingerprint, type DataFingerprint } from '../../lib/src/models/fingerprint.js';
 import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage, type ModelRegistry } from '../../lib/src/models/registry.js';
 import type { CsrMatrix } from '../../lib/src/sparse.js';
 import type { Store } from '../../lib/src/store/types.js';
@@ -187,6 +188,15 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
     await deps.store.setPopularityFromWeights(itemWeightSums(training));
     return { training, split };
   });
+  // What the versions are trained on, stored in their manifests (recsvc and the demo compare it with the store).
+  const { counts } = raw;
+  const fingerprint: DataFingerprint = {
+    catalogue: (await catalogueFingerprint(deps.store, training.items)).fingerprint,
+    movies: counts.movies,
+    watched: counts.watched,
+    likes: counts.likes,
+    bookmarks: counts.bookmarks,
+  };
   state.dataStats = {
     ...training.stats,
     trainInteractions: split.train.indices.length,
@@ -212,7 +222,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
       readSeconds: state.timings.read ?? 0,
       buildSeconds: state.timings.build ?? 0,
     });
-    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, log));
+    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, fingerprint, log));
     promotedAny ||= outcome.promoted;
     state.outcomes.push(outcome);
     await reporter.update({ fraction: base + share }, true);
@@ -362,6 +372,7 @@ async function publish(
   modelType: ModelTypeName,
   model: TrainedModel,
   dataStats: Record<string, number>,
+  data: DataFingerprint,
   log: Logger,
 ): Promise<ModelOutcomeJson> {
   const { registry, cache, config } = deps;
@@ -375,6 +386,7 @@ async function publish(
       dataStats,
       metrics: model.metrics,
       dimensions: model.dimensions,
+      data,
     },
     model.arrays,
     model.idMaps,
@@ -383,7 +395,9 @@ async function publish(
   const decision =
     active !== null && 'unreadable' in active
       ? { promote: true, reason: `active version ${active.version} is unreadable (${active.unreadable}); replacing it` }
-      : decidePromotion({ metric: config.PROMOTION_METRIC, margin: config.PROMOTION_MARGIN, candidate: model.metrics, active });
+      : active !== null && active.data?.catalogue !== data.catalogue
+        ? { promote: true, reason: `active version ${active.version} was trained on another catalogue (its metrics do not compare); replacing it` }
+        : decidePromotion({ metric: config.PROMOTION_METRIC, margin: config.PROMOTION_MARGIN, candidate: model.metrics, active });
   if (decision.promote) {
     await registry.activate(modelType, version);
     const message: ModelActivatedMessage = { modelType, version };

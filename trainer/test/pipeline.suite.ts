@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
 import { NotFoundError } from '../../lib/src/errors.js';
 import { fileNameOf } from '../../lib/src/models/artifact.js';
+import { catalogueFingerprint } from '../../lib/src/models/fingerprint.js';
 import { ARTIFACT_ARRAYS as A, ARTIFACT_ID_MAPS as M } from '../../lib/src/models/layout.js';
 import { CorruptModelError, ModelRegistry } from '../../lib/src/models/registry.js';
 import type { ObjectStore } from '../../lib/src/objectstore/types.js';
@@ -98,6 +99,14 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
       const { manifest, arrays, idMaps } = await registry.load(outcome.modelType, outcome.version);
       expect(manifest).toMatchObject({ formatVersion: 1, modelType: outcome.modelType, version: outcome.version, metrics: outcome.metrics });
       expect(manifest.dataStats).toEqual(done.dataStats);
+      // The data fingerprint: the catalogue the version scores as the store holds it, and the documents read.
+      expect(manifest.data).toEqual({
+        catalogue: (await catalogueFingerprint(backends.store, idMaps[M.items])).fingerprint,
+        movies: await backends.store.count('movies'),
+        watched: await backends.store.count('watched_movies'),
+        likes: await backends.store.count('likes'),
+        bookmarks: await backends.store.count('bookmarks'),
+      });
       expect(Date.parse(manifest.createdAt)).toBeGreaterThan(0);
       const d = manifest.dimensions;
       expect(d).toMatchObject({ users: 60, items: 80, factors: 8 });
@@ -190,6 +199,12 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
         [good.version, true],
       ].sort(),
     );
+
+    // Trained on another catalogue than the active version: replaced whatever the metrics (they do not compare).
+    await fillSmallWorld(backends.store, 8); // another seed: the same movie ids with other titles
+    const third = await waitForRun(worse.service, (await worse.service.startTraining({ modelTypes: ['als'] })).run.runId);
+    expect(third.outcomes[0]).toMatchObject({ promoted: true, reason: expect.stringMatching(/trained on another catalogue/) });
+    expect(await worse.runtime.registry.activeVersion('als')).toBe(third.outcomes[0].version);
   });
 
   it('rolls back with ActivateModel and refuses a corrupted version', async () => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ModelTypeName } from '../domain.js';
+import type { DataFingerprint } from './fingerprint.js';
 
 /**
  * A trained model as stored in object storage under models/{model_type}/{version}/:
@@ -29,6 +30,8 @@ export interface ModelManifest {
   dataStats: Record<string, number>;
   metrics: Record<string, number>;
   dimensions: Record<string, number>;
+  /** What the version was trained on (lib/src/models/fingerprint.ts); absent in versions made before the field. */
+  data?: DataFingerprint;
   files: ManifestFile[];
 }
 

@@ -1,5 +1,6 @@
 import type { ModelTypeName } from '../../src/domain.js';
 import { newVersion } from '../../src/models/artifact.js';
+import type { DataFingerprint } from '../../src/models/fingerprint.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import type { ObjectStore } from '../../src/objectstore/types.js';
 import type { MovieDoc, Store } from '../../src/store/types.js';
@@ -39,7 +40,7 @@ export async function seedServingWorld(store: Store): Promise<void> {
 export async function publishServingModel(
   objects: ObjectStore,
   modelType: ModelTypeName,
-  options: { activate?: boolean; second?: number; flip?: boolean } = {},
+  options: { activate?: boolean; second?: number; flip?: boolean; data?: DataFingerprint } = {},
 ): Promise<string> {
   const registry = new ModelRegistry(objects);
   const version = newVersion(new Date(Date.UTC(2026, 10, 24, 0, 0, options.second ?? 0)));
@@ -70,6 +71,7 @@ export async function publishServingModel(
       dataStats: { users: 2, items: 6 },
       metrics: { ndcgAt10: 0.5 },
       dimensions: { users: 2, items: 6, factors: 2, genres: modelType === 'lightfm' ? 2 : 0 },
+      ...(options.data ? { data: options.data } : {}),
     },
     arrays,
     idMaps,
