@@ -110,14 +110,21 @@ export function isAddressInUse(err: unknown): boolean {
   return e?.code === 'EADDRINUSE' || (typeof e?.message === 'string' && /EADDRINUSE|address already in use|No address added/i.test(e.message));
 }
 
-/** Resolves when nothing listens on host:port (by binding it briefly); rejects with the port's DemoError otherwise. */
-export async function assertPortFree(listener: Listener): Promise<void> {
-  if (listener.port === 0) return;
-  await new Promise<void>((resolve, reject) => {
+/** True when host:port can be bound now (it is bound briefly); port 0 (any free port) always can. */
+export async function portIsFree(listener: Listener): Promise<boolean> {
+  if (listener.port === 0) return true;
+  return new Promise<boolean>((resolve, reject) => {
     const server = createServer();
-    server.once('error', (err) => reject(isAddressInUse(err) ? new DemoError(portInUseMessage(listener), 2) : err));
-    server.listen({ host: listener.host, port: listener.port, exclusive: true }, () => server.close(() => resolve()));
+    server.once('error', (err) => (isAddressInUse(err) ? resolve(false) : reject(err)));
+    server.listen({ host: listener.host, port: listener.port, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/** Checks every listener before anything starts; one DemoError (exit code 2) names every taken port at once. */
+export async function assertPortsFree(listeners: readonly Listener[]): Promise<void> {
+  const taken: Listener[] = [];
+  for (const listener of listeners) if (!(await portIsFree(listener))) taken.push(listener);
+  if (taken.length > 0) throw new DemoError(taken.map(portInUseMessage).join('\n'), 2);
 }
 
 /**

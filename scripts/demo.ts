@@ -36,7 +36,7 @@ import { loadGatewayConfig } from '../gateway/src/config.js';
 import { buildGateway } from '../gateway/src/app.js';
 import { registerConsole } from '../gateway/src/console.js';
 import { Upstreams } from '../gateway/src/upstreams.js';
-import { assertPortFree, DEMO_USAGE, DemoError, listening, parseDemoFlags, staleModels, type Listener } from './demo-support.js';
+import { assertPortsFree, DEMO_USAGE, DemoError, listening, parseDemoFlags, staleModels, type Listener } from './demo-support.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const started = Date.now();
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     { variable: 'TRAINER_PORT', what: 'the trainer (gRPC)', host: trainerConfig.TRAINER_HOST, port: trainerConfig.TRAINER_PORT },
     { variable: 'TRAINER_METRICS_PORT', what: "the trainer's /metrics", host: trainerConfig.TRAINER_HOST, port: trainerConfig.TRAINER_METRICS_PORT },
   ];
-  for (const listener of [gatewayListener, ...recsvcListeners, ...trainerListeners]) await assertPortFree(listener);
+  await assertPortsFree([gatewayListener, ...recsvcListeners, ...trainerListeners]);
 
   say(
     `recsys demo: ${recsvcConfig.MONGO_URL ? 'MongoDB' : 'embedded store'}, ${recsvcConfig.REDIS_URL ? 'Redis' : 'in-process cache and queue'}, ` +
