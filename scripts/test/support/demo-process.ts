@@ -41,9 +41,13 @@ export interface DemoProcess {
 
 /**
  * Starts `npm start` from the TypeScript sources (no build needed) in a child process: the demo with `args`, on the
- * embedded backends (MONGO_URL / REDIS_URL / S3_ENDPOINT removed from the environment), DATA_DIR `dataDir`.
+ * embedded backends (MONGO_URL / REDIS_URL / S3_ENDPOINT removed from the environment unless `servers`), DATA_DIR
+ * `dataDir`.
  */
-export function startDemo(args: readonly string[], options: { dataDir: string; env?: Record<string, string> }): DemoProcess {
+export function startDemo(
+  args: readonly string[],
+  options: { dataDir: string; env?: Record<string, string>; /** keep MONGO_URL / REDIS_URL / S3_ENDPOINT */ servers?: boolean },
+): DemoProcess {
   // The compile cache keeps the transformed sources between starts (halves the start-up CPU time).
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -52,7 +56,7 @@ export function startDemo(args: readonly string[], options: { dataDir: string; e
     DATA_DIR: options.dataDir,
     ...options.env,
   };
-  for (const name of ['MONGO_URL', 'REDIS_URL', 'S3_ENDPOINT']) delete env[name];
+  if (!options.servers) for (const name of ['MONGO_URL', 'REDIS_URL', 'S3_ENDPOINT']) delete env[name];
   const child = spawn(
     process.execPath,
     ['--experimental-transform-types', '--no-warnings', '--import', './scripts/test/support/ts-hooks.mjs', 'scripts/demo.ts', ...args],
