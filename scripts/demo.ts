@@ -110,10 +110,10 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  // Every service's configuration, validated before anything starts. Only error logs (LOG_LEVEL changes it): the demo
-  // prints progress itself, and a job released at Ctrl-C is expected;
-  // short grace times: Ctrl-C should not wait for a training run to finish.
-  const env = { LOG_LEVEL: 'error', SHUTDOWN_GRACE_MS: '2000', WORKER_SHUTDOWN_GRACE_MS: '1000', ...process.env };
+  // Every service's configuration, validated before anything starts. No service logs unless LOG_LEVEL asks for them:
+  // the demo prints progress and every condition that matters (a failed training, a refused version, a taken port)
+  // itself, in words; short grace times: Ctrl-C should not wait for a training run to finish.
+  const env = { LOG_LEVEL: 'fatal', SHUTDOWN_GRACE_MS: '2000', WORKER_SHUTDOWN_GRACE_MS: '1000', ...process.env };
   const recsvcConfig = loadRecsvcConfig(env);
   const trainerConfig = loadTrainerConfig(env);
   const gatewayConfig = loadGatewayConfig(env);
