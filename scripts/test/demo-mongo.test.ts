@@ -7,17 +7,18 @@ import { demoDataDir, demoTimeout, startDemo } from './support/demo-process.js';
 
 /** The demo on a MongoDB that keeps its data between runs: never a half-written data set, never two mixed. */
 describeWithServers(['MONGO_URL'], 'the demo on MongoDB (real MongoDB-wire server)', () => {
-  const dataDir = demoDataDir();
+  let dataDir: string;
   const database = `demo_test_${randomUUID().slice(0, 8)}`;
   const env = { MONGO_DB: database };
   let store: MongoStore;
   beforeAll(async () => {
+    dataDir = demoDataDir(); // here, not at collection: a skipped suite makes no folder
     store = await MongoStore.connect(serverUrl('MONGO_URL')!, database);
   });
   afterAll(async () => {
     await store?.dropDatabase();
     await store?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('stopped while generating the data, leaves no partial data set behind', async () => {
