@@ -127,7 +127,8 @@ describe('LightFM-style explanations (feature contributions)', () => {
 describe('explanations through REST and gRPC', () => {
   let stack: TestStack;
   let store: MemoryStore;
-  const get = async (path: string) => (await fetch(`${stack.baseUrl}${path}`)).json();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers checked field by field below
+  const get = async (path: string): Promise<any> => (await fetch(`${stack.baseUrl}${path}`)).json();
   beforeAll(async () => {
     store = new MemoryStore();
     await seedServingWorld(store);
