@@ -85,6 +85,25 @@ describe('ALS explanations (implicit explain, Hu, Koren & Volinsky 2008 section 
     }
   });
 
+  it('gives the numbers of the implicit library\'s own explain (implicit 0.7.2, recsvc/test/reference/als-explain-implicit.py)', () => {
+    // Park-Miller (exact in doubles, so Python draws the same numbers).
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const itemFactors = Float32Array.from(Array.from({ length: 12 * 5 }, rand));
+    const history = [{ item: 1, weight: 1.0 }, { item: 4, weight: 0.5 }, { item: 7, weight: 1.8 }, { item: 9, weight: 0.3 }];
+    const implicit: Record<number, { total: number; contributions: Record<number, number> }> = {
+      0: { total: -0.5239043512601287, contributions: { 7: 0.3318863053888448, 4: -0.17027352866995699, 9: -0.2238622160022135, 1: -0.4616549119768029 } },
+      2: { total: -0.6097678406729372, contributions: { 9: 0.09721370279332994, 1: 0.06777731358403542, 4: -0.1301130973004068, 7: -0.6446457597498958 } },
+      11: { total: -0.2594831631657082, contributions: { 7: 0.2872741785538027, 9: -0.09771007780496849, 4: -0.12722103679741345, 1: -0.321826227117129 } },
+    };
+    const explained = alsExplain({ factors: 5, itemFactors, regularization: 0.1, alpha: 3, history, targets: [0, 2, 11] });
+    // implicit computes YᵀY in float32, this module in float64: agreement to float32 precision.
+    [0, 2, 11].forEach((target, t) => {
+      expect(explained[t].total).toBeCloseTo(implicit[target].total, 6);
+      for (const c of explained[t].contributions) expect(c.value).toBeCloseTo(implicit[target].contributions[c.item], 6);
+    });
+  });
+
   it('ignores entries without a positive weight', () => {
     const [result] = alsExplain({
       factors: 2, itemFactors: Float32Array.from([1, 0, 0, 1, 1, 1]), regularization: 1, alpha: 1,
