@@ -41,11 +41,16 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
   try {
     let interactions = req.interactions;
     let favoriteGenres = req.favoriteGenres;
-    const needsInteractions = model.modelType === 'als' || !model.knowsUser(req.userId);
-    if (!interactions && needsInteractions) {
-      const [weights, user] = await Promise.all([deps.store.userInteractionWeights(req.userId), deps.store.getUser(req.userId)]);
+    // A cache hit read nothing from MongoDB: ALS needs the interactions; a user unknown to the model (never cached
+    // today, but cheap to handle) needs what fold-in needs.
+    const known = model.knowsUser(req.userId);
+    if (!interactions && (model.modelType === 'als' || !known)) {
+      const [weights, user] = await Promise.all([
+        deps.store.userInteractionWeights(req.userId),
+        known ? Promise.resolve(null) : deps.store.getUser(req.userId),
+      ]);
       interactions = weights;
-      favoriteGenres = user?.favoriteGenres ?? [];
+      if (!known) favoriteGenres = user?.favoriteGenres ?? [];
     }
     interactions ??= new Map();
     const user = model.userRepresentation(req.userId) ?? model.foldIn(interactions, favoriteGenres);
