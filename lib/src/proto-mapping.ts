@@ -18,7 +18,9 @@ export function modelTypeFromProto(value: ModelType): ModelTypeName | undefined 
     case ModelType.MODEL_TYPE_LIGHTFM:
       return 'lightfm';
     default:
-      throw new InvalidArgumentError(`unknown model type ${String(value)}`);
+      throw new InvalidArgumentError(
+        `unknown model type ${String(value)}; allowed: MODEL_TYPE_ALS, MODEL_TYPE_LIGHTFM, or MODEL_TYPE_UNSPECIFIED to let the experiment choose`,
+      );
   }
 }
 

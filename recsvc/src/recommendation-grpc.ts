@@ -129,7 +129,7 @@ export function recommendationService(deps: RecommendationServiceDeps): ServiceB
         const { since, until } = request;
         if (since && until && since >= until) throw new InvalidArgumentError('since must be before until');
         const bucket = BUCKETS[request.bucket] as TimeBucketName | undefined;
-        if (!bucket) throw new InvalidArgumentError(`bucket must be one of: ${Object.values(BUCKETS).filter(Boolean).join(', ')}`);
+        if (!bucket) throw new InvalidArgumentError('bucket must be one of: TIME_BUCKET_HOUR, TIME_BUCKET_DAY (UNSPECIFIED means DAY)');
         const report = await experimentReportFromStore(store, { k, since, until, bucket });
         return {
           k: report.k,

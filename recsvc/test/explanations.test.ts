@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
 import { alsExplain, featureContributions, listText } from '../src/explanations.js';
+import {
+  ContributionKind,
+  ExplanationKind,
+  ModelType,
+  RecommendationServiceClient,
+  TimeBucket,
+  type GetExperimentReportResponse,
+  type GetRecommendationsResponse,
+  type GetUserHistoryResponse,
+} from '../../lib/src/proto.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
@@ -214,5 +225,32 @@ describe('explanations through REST and gRPC', () => {
     const missing = await fetch(`${stack.baseUrl}/users/nobody/history`);
     expect(missing.status).toBe(404);
     expect((await fetch(`${stack.baseUrl}/users/u3/history?limit=0`)).status).toBe(400);
+  });
+
+  it('carries the same explanations, the history and the report over gRPC', async () => {
+    const client = new RecommendationServiceClient(stack.recsvcAddress, grpc.credentials.createInsecure());
+    type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
+    const unary = <Req, Res>(method: unknown, req: Req) =>
+      new Promise<Res>((resolve, reject) =>
+        (method as (req: Req, cb: Callback<Res>) => unknown).call(client, req, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))),
+      );
+    try {
+      const list = await unary<object, GetRecommendationsResponse>(client.getRecommendations, { userId: 'u1', modelType: ModelType.MODEL_TYPE_ALS, k: 2 });
+      expect(list.items[0].explanation).toMatchObject({
+        kind: ExplanationKind.EXPLANATION_KIND_SIMILAR_TO_HISTORY,
+        contributions: [expect.objectContaining({ kind: ContributionKind.CONTRIBUTION_KIND_MOVIE, id: 'm1' })],
+      });
+      const history = await unary<object, GetUserHistoryResponse>(client.getUserHistory, { userId: 'u1', limit: 0 });
+      expect(history).toMatchObject({ userId: 'u1', total: 1, items: [{ movie: expect.objectContaining({ movieId: 'm1' }), weight: 1 }] });
+      const report = await unary<object, GetExperimentReportResponse>(client.getExperimentReport, { k: 3, bucket: TimeBucket.TIME_BUCKET_HOUR });
+      expect(report.bucket).toBe(TimeBucket.TIME_BUCKET_HOUR);
+      expect(report.forced.length).toBe(2);
+      const bad = await unary(client.getExperimentReport, { k: 3, bucket: 9 as TimeBucket }).catch((e: grpc.ServiceError) => e);
+      expect(bad).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/bucket must be one of: TIME_BUCKET_HOUR, TIME_BUCKET_DAY/) });
+      const badModel = await unary(client.getRecommendations, { userId: 'u1', modelType: 9 as ModelType, k: 2 }).catch((e: grpc.ServiceError) => e);
+      expect(badModel).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/MODEL_TYPE_ALS, MODEL_TYPE_LIGHTFM/) });
+    } finally {
+      client.close();
+    }
   });
 });
