@@ -42,7 +42,7 @@ export const ContributionSchema = Type.Object({
   }),
   id: Type.String({ description: 'A movie id or a genre' }),
   label: Type.String({ description: 'A title or a genre, for display' }),
-  value: Type.Number({ description: 'The part of the score (same unit as score; the contributions of an explanation sum to it)' }),
+  value: Type.Number({ description: 'The part of the score (same unit as score); all the parts together sum to the score, the strongest are listed' }),
 });
 
 export const ExplanationSchema = Type.Object(

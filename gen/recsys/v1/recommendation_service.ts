@@ -296,7 +296,7 @@ export interface RankedMovie {
   explanation?: Explanation | undefined;
 }
 
-/** One additive part of a score: the contributions of an explanation sum to the score. */
+/** One additive part of a score: all the parts together sum to the score; an explanation lists the strongest. */
 export interface Contribution {
   kind: ContributionKind;
   /** A movie id or a genre. */
