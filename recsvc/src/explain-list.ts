@@ -24,10 +24,31 @@ export interface ExplainListRequest {
   favoriteGenres: readonly string[];
 }
 
+/** How long a cache hit may wait for the interactions an explanation needs before serving without it. */
+export const EXPLAIN_READ_BUDGET_MS = 500;
+/** After a failed or slow read, cache hits skip the read for this long (MongoDB is probably down). */
+export const EXPLAIN_READ_BACKOFF_MS = 10_000;
+
+/** Per recommender (keyed by its deps object): until when cache hits skip the interactions read. */
+const backoff = new WeakMap<object, number>();
+
+class ReadTimeout extends Error {}
+class BackingOff extends Error {}
+
+function withinBudget<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Sets `explanation` on each served item, at serve time and for the K served items only. A cache hit reads the
- * user's interactions (ALS needs them); if that read fails the list is still served, with a short explanation that
- * says it could not be computed (a log line says why).
+ * user's interactions (ALS needs them) within EXPLAIN_READ_BUDGET_MS: a cache hit never waits for MongoDB longer than
+ * that, and while reads fail or are slow (for EXPLAIN_READ_BACKOFF_MS after each) the list is served with a short
+ * explanation that says it cannot be computed right now (a log line says why).
  */
 export async function explainList(deps: ExplainDeps, req: ExplainListRequest): Promise<void> {
   const { items, source, model } = req;
@@ -45,12 +66,18 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
     // today, but cheap to handle) needs what fold-in needs.
     const known = model.knowsUser(req.userId);
     if (!interactions && (model.modelType === 'als' || !known)) {
-      const [weights, user] = await Promise.all([
-        deps.store.userInteractionWeights(req.userId),
-        known ? Promise.resolve(null) : deps.store.getUser(req.userId),
-      ]);
-      interactions = weights;
-      if (!known) favoriteGenres = user?.favoriteGenres ?? [];
+      if ((backoff.get(deps) ?? 0) > Date.now()) throw new BackingOff('interactions reads are backing off after a failure');
+      try {
+        const [weights, user] = await withinBudget(
+          Promise.all([deps.store.userInteractionWeights(req.userId), known ? Promise.resolve(null) : deps.store.getUser(req.userId)]),
+          EXPLAIN_READ_BUDGET_MS,
+        );
+        interactions = weights;
+        if (!known) favoriteGenres = user?.favoriteGenres ?? [];
+      } catch (err) {
+        backoff.set(deps, Date.now() + EXPLAIN_READ_BACKOFF_MS);
+        throw err;
+      }
     }
     interactions ??= new Map();
     const user = model.userRepresentation(req.userId) ?? model.foldIn(interactions, favoriteGenres);
@@ -63,7 +90,8 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
       titles: (ids) => deps.movies.get(ids),
     });
   } catch (err) {
-    deps.log.warn({ err: String(err), userId: req.userId, modelType: model.modelType }, 'explanations could not be computed');
+    // One log line per failure, not one per request while backing off.
+    if (!(err instanceof BackingOff)) deps.log.warn({ err: String(err), userId: req.userId, modelType: model.modelType }, 'explanations could not be computed');
     explanations = items.map(() => ({
       kind: model.modelType === 'als' ? 'similar_to_history' : 'features',
       text: 'No explanation available right now',

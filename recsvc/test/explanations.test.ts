@@ -253,4 +253,27 @@ describe('explanations through REST and gRPC', () => {
       client.close();
     }
   });
+
+  it('serves a cached list at once when the interactions cannot be read, and stops asking for a while', async () => {
+    const warm = await get('/recommendations/u2?model=als&k=2');
+    expect(warm.source).toBe('model');
+    const original = store.userInteractionWeights.bind(store);
+    let reads = 0;
+    // MongoDB hanging: the read never answers.
+    store.userInteractionWeights = () => {
+      reads++;
+      return new Promise(() => undefined);
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const cached = await get('/recommendations/u2?model=als&k=2');
+        expect(cached.source).toBe('cache');
+        expect(cached.items.map((item: { movie_id: string }) => item.movie_id)).toEqual(warm.items.map((item: { movie_id: string }) => item.movie_id));
+        expect(cached.items[0].explanation).toEqual({ kind: 'similar_to_history', text: 'No explanation available right now', contributions: [], genres: [] });
+      }
+      expect(reads).toBe(1);
+    } finally {
+      store.userInteractionWeights = original;
+    }
+  });
 });
