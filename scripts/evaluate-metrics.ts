@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { loadConfig, storageEnvShape } from '../lib/src/config.js';
-import { buildExperimentReport, type ExperimentReport } from '../lib/src/experiment-report.js';
+import { experimentReportFromStore, type ExperimentReport } from '../lib/src/experiment-report.js';
 import { MODEL_TYPES, type ModelTypeName } from '../lib/src/domain.js';
 import { MongoStore } from '../lib/src/store/mongo-store.js';
 import type { Store } from '../lib/src/store/types.js';
@@ -56,8 +56,10 @@ export function parseEvaluateArgs(argv: string[]): EvaluateOptions {
 }
 
 export async function evaluateMetrics(store: Store, options: EvaluateOptions): Promise<ExperimentReport> {
-  const report = buildExperimentReport(await store.experimentTotals({ k: options.k, since: options.since, until: options.until }), options.k);
-  return options.model ? { ...report, arms: report.arms.filter((a) => a.modelType === options.model) } : report;
+  const report = await experimentReportFromStore(store, { k: options.k, since: options.since, until: options.until });
+  if (!options.model) return report;
+  const only = <T extends { modelType: ModelTypeName }>(rows: T[]) => rows.filter((r) => r.modelType === options.model);
+  return { ...report, arms: only(report.arms), forced: only(report.forced), series: only(report.series) };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -74,8 +76,14 @@ export function formatReport(report: ExperimentReport): string {
   const c = report.comparison;
   rows.push(
     '',
-    `Like rate ALS − LightFM: ${pct(c.difference)} (95% CI ${pct(c.ci95Low)} to ${pct(c.ci95High)}), z = ${c.z.toFixed(3)}, p = ${c.pValue.toPrecision(3)}`,
+    c.enoughData
+      ? `Like rate ALS − LightFM: ${pct(c.difference)} (95% CI ${pct(c.ci95Low)} to ${pct(c.ci95High)}), z = ${c.z.toFixed(3)}, p = ${c.pValue.toPrecision(3)}. ${c.note}`
+      : c.note,
   );
+  if (report.forced.some((a) => a.sessions > 0)) {
+    rows.push('', 'Forced sessions (?model=, not part of the experiment):');
+    for (const a of report.forced) rows.push(`- ${a.modelType}: ${a.sessions} sessions, ${a.feedbackCount} feedback, ${a.likes} likes`);
+  }
   return rows.join('\n');
 }
 

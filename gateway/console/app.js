@@ -152,6 +152,8 @@ const state = {
   liked: { als: new Set(), lightfm: new Set() },
   run: null,
   pollTimer: null,
+  /** Bucket of the like-rate time series: 'hour' or 'day'. */
+  bucket: 'hour',
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ async function selectUser(userId) {
   }
   $('reload-recs').disabled = false;
   updateGenreControls();
-  await Promise.all([loadUserGenres(), ...MODELS.map((m) => loadColumn(m.type))]);
+  await Promise.all([loadUserGenres(), loadHistory(), ...MODELS.map((m) => loadColumn(m.type))]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -319,7 +321,7 @@ async function loadColumn(modelType) {
     );
     list.replaceChildren(
       ...(res.items.length
-        ? res.items.map((item) => renderItem(modelType, res.session_id, item))
+        ? res.items.map((item) => renderItem(modelType, res.session_id, item, res.items[0]?.score))
         : [h('li', { class: 'empty muted' }, 'Nothing to recommend.')]),
     );
     column.dataset.state = 'ready';
@@ -334,7 +336,37 @@ async function loadColumn(modelType) {
   }
 }
 
-function renderItem(modelType, sessionId, item) {
+/** A score people can compare across models: the share of the list's top score (raw scores differ by model). */
+function relativeScore(score, top) {
+  return typeof top === 'number' && top > 0 && Number.isFinite(score) ? Math.max(0, score / top) : null;
+}
+
+function renderWhy(explanation) {
+  if (!explanation || !explanation.text) return null;
+  const parts = explanation.contributions ?? [];
+  if (!parts.length) return h('div', { class: 'why', testid: 'why' }, h('span', { testid: 'why-text' }, explanation.text));
+  const total = parts.reduce((sum, c) => sum + Math.abs(c.value), 0) || 1;
+  return h(
+    'details',
+    { class: 'why', testid: 'why' },
+    h('summary', { testid: 'why-text' }, explanation.text),
+    h('ul', { class: 'contributions', testid: 'contributions' }, ...parts.map((c) =>
+      h('li', { 'data-kind': c.kind },
+        h('span', { class: 'bar', style: `width:${Math.round((Math.abs(c.value) / total) * 100)}%`, 'aria-hidden': 'true' }),
+        h('span', { class: 'label' }, c.label),
+        h('span', { class: 'num muted' }, `${c.value >= 0 ? '+' : '−'}${fmt(Math.abs(c.value))}`)))),
+  );
+}
+
+function renderTitle(item) {
+  const year = item.year ? h('span', { class: 'muted' }, ` (${item.year})`) : null;
+  const link = item.imdb_url
+    ? h('a', { href: item.imdb_url, target: '_blank', rel: 'noopener noreferrer', class: 'ext', testid: 'imdb-link', title: `${item.title} on IMDb` }, 'IMDb')
+    : null;
+  return h('div', { class: 'title', testid: 'title' }, item.title, year, link ? ' ' : null, link);
+}
+
+function renderItem(modelType, sessionId, item, topScore) {
   const liked = state.liked[modelType].has(item.movie_id);
   const likeButton = h(
     'button',
@@ -346,17 +378,20 @@ function renderItem(modelType, sessionId, item) {
     { type: 'button', class: 'vote dislike', testid: 'dislike', 'aria-label': `Dislike ${item.title}`, title: 'Dislike' },
     'Dislike',
   );
+  const relative = relativeScore(item.score, topScore);
   const li = h(
     'li',
     { class: liked ? 'item liked' : 'item', testid: 'rec-item', 'data-movie-id': item.movie_id },
-    h('span', { class: 'rank', 'aria-hidden': 'true' }, item.rank),
+    h('span', { class: 'rank', testid: 'rank', title: 'Rank in the list' }, item.rank),
     h(
       'div',
       { class: 'info' },
-      h('div', { class: 'title', testid: 'title' }, item.title, item.year ? h('span', { class: 'muted' }, ` (${item.year})`) : null),
+      renderTitle(item),
       h('div', { class: 'sub' }, h('span', { testid: 'genres' }, item.genres.join(' · ') || 'no genre'), item.rating ? h('span', { class: 'muted' }, ` · ★ ${fmt(item.rating, 1)}`) : null),
+      renderWhy(item.explanation),
     ),
-    h('span', { class: 'score', testid: 'score', title: 'Score' }, fmt(item.score)),
+    h('span', { class: 'score', testid: 'score', title: `Share of the top score of this list (raw score ${fmt(item.score)}; raw scores are not comparable across models)` },
+      relative === null ? '–' : `${Math.round(relative * 100)}%`),
     h('span', { class: 'votes' }, likeButton, dislikeButton),
   );
   const vote = async (liked) => {
@@ -385,6 +420,36 @@ function renderItem(modelType, sessionId, item) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The user's history (what the lists are explained by)
+
+const HISTORY_LIMIT = 10;
+
+async function loadHistory() {
+  const generation = state.generation;
+  const list = $('history-items');
+  const meta = $('history-meta');
+  try {
+    const res = await api('GET', `/users/${encodeURIComponent(state.user)}/history?limit=${HISTORY_LIMIT}`);
+    if (generation !== state.generation) return;
+    meta.textContent = res.total
+      ? `${res.total} movie${res.total === 1 ? '' : 's'} watched, liked or bookmarked${res.total > res.items.length ? `; the ${res.items.length} strongest` : ''}`
+      : 'Nothing watched, liked or bookmarked yet.';
+    list.replaceChildren(...res.items.map((item) =>
+      h('li', { class: 'item history-item', testid: 'history-item', 'data-movie-id': item.movie_id },
+        h('div', { class: 'info' }, renderTitle(item), h('div', { class: 'sub' }, item.genres.join(' · ') || 'no genre')),
+        h('span', { class: 'score', title: 'Interaction weight (watched 1.0, partly 0.5, a like rating/10, a bookmark 0.3)' }, fmt(item.weight, 1)))));
+  } catch (err) {
+    if (generation !== state.generation) return;
+    list.replaceChildren();
+    if (err instanceof ApiError && err.status === 404) meta.textContent = 'New user: no history yet.';
+    else {
+      meta.replaceChildren(h('span', { class: 'error-text' }, 'The history could not be loaded.'));
+      showError(err);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Experiment report
 
 const CHART_METRICS = [
@@ -393,46 +458,99 @@ const CHART_METRICS = [
   { key: 'like_rate', label: 'Like rate' },
 ];
 
+function renderArmRow(a, prefix) {
+  const ci = a.feedback_count ? ` (${pct(a.like_rate_ci95.low)}–${pct(a.like_rate_ci95.high)})` : '';
+  return h(
+    'tr',
+    { testid: `${prefix}row-${a.model_type}` },
+    h('th', { scope: 'row' }, h('span', { class: `swatch ${a.model_type}`, 'aria-hidden': 'true' }), modelLabel(a.model_type)),
+    h('td', { class: 'num', testid: `${prefix}precision-${a.model_type}` }, fmt(a.precision_at_k)),
+    h('td', { class: 'num', testid: `${prefix}recall-${a.model_type}` }, fmt(a.recall_at_k)),
+    h('td', { class: 'num', testid: `${prefix}like-rate-${a.model_type}`, title: '95% Wilson interval in brackets' },
+      a.feedback_count ? pct(a.like_rate) : '–', h('span', { class: 'muted ci', testid: `${prefix}ci-${a.model_type}` }, ci)),
+    h('td', { class: 'num', testid: `${prefix}sessions-${a.model_type}`, title: `${a.sessions_with_feedback} with feedback` }, a.sessions),
+    h('td', { class: 'num', testid: `${prefix}feedback-${a.model_type}` }, a.feedback_count),
+    h('td', { class: 'num', testid: `${prefix}likes-${a.model_type}` }, a.likes),
+  );
+}
+
 async function loadReport() {
   const rows = $('report-rows');
   try {
-    const report = await api('GET', `/experiments/report?k=${REPORT_K}`);
+    const report = await api('GET', `/experiments/report?k=${REPORT_K}&bucket=${state.bucket}`);
     $('report-k').textContent = `(K = ${report.k})`;
     const arms = MODELS.map((m) => report.arms.find((a) => a.model_type === m.type) ?? emptyArm(m.type));
-    rows.replaceChildren(
-      ...arms.map((a) =>
-        h(
-          'tr',
-          { testid: `report-row-${a.model_type}` },
-          h('th', { scope: 'row' }, h('span', { class: `swatch ${a.model_type}`, 'aria-hidden': 'true' }), modelLabel(a.model_type)),
-          h('td', { class: 'num', testid: `precision-${a.model_type}` }, fmt(a.precision_at_k)),
-          h('td', { class: 'num', testid: `recall-${a.model_type}` }, fmt(a.recall_at_k)),
-          h('td', { class: 'num', testid: `like-rate-${a.model_type}` }, pct(a.like_rate)),
-          h('td', { class: 'num', testid: `sessions-${a.model_type}`, title: `${a.sessions_with_feedback} with feedback` }, a.sessions),
-          h('td', { class: 'num', testid: `feedback-${a.model_type}` }, a.feedback_count),
-          h('td', { class: 'num', testid: `likes-${a.model_type}` }, a.likes),
-        ),
-      ),
-    );
+    const forced = MODELS.map((m) => report.forced.find((a) => a.model_type === m.type) ?? emptyArm(m.type));
+    rows.replaceChildren(...arms.map((a) => renderArmRow(a, 'report-')));
+    $('forced-rows').replaceChildren(...forced.map((a) => renderArmRow(a, 'forced-')));
     const c = report.comparison;
-    const significant = c.p_value < 0.05;
-    $('p-value').replaceChildren(
-      'Like rate ALS − LightFM: ',
-      h('strong', {}, `${c.difference >= 0 ? '+' : ''}${pct(c.difference)}`),
-      ` (95% CI ${pct(c.ci95_low)} to ${pct(c.ci95_high)}), z = ${fmt(c.z, 2)}, `,
-      h('strong', { testid: 'p-value-number' }, `p = ${fmt(c.p_value)}`),
-      ' — ',
-      h('span', { class: significant ? 'sig' : 'muted' }, significant ? 'significant at 5%' : 'not significant at 5%'),
-    );
+    if (!c.enough_data) {
+      $('p-value').replaceChildren(h('strong', { testid: 'verdict', 'data-verdict': 'not-enough-data' }, c.note || 'Not enough data yet.'));
+    } else {
+      const significant = c.p_value < 0.05;
+      $('p-value').replaceChildren(
+        'Like rate ALS − LightFM: ',
+        h('strong', {}, `${c.difference >= 0 ? '+' : ''}${pct(c.difference)}`),
+        ` (95% CI ${pct(c.ci95_low)} to ${pct(c.ci95_high)}), z = ${fmt(c.z, 2)}, `,
+        h('strong', { testid: 'p-value-number' }, `p = ${fmt(c.p_value)}`),
+        ' — ',
+        h('span', { class: significant ? 'sig' : 'muted', testid: 'verdict', 'data-verdict': significant ? 'significant' : 'not-significant' }, c.note),
+        c.required_feedback_per_arm
+          ? h('span', { class: 'muted', testid: 'sample-size' }, ` Minimum sample for this effect: ${c.required_feedback_per_arm} feedback per arm (alpha 0.05, power 0.8).`)
+          : null,
+      );
+    }
     renderChart(arms);
+    renderSeries(report);
   } catch (err) {
     rows.replaceChildren(h('tr', {}, h('td', { colspan: 7, class: 'error-text' }, 'The report could not be loaded.')));
     showError(err);
   }
 }
 
+/** The experiment's like rate per arm over time: one line per model, a dot per bucket with feedback. */
+function renderSeries(report) {
+  const width = 420;
+  const height = 200;
+  const pad = { top: 14, right: 12, bottom: 40, left: 40 };
+  const innerW = width - pad.left - pad.right;
+  const innerH = height - pad.top - pad.bottom;
+  const times = [...new Set(report.series.flatMap((s) => s.points.map((p) => p.start)))].sort();
+  const x = (start) => pad.left + (times.length <= 1 ? innerW / 2 : (times.indexOf(start) / (times.length - 1)) * innerW);
+  const y = (v) => pad.top + innerH - v * innerH;
+  const label = (start) => (report.bucket === 'hour' ? `${start.slice(5, 10)} ${start.slice(11, 16)}` : start.slice(0, 10));
+  const grid = [0, 0.5, 1].flatMap((v) => [
+    s('line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: v ? 'grid' : 'axis' }),
+    s('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, `${v * 100}%`),
+  ]);
+  const ticks = times.length ? [times[0], times[times.length - 1]].filter((t, i, all) => all.indexOf(t) === i).map((t) =>
+    s('text', { x: x(t), y: height - pad.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, label(t))) : [];
+  const lines = report.series.map((series) => {
+    const color = MODELS.find((m) => m.type === series.model_type)?.color ?? '#888';
+    const points = series.points.map((p) => `${x(p.start)},${y(p.like_rate)}`).join(' ');
+    return s('g', { class: 'series', 'data-model': series.model_type },
+      series.points.length > 1 ? s('polyline', { points, fill: 'none', stroke: color, 'stroke-width': 2 }) : null,
+      ...series.points.map((p) => s('circle', { class: 'point', cx: x(p.start), cy: y(p.like_rate), r: 4, fill: color },
+        s('title', {}, `${modelLabel(series.model_type)} ${label(p.start)}: ${pct(p.like_rate)} of ${p.feedback_count} feedback`))));
+  });
+  const empty = times.length === 0
+    ? s('text', { x: pad.left + innerW / 2, y: pad.top + innerH / 2, 'text-anchor': 'middle', class: 'empty-note' }, 'No experiment feedback yet')
+    : null;
+  const legend = MODELS.map((m, i) =>
+    s('g', { transform: `translate(${pad.left + i * 110}, ${height - 6})` },
+      s('rect', { width: 12, height: 12, y: -10, fill: m.color, rx: 2 }),
+      s('text', { x: 18, class: 'label' }, m.label)));
+  $('series-chart').replaceChildren(
+    s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', class: 'chart-svg', 'aria-label': `Like rate per ${report.bucket} and model` },
+      ...grid, ...ticks, ...lines, ...legend, empty),
+  );
+}
+
 function emptyArm(modelType) {
-  return { model_type: modelType, sessions: 0, sessions_with_feedback: 0, feedback_count: 0, likes: 0, like_rate: 0, precision_at_k: 0, recall_at_k: 0 };
+  return {
+    model_type: modelType, sessions: 0, sessions_with_feedback: 0, feedback_count: 0, likes: 0, like_rate: 0,
+    like_rate_ci95: { low: 0, high: 1 }, precision_at_k: 0, recall_at_k: 0,
+  };
 }
 
 /** Grouped bars, one group per metric, one bar per model; the scale adapts to the largest value. */
@@ -498,8 +616,6 @@ function renderChart(arms) {
 // ---------------------------------------------------------------------------------------------------------------
 // Model versions
 
-const METRIC_ORDER = ['ndcgAt10', 'precisionAt10', 'recallAt10', 'mapAt10'];
-
 async function loadModels() {
   const box = $('models');
   try {
@@ -515,11 +631,58 @@ async function loadModels() {
   }
 }
 
+/** The few numbers that decide, found by name whatever the cut-off (ndcgAt10, popularityNdcgAt10, ...). */
+function decidingMetrics(metrics) {
+  const find = (pattern) => {
+    const key = Object.keys(metrics).find((k) => pattern.test(k));
+    return key === undefined ? null : { key, k: Number(pattern.exec(key)[1]), value: metrics[key] };
+  };
+  return {
+    ndcg: find(/^ndcgAt(\d+)$/),
+    precision: find(/^precisionAt(\d+)$/),
+    popularityNdcg: find(/^popularityNdcgAt(\d+)$/),
+    popularityPrecision: find(/^popularityPrecisionAt(\d+)$/),
+  };
+}
+
+/** Counts as integers, times with their unit, rates with 3 decimals. */
+function fmtValue(key, value) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '–';
+  if (/Seconds$/.test(key)) return `${value.toFixed(1)} s`;
+  if (Number.isInteger(value)) return value.toLocaleString('en-US');
+  return fmt(value);
+}
+
 function renderModelTable(model, versions) {
-  const metricKeys = [...new Set(versions.flatMap((v) => Object.keys(v.metrics)))].sort(
-    (a, b) => (METRIC_ORDER.indexOf(a) + 1 || 99) - (METRIC_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b),
-  );
   const sorted = [...versions].sort((a, b) => String(b.version).localeCompare(String(a.version)));
+  const k = sorted.map((v) => decidingMetrics(v.metrics).ndcg?.k).find((x) => x) ?? 10;
+  const rows = sorted.flatMap((v) => {
+    const m = decidingMetrics(v.metrics);
+    const beaten = m.ndcg && m.popularityNdcg && m.popularityNdcg.value > m.ndcg.value;
+    const ratio = m.ndcg && m.popularityNdcg && m.popularityNdcg.value > 0 ? m.ndcg.value / m.popularityNdcg.value : null;
+    const detailsId = `details-${model.type}-${v.version}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    const details = h('tr', { class: 'details', id: detailsId, testid: 'model-details', hidden: true },
+      h('td', { colspan: 5 }, renderDetails(v)));
+    const toggle = h('button', { type: 'button', class: 'secondary small', testid: 'details-toggle', 'aria-expanded': 'false', 'aria-controls': detailsId,
+      onclick: () => {
+        details.hidden = !details.hidden;
+        toggle.setAttribute('aria-expanded', String(!details.hidden));
+        toggle.textContent = details.hidden ? 'Details' : 'Hide';
+      } }, 'Details');
+    return [
+      h('tr', { class: v.active ? 'active' : '', testid: 'model-row', 'data-active': String(v.active), 'data-version': v.version, 'data-beaten': String(Boolean(beaten)) },
+        h('td', {}, h('code', { title: v.created_at ?? '' }, v.version), v.active ? h('span', { class: 'badge', testid: 'active-badge' }, 'active') : null),
+        h('td', { class: 'num', testid: 'ndcg' }, fmt(m.ndcg?.value), m.popularityNdcg ? h('span', { class: 'muted' }, ` / ${fmt(m.popularityNdcg.value)}`) : null),
+        h('td', { class: 'num', testid: 'precision' }, fmt(m.precision?.value), m.popularityPrecision ? h('span', { class: 'muted' }, ` / ${fmt(m.popularityPrecision.value)}`) : null),
+        h('td', { testid: 'vs-popularity' },
+          beaten
+            ? h('span', { class: 'flag', testid: 'popularity-flag', title: 'The popularity baseline ranks the held-out movies better than this model' }, '⚠ popularity is better')
+            : ratio !== null ? h('span', { class: 'muted' }, `${ratio.toFixed(2)}× popularity`) : h('span', { class: 'muted' }, 'no baseline')),
+        h('td', { class: 'row-actions' }, toggle, v.active ? null : h('button', { type: 'button', class: 'secondary small', onclick: () => activate(model.type, v.version) }, 'Activate')),
+      ),
+      details,
+    ];
+  });
   return h(
     'div',
     { class: 'table-wrap', testid: `models-${model.type}` },
@@ -529,18 +692,25 @@ function renderModelTable(model, versions) {
       h('caption', {}, `${model.label} (${versions.length} version${versions.length === 1 ? '' : 's'})`),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Version'),
-        ...metricKeys.map((k) => h('th', { scope: 'col', class: 'num' }, k)),
+        h('th', { scope: 'col', class: 'num', title: 'Offline nDCG on the holdout / the popularity baseline' }, `nDCG@${k} / pop.`),
+        h('th', { scope: 'col', class: 'num', title: 'Offline precision on the holdout / the popularity baseline' }, `P@${k} / pop.`),
+        h('th', { scope: 'col' }, 'Against popularity'),
         h('th', { scope: 'col' }, ''),
       )),
-      h('tbody', {}, ...(sorted.length ? sorted.map((v) => h(
-        'tr',
-        { class: v.active ? 'active' : '', testid: 'model-row', 'data-active': String(v.active), 'data-version': v.version },
-        h('td', {}, h('code', { title: v.created_at ?? '' }, v.version), v.active ? h('span', { class: 'badge', testid: 'active-badge' }, 'active') : null),
-        ...metricKeys.map((k) => h('td', { class: 'num' }, fmt(v.metrics[k]))),
-        h('td', {}, v.active ? null : h('button', { type: 'button', class: 'secondary small', onclick: () => activate(model.type, v.version) }, 'Activate')),
-      )) : [h('tr', {}, h('td', { colspan: metricKeys.length + 2, class: 'muted' }, 'None yet.'))])),
+      h('tbody', {}, ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'None yet.'))])),
     ),
   );
+}
+
+function renderDetails(v) {
+  const section = (title, record) => {
+    const keys = Object.keys(record ?? {}).sort();
+    return keys.length
+      ? h('div', { class: 'kv' }, h('h4', {}, title), h('dl', {}, ...keys.flatMap((key) => [h('dt', {}, key), h('dd', { class: 'num' }, fmtValue(key, record[key]))])))
+      : null;
+  };
+  return h('div', { class: 'details-body' }, section('Metrics', v.metrics), section('Parameters', v.params), section('Data', v.data_stats),
+    v.created_at ? h('p', { class: 'muted' }, `Created ${v.created_at}`) : null);
 }
 
 async function activate(modelType, version) {
@@ -644,8 +814,17 @@ function init() {
     void selectUser($('user-id').value.trim());
   });
   $('genres-form').addEventListener('submit', saveGenres);
-  $('reload-recs').addEventListener('click', () => state.user && MODELS.forEach((m) => void loadColumn(m.type)));
+  $('reload-recs').addEventListener('click', () => {
+    if (!state.user) return;
+    void loadHistory();
+    MODELS.forEach((m) => void loadColumn(m.type));
+  });
   $('refresh-report').addEventListener('click', () => void loadReport());
+  $('bucket').value = state.bucket;
+  $('bucket').addEventListener('change', () => {
+    state.bucket = $('bucket').value;
+    void loadReport();
+  });
   $('refresh-models').addEventListener('click', () => void loadModels());
   $('start-training').addEventListener('click', () => void startTraining());
   updateGenreControls();

@@ -34,9 +34,7 @@ export function errorBody(code: string, message: string): ErrorBody {
 /** Maps validation, body-parsing and gRPC errors to a status and the JSON error body; never leaks internals. */
 export function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) {
-    const message = err.validation
-      .map((v) => `${err.validationContext ?? 'request'}${v.instancePath.replaceAll('/', '.')} ${v.message ?? 'is invalid'}`)
-      .join('; ');
+    const message = err.validation.map((v) => validationMessage(err.validationContext ?? 'request', v)).join('; ');
     return reply.status(400).send(errorBody('INVALID_ARGUMENT', message));
   }
   const upstreamError: unknown = err;
@@ -58,4 +56,25 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
   }
   request.log.error({ err }, 'unhandled error');
   return reply.status(500).send(errorBody('INTERNAL', 'internal error'));
+}
+
+interface ValidationIssue {
+  keyword?: string;
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * One validation problem as a sentence that says what is allowed: an enum lists its values
+ * ("querystring.model must be one of: als, lightfm"), an unknown property names itself.
+ */
+export function validationMessage(context: string, v: ValidationIssue): string {
+  const where = `${context}${v.instancePath.replaceAll('/', '.')}`;
+  const allowed = v.params?.allowedValues;
+  if (v.keyword === 'enum' && Array.isArray(allowed)) return `${where} must be one of: ${allowed.map(String).join(', ')}`;
+  if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+    return `${where} must NOT have additional properties: '${v.params.additionalProperty.slice(0, 64)}' is not one of the allowed ones`;
+  }
+  return `${where} ${v.message ?? 'is invalid'}`;
 }

@@ -1,5 +1,30 @@
-import { Type } from 'typebox';
-import { GENRES, ID_PATTERN_SOURCE, MAX_FAVORITE_GENRES } from '../../lib/src/domain.js';
+import { Type, type TUnsafe } from 'typebox';
+import { GENRES, ID_PATTERN_SOURCE, MAX_FAVORITE_GENRES, type ModelTypeName } from '../../lib/src/domain.js';
+import { ContributionKind, ExplanationKind, GenresTopFallback, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
+import { protoEnumNames } from '../../lib/src/proto-mapping.js';
+import type { RecommendationSourceName } from '../../lib/src/store/types.js';
+
+/**
+ * A string enum for OpenAPI and validation: `{"type": "string", "enum": [...]}` (one schema that every OpenAPI tool
+ * renders as a pick list, unlike anyOf of constants). A wrong value is a 400 that lists `values`.
+ */
+export function StringEnum<T extends string>(values: readonly string[], options: { description?: string; default?: T } = {}): TUnsafe<T> {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+/**
+ * The REST enums, each derived from its protobuf enum (lib/src/proto-mapping.ts protoEnumNames), so that REST,
+ * gRPC and the OpenAPI document cannot drift; gateway/test/schemas.test.ts checks every one of them.
+ */
+export const REST_ENUMS = {
+  model: protoEnumNames(ModelType, 'MODEL_TYPE_'),
+  source: protoEnumNames(RecommendationSource, 'RECOMMENDATION_SOURCE_'),
+  explanationKind: protoEnumNames(ExplanationKind, 'EXPLANATION_KIND_'),
+  contributionKind: protoEnumNames(ContributionKind, 'CONTRIBUTION_KIND_'),
+  bucket: protoEnumNames(TimeBucket, 'TIME_BUCKET_'),
+  fallback: protoEnumNames(GenresTopFallback, 'GENRES_TOP_FALLBACK_'),
+  trainingRunState: [...protoEnumNames(TrainingRunState, 'TRAINING_RUN_STATE_'), 'unspecified'],
+} as const;
 
 /** REST request/response schemas: validated on the way in, serialised on the way out, published at /docs. */
 export const ErrorResponse = Type.Object(
@@ -9,14 +34,41 @@ export const ErrorResponse = Type.Object(
 
 export const UserId = Type.String({ pattern: ID_PATTERN_SOURCE, description: '1-64 characters of [A-Za-z0-9_-]' });
 
-export const MovieItem = Type.Object({
+export const ModelName = StringEnum<ModelTypeName>(REST_ENUMS.model, { description: 'The model: als (implicit-feedback ALS) or lightfm (LightFM-style WARP hybrid)' });
+
+export const ContributionSchema = Type.Object({
+  kind: StringEnum<'movie' | 'genre' | 'item_identity' | 'user_bias'>(REST_ENUMS.contributionKind, {
+    description: 'movie: a movie of the user\'s history (ALS); genre / item_identity: a feature of the recommended movie, user_bias: the user\'s bias (LightFM-style)',
+  }),
+  id: Type.String({ description: 'A movie id or a genre' }),
+  label: Type.String({ description: 'A title or a genre, for display' }),
+  value: Type.Number({ description: 'The part of the score (same unit as score); all the parts together sum to the score, the strongest are listed' }),
+});
+
+export const ExplanationSchema = Type.Object(
+  {
+    kind: StringEnum<'similar_to_history' | 'features' | 'top_list'>(REST_ENUMS.explanationKind),
+    text: Type.String({ description: 'One sentence for people' }),
+    contributions: Type.Array(ContributionSchema, { description: 'The strongest parts of the score, largest first (at most 5)' }),
+    genres: Type.Array(Type.String(), { description: 'Top lists: the genres the list was drawn from' }),
+  },
+  { description: 'Why the movie is recommended' },
+);
+
+const movieFields = {
   movie_id: Type.String(),
   title: Type.String(),
   genres: Type.Array(Type.String()),
   year: Type.Integer(),
   rating: Type.Number({ description: 'Average rating, 1-10' }),
-  score: Type.Number(),
+  imdb_url: Type.Union([Type.String(), Type.Null()], { description: 'A link to the film on IMDb, null when unknown' }),
+};
+
+export const MovieItem = Type.Object({
+  ...movieFields,
+  score: Type.Number({ description: 'Popularity' }),
   rank: Type.Integer({ minimum: 1 }),
+  explanation: ExplanationSchema,
 });
 
 export const SetGenresBody = Type.Object(
@@ -48,7 +100,7 @@ export const GenresTopQuery = Type.Object(
 export const GenresTopResponse = Type.Object({
   user_id: Type.String(),
   genres: Type.Array(Type.String()),
-  fallback: Type.Union([Type.Literal('global'), Type.Null()], {
+  fallback: Type.Union([StringEnum<'global'>(REST_ENUMS.fallback), Type.Null()], {
     description: '"global" when the user has no favourite genres and the global top list is returned',
   }),
   items: Type.Array(MovieItem),
@@ -64,13 +116,13 @@ export const errorResponses = {
   504: ErrorResponse,
 } as const;
 
-export const ModelName = Type.Union([Type.Literal('als'), Type.Literal('lightfm')]);
-
 export const RecommendationsParams = Type.Object({ user_id: UserId });
 export const RecommendationsQuery = Type.Object(
   {
     model: Type.Optional(
-      Type.Union([Type.Literal('als'), Type.Literal('lightfm')], { description: 'Force a model; otherwise the A/B split assigns one' }),
+      StringEnum<ModelTypeName>(REST_ENUMS.model, {
+        description: 'Force a model (the session is then reported apart from the experiment); otherwise the A/B split assigns one',
+      }),
     ),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
   },
@@ -78,13 +130,10 @@ export const RecommendationsQuery = Type.Object(
 );
 
 export const RecommendedItem = Type.Object({
-  movie_id: Type.String(),
-  title: Type.String(),
-  genres: Type.Array(Type.String()),
-  year: Type.Integer(),
-  rating: Type.Number(),
-  score: Type.Number(),
+  ...movieFields,
+  score: Type.Number({ description: "The model's raw score: not comparable across models (compare rank)" }),
   rank: Type.Integer({ minimum: 1 }),
+  explanation: ExplanationSchema,
 });
 
 export const RecommendationsResponse = Type.Object({
@@ -92,13 +141,7 @@ export const RecommendationsResponse = Type.Object({
   user_id: Type.String(),
   model_type: ModelName,
   model_version: Type.String({ description: '"none" when no model is trained yet' }),
-  source: Type.Union([
-    Type.Literal('cache'),
-    Type.Literal('model'),
-    Type.Literal('fold_in'),
-    Type.Literal('genres_top'),
-    Type.Literal('global_top'),
-  ]),
+  source: StringEnum<RecommendationSourceName>(REST_ENUMS.source, { description: 'Where the list came from' }),
   arm: Type.String({ description: 'The experiment arm, or "forced" when ?model= chose the model' }),
   items: Type.Array(RecommendedItem),
 });
@@ -120,31 +163,74 @@ export const ReportQuery = Type.Object(
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 3 })),
     since: Type.Optional(Type.String({ format: 'date-time' })),
     until: Type.Optional(Type.String({ format: 'date-time' })),
+    bucket: Type.Optional(StringEnum<'hour' | 'day'>(REST_ENUMS.bucket, { description: 'Bucket of the like-rate time series (UTC)', default: 'day' })),
   },
   { additionalProperties: false },
 );
 
 export const ArmReport = Type.Object({
   model_type: ModelName,
-  sessions: Type.Integer(),
+  sessions: Type.Integer({ description: 'Lists served' }),
   sessions_with_feedback: Type.Integer(),
   feedback_count: Type.Integer(),
   likes: Type.Integer(),
-  like_rate: Type.Number(),
+  like_rate: Type.Number({ description: 'likes / feedback_count (0 without feedback)' }),
+  like_rate_ci95: Type.Object(
+    { low: Type.Number(), high: Type.Number() },
+    { description: '95% Wilson score interval of the like rate ([0, 1] without feedback)' },
+  ),
   precision_at_k: Type.Number(),
   recall_at_k: Type.Number(),
 });
 
 export const ReportResponse = Type.Object({
   k: Type.Integer(),
-  arms: Type.Array(ArmReport),
+  arms: Type.Array(ArmReport, { description: 'The experiment: lists whose model the A/B split chose' }),
   comparison: Type.Object({
-    difference: Type.Number({ description: 'Like rate of ALS minus that of LightFM' }),
-    ci95_low: Type.Number(),
-    ci95_high: Type.Number(),
-    z: Type.Number(),
-    p_value: Type.Number(),
+    enough_data: Type.Boolean({ description: 'False when an arm has no feedback: the figures below are then null' }),
+    note: Type.String({ description: 'Why there is not enough data, or what the result means' }),
+    difference: Type.Union([Type.Number(), Type.Null()], { description: 'Like rate of ALS minus that of LightFM' }),
+    ci95_low: Type.Union([Type.Number(), Type.Null()]),
+    ci95_high: Type.Union([Type.Number(), Type.Null()]),
+    z: Type.Union([Type.Number(), Type.Null()]),
+    p_value: Type.Union([Type.Number(), Type.Null()]),
+    required_feedback_per_arm: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Feedback per arm a two-sided test at alpha 0.05 needs to detect the observed difference with power 0.8; null when no difference is observed',
+    }),
   }),
+  forced: Type.Array(ArmReport, { description: 'Lists whose model the caller forced with ?model= (the console): not part of the experiment' }),
+  bucket: StringEnum<'hour' | 'day'>(REST_ENUMS.bucket),
+  series: Type.Array(
+    Type.Object({
+      model_type: ModelName,
+      points: Type.Array(
+        Type.Object({
+          start: Type.String({ format: 'date-time', description: 'Start of the bucket (when the lists were served)' }),
+          feedback_count: Type.Integer(),
+          likes: Type.Integer(),
+          like_rate: Type.Number(),
+        }),
+      ),
+    }),
+    { description: "The experiment's like rate per arm over time, buckets with feedback only" },
+  ),
+});
+
+export const HistoryParams = Type.Object({ user_id: UserId });
+export const HistoryQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) },
+  { additionalProperties: false },
+);
+export const HistoryResponse = Type.Object({
+  user_id: Type.String(),
+  total: Type.Integer({ description: 'Movies the user interacted with in all' }),
+  items: Type.Array(
+    Type.Object({
+      ...movieFields,
+      weight: Type.Number({ description: 'Summed model-input weight of the interactions (README, "Data")' }),
+    }),
+    { description: 'Strongest weight first, at most limit' },
+  ),
 });
 
 const NumberMap = Type.Record(Type.String(), Type.Number());
@@ -152,7 +238,7 @@ const NumberMap = Type.Record(Type.String(), Type.Number());
 export const TrainingRunSchema = Type.Object({
   run_id: Type.String(),
   models: Type.Array(ModelName),
-  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('unspecified')]),
+  state: StringEnum<'queued' | 'active' | 'completed' | 'failed' | 'unspecified'>(REST_ENUMS.trainingRunState),
   progress: Type.Number({ minimum: 0, maximum: 1 }),
   stage: Type.String(),
   created_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
+import { MOVIES, publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
 import { registerConsole } from '../src/console.js';
 
@@ -23,14 +23,22 @@ const browserMissing = !existsSync(CHROMIUM)
     ? `playwright-core is not installed (${playwright.missing})`
     : undefined;
 
-/** The stack with the console mounted, two published models, and the serving fixtures' six movies and five users. */
+/**
+ * The stack with the console mounted, two published models, and the serving fixtures' six movies (the first with an
+ * IMDb id) and five users. The LightFM-style version's offline metrics lose to the popularity baseline, the ALS one's
+ * beat it: the model-versions table must flag the first.
+ */
 async function startConsoleStack() {
   const store = new MemoryStore();
-  await seedServingWorld(store);
+  await seedServingWorld(store, MOVIES.map((m) => (m.movieId === 'm1' ? { ...m, imdbId: 'tt0114709' } : m)));
   const stack = await startStack(store, { extraRoutes: (app) => registerConsole(app) });
+  const metrics = (ndcg: number, precision: number) => ({
+    ndcgAt10: ndcg, precisionAt10: precision, recallAt10: 0.2, mapAt10: 0.1, coverageAt10: 0.5, usersEvaluated: 943,
+    popularityNdcgAt10: 0.3, popularityPrecisionAt10: 0.25, popularityUsersEvaluated: 943, readSeconds: 1.25,
+  });
   const versions = {
-    als: await publishServingModel(stack.objects, 'als'),
-    lightfm: await publishServingModel(stack.objects, 'lightfm'),
+    als: await publishServingModel(stack.objects, 'als', { metrics: metrics(0.45, 0.38) }),
+    lightfm: await publishServingModel(stack.objects, 'lightfm', { metrics: metrics(0.21, 0.2) }),
   };
   await stack.recsvc.models.checkActive('als');
   await stack.recsvc.models.checkActive('lightfm');
@@ -64,7 +72,7 @@ describe('web console files', () => {
       expect(text, path).toMatch(body);
       total += Buffer.byteLength(text);
     }
-    expect(total).toBeLessThan(50 * 1024);
+    expect(total).toBeLessThan(64 * 1024);
   });
 
   it('keeps the console out of the OpenAPI document and leaves the API answers as they were', async () => {
@@ -115,26 +123,55 @@ function browserSuite() {
   });
 
   const byTestId = (id: string) => page.getByTestId(id);
-  const idle = () => page.waitForSelector('body[data-ready="true"][data-pending="0"]', { state: 'attached' });
+  const idle = () =>
+    page.waitForSelector('body[data-ready="true"][data-pending="0"]', { state: 'attached' }).catch((error: unknown) => {
+      throw new Error(`the console never became idle (page errors: ${pageErrors.join('; ') || 'none'}): ${String(error)}`);
+    });
   const text = async (id: string) => ((await byTestId(id).textContent()) ?? '').trim();
   const itemIds = (model: string) =>
     page.locator(`[data-testid="items-${model}"] [data-testid="rec-item"]`).evaluateAll((items) => items.map((i) => i.getAttribute('data-movie-id')));
 
-  it('loads, saves genres, shows both models, takes likes and a dislike, and the report follows', { timeout: 120_000 }, async () => {
+  /** Experiment traffic as an app sends it (no ?model=): lists for new users, a like or a dislike on each. */
+  async function experimentTraffic(): Promise<Record<string, { feedback: number; likes: number }>> {
+    const counts: Record<string, { feedback: number; likes: number }> = { als: { feedback: 0, likes: 0 }, lightfm: { feedback: 0, likes: 0 } };
+    for (let i = 0; counts.als.feedback < 4 || counts.lightfm.feedback < 4; i++) {
+      if (i > 200) throw new Error('the A/B split never assigned both arms');
+      const list = (await (await fetch(`${stack.baseUrl}/recommendations/ab-${i}?k=3`)).json()) as {
+        session_id: string; model_type: string; arm: string; items: { movie_id: string }[];
+      };
+      expect(list.arm).toBe(list.model_type);
+      const liked = list.model_type === 'als' ? i % 4 !== 0 : i % 3 === 0;
+      const response = await fetch(`${stack.baseUrl}/feedback/${list.session_id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ movie_id: list.items[0].movie_id, liked }),
+      });
+      expect(response.status).toBe(200);
+      counts[list.model_type].feedback++;
+      if (liked) counts[list.model_type].likes++;
+    }
+    return counts;
+  }
+
+  it('walks the console: why each movie, the history beside the list, the report apart from forced sessions, model versions', { timeout: 180_000 }, async () => {
     await page.goto(`${stack.baseUrl}/`);
     await idle();
     expect(await page.title()).toMatch(/console/i);
-    // The report starts empty; the genres come from GET /genres.
-    expect(await text('likes-als')).toBe('0');
-    expect(await text('likes-lightfm')).toBe('0');
+    // The report starts empty, and says so instead of "difference 0, p = 1".
+    expect(await text('report-likes-als')).toBe('0');
+    expect(await text('forced-likes-lightfm')).toBe('0');
+    expect(await byTestId('verdict').getAttribute('data-verdict')).toBe('not-enough-data');
+    expect(await text('verdict')).toMatch(/not enough data/i);
+    expect(await page.locator('[data-testid="p-value-number"]').count()).toBe(0);
     await expect.poll(() => byTestId('genre-list').locator('input[type=checkbox]').count()).toBeGreaterThan(10);
     expect(await byTestId('save-genres').isDisabled()).toBe(true);
 
-    // Pick a suggested user: u5 has no favourite genres and is unknown to both models.
+    // Pick a suggested user: u5 has no favourite genres, no history, and is unknown to both models.
     await byTestId('suggest-u5').click();
     await idle();
     expect(await byTestId('user-input').inputValue()).toBe('u5');
     expect(await text('genres-note')).toMatch(/no favourite genres/i);
+    expect(await text('history-meta')).toMatch(/nothing watched/i);
 
     // At most three genres: a fourth box is disabled until one is unticked.
     await byTestId('genre-Comedy').check();
@@ -149,7 +186,7 @@ function browserSuite() {
     await expect.poll(() => text('status-text')).toMatch(/Updated u5: Comedy, Horror/);
     expect((await store.getUser('u5'))?.favoriteGenres).toEqual(['Comedy', 'Horror']);
 
-    // Both columns: ten at most, here the six movies, with the active model versions.
+    // Both columns: the six movies, the active versions, a rank, a comparable score and a reason for each movie.
     for (const model of ['als', 'lightfm'] as const) {
       expect(await byTestId(`column-${model}`).getAttribute('data-state')).toBe('ready');
       expect(await text(`version-${model}`)).toBe(versions[model]);
@@ -157,25 +194,39 @@ function browserSuite() {
       const ids = await itemIds(model);
       expect(ids.length).toBeGreaterThan(0);
       expect(new Set(ids).size).toBe(ids.length);
-      const first = byTestId(`items-${model}`).getByTestId('rec-item').first();
+      const items = byTestId(`items-${model}`).getByTestId('rec-item');
+      const first = items.first();
       expect(await first.getByTestId('title').textContent()).toMatch(/^(Laugh|Scream) /);
       expect(await first.getByTestId('genres').textContent()).toMatch(/Comedy|Horror/);
-      expect(await first.getByTestId('score').textContent()).toMatch(/^-?\d+\.\d{3}$/);
+      expect(await first.getByTestId('rank').textContent()).toBe('1');
+      expect(await first.getByTestId('score').textContent()).toBe('100%');
+      for (const why of await items.getByTestId('why-text').allTextContents()) expect(why.trim()).not.toBe('');
+      expect(await items.getByTestId('why-text').count()).toBe(ids.length);
     }
+    // ALS: u5 has no history, so the list is the top of the favourite genres; the LightFM-style model folds the
+    // genres in and credits the movie's genre features.
+    expect(await byTestId('items-als').getByTestId('why-text').first().textContent()).toMatch(/most popular movies in your favourite genres \(Comedy and Horror\)/);
+    const lightfmWhy = byTestId('items-lightfm').getByTestId('why').first();
+    await lightfmWhy.getByTestId('why-text').click();
+    expect(await lightfmWhy.getByTestId('contributions').locator('li[data-kind="genre"]').count()).toBeGreaterThan(0);
+    // The film with an IMDb id links to it.
+    const laughOne = byTestId('items-als').locator('[data-movie-id="m1"]');
+    expect(await laughOne.getByTestId('imdb-link').getAttribute('href')).toBe('https://www.imdb.com/title/tt0114709/');
 
-    // A like on each column: the item is marked and the report's like counts go up.
+    // A like on each column: forced sessions (the console forces each column's model) are reported apart.
     for (const model of ['als', 'lightfm'] as const) {
       const first = byTestId(`items-${model}`).getByTestId('rec-item').first();
       await first.getByTestId('like').click();
       await idle();
-      await expect.poll(() => text(`likes-${model}`)).toBe('1');
+      await expect.poll(() => text(`forced-likes-${model}`)).toBe('1');
       expect(await first.getAttribute('class')).toMatch(/liked/);
       expect(await first.getByTestId('like').getAttribute('aria-pressed')).toBe('true');
-      expect(await text(`feedback-${model}`)).toBe('1');
-      expect(Number(await text(`precision-${model}`))).toBeGreaterThan(0);
+      expect(await text(`forced-feedback-${model}`)).toBe('1');
+      expect(Number(await text(`forced-sessions-${model}`))).toBeGreaterThanOrEqual(1);
+      expect(Number(await text(`forced-precision-${model}`))).toBeGreaterThan(0);
+      expect(await text(`report-feedback-${model}`)).toBe('0');
     }
-    expect(await text('p-value')).toMatch(/p = \d\.\d{3}/);
-    expect(await byTestId('report-chart').locator('svg g.bar').count()).toBe(6);
+    expect(await byTestId('verdict').getAttribute('data-verdict')).toBe('not-enough-data');
 
     // A dislike: the column reloads without that movie.
     const before = await itemIds('lightfm');
@@ -183,11 +234,56 @@ function browserSuite() {
     await byTestId('items-lightfm').locator(`[data-movie-id="${disliked}"]`).getByTestId('dislike').click();
     await idle();
     await expect.poll(() => itemIds('lightfm')).not.toContain(disliked);
-    await expect.poll(() => text('feedback-lightfm')).toBe('2');
-    expect(await text('likes-lightfm')).toBe('1');
+    await expect.poll(() => text('forced-feedback-lightfm')).toBe('2');
+    expect(await text('forced-likes-lightfm')).toBe('1');
 
-    // Model versions and training: whatever the trainer answers (a table, none yet, or an error) is shown.
-    expect(await text('models')).not.toMatch(/Loading/);
+    // A user with a history: it is shown beside the list, and the ALS list is explained by it.
+    await byTestId('suggest-u1').click();
+    await idle();
+    expect(await text('history-meta')).toMatch(/^1 movie watched/);
+    expect(await byTestId('history-items').getByTestId('history-item').getAttribute('data-movie-id')).toBe('m1');
+    expect(await byTestId('items-als').getByTestId('why-text').first().textContent()).toMatch(/Because of Laugh One \(2001\) in your history/);
+
+    // Experiment traffic (no ?model=): the report shows each arm's counts, a Wilson interval, the test and the
+    // minimum sample size, and the time series draws a point per arm.
+    const counts = await experimentTraffic();
+    await byTestId('refresh-report').click();
+    await idle();
+    for (const model of ['als', 'lightfm'] as const) {
+      await expect.poll(() => text(`report-feedback-${model}`)).toBe(String(counts[model].feedback));
+      expect(await text(`report-likes-${model}`)).toBe(String(counts[model].likes));
+      expect(await text(`report-ci-${model}`)).toMatch(/^\(\d+\.\d%–\d+\.\d%\)$/);
+      expect(Number(await text(`report-sessions-${model}`))).toBe(counts[model].feedback);
+      expect(await byTestId('series-chart').locator(`g.series[data-model="${model}"] circle.point`).count()).toBeGreaterThanOrEqual(1);
+    }
+    expect(await text('p-value-number')).toMatch(/^p = \d\.\d{3}$/);
+    expect(await byTestId('verdict').getAttribute('data-verdict')).toMatch(/^(significant|not-significant)$/);
+    expect(await text('sample-size')).toMatch(/Minimum sample for this effect: \d+ feedback per arm/);
+    expect(await byTestId('report-chart').locator('svg g.bar').count()).toBe(6);
+    await byTestId('bucket').selectOption('day');
+    await idle();
+    expect(await byTestId('series-chart').locator('circle.point').count()).toBe(2);
+
+    // Model versions: the deciding numbers against popularity, a flag where popularity wins, details on demand.
+    const alsRow = byTestId('models-als').getByTestId('model-row');
+    const lightfmRow = byTestId('models-lightfm').getByTestId('model-row');
+    expect(await alsRow.getByTestId('ndcg').textContent()).toBe('0.450 / 0.300');
+    expect(await alsRow.getByTestId('vs-popularity').textContent()).toBe('1.50× popularity');
+    expect(await alsRow.getByTestId('popularity-flag').count()).toBe(0);
+    expect(await lightfmRow.getAttribute('data-beaten')).toBe('true');
+    expect(await lightfmRow.getByTestId('popularity-flag').textContent()).toMatch(/popularity is better/);
+    const details = byTestId('models-lightfm').getByTestId('model-details');
+    expect(await details.isHidden()).toBe(true);
+    await lightfmRow.getByTestId('details-toggle').click();
+    expect(await details.isVisible()).toBe(true);
+    expect(await details.textContent()).toMatch(/usersEvaluated943/);
+    expect(await details.textContent()).not.toMatch(/943\.000/);
+    expect(await details.textContent()).toMatch(/readSeconds1\.3 s/);
+    const width = await byTestId('models-als').evaluate((el) => el.scrollWidth);
+    const panel = await byTestId('models').evaluate((el) => el.clientWidth);
+    expect(width).toBeLessThanOrEqual(panel);
+
+    // Training: whatever the trainer answers (a table, none yet, or an error) is shown.
     await byTestId('start-training').click();
     await expect
       .poll(() => byTestId('training-state').getAttribute('data-state'))

@@ -161,6 +161,52 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(all.find((t) => t.modelType === 'als')).toMatchObject({ sessions: 4, sessionsWithFeedback: 3, likes: 3 });
   });
 
+  it('reports sessions with a forced model apart from the experiment', async () => {
+    const at = new Date(Date.UTC(2026, 10, 5, 9, 30));
+    const log = (sessionId: string, modelType: 'als' | 'lightfm', arm: string) => ({
+      sessionId, userId: 'u', modelType, modelVersion: 'v', arm, source: 'model' as const, items: [], createdAt: at,
+    });
+    await store.insertRecommendationLogs([log('e1', 'als', 'als'), log('f1', 'als', 'forced'), log('f2', 'lightfm', 'forced')]);
+    const fb = (sessionId: string, modelType: 'als' | 'lightfm', arm: string | undefined, liked: boolean) =>
+      store.upsertFeedback({ sessionId, userId: 'u', modelType, modelVersion: 'v', movieId: 'm1', liked, rank: 1, sessionCreatedAt: at, ...(arm ? { arm } : {}) });
+    await fb('e1', 'als', 'als', true);
+    await fb('f1', 'als', 'forced', false);
+    await fb('f2', 'lightfm', 'forced', true);
+    const experiment = await store.experimentTotals({ k: 3 });
+    const forced = await store.experimentTotals({ k: 3, forced: true });
+    expect(experiment.find((t) => t.modelType === 'als')).toMatchObject({ sessions: 1, feedbackCount: 1, likes: 1 });
+    expect(experiment.find((t) => t.modelType === 'lightfm')).toMatchObject({ sessions: 0, feedbackCount: 0 });
+    expect(forced.find((t) => t.modelType === 'als')).toMatchObject({ sessions: 1, sessionsWithFeedback: 1, feedbackCount: 1, likes: 0 });
+    expect(forced.find((t) => t.modelType === 'lightfm')).toMatchObject({ sessions: 1, feedbackCount: 1, likes: 1 });
+  });
+
+  it('groups the experiment\'s feedback by model and UTC hour or day of the served list', async () => {
+    const t = (day: number, hour: number, minute = 0) => new Date(Date.UTC(2026, 10, day, hour, minute));
+    const fb = (sessionId: string, movieId: string, modelType: 'als' | 'lightfm', liked: boolean, at: Date, arm: string = modelType) =>
+      store.upsertFeedback({ sessionId, userId: 'u', modelType, modelVersion: 'v', movieId, liked, rank: 1, sessionCreatedAt: at, arm });
+    await fb('a', 'm1', 'als', true, t(3, 10, 5));
+    await fb('a', 'm2', 'als', false, t(3, 10, 5));
+    await fb('b', 'm1', 'als', true, t(3, 11, 59));
+    await fb('c', 'm1', 'lightfm', false, t(3, 10, 30));
+    await fb('d', 'm1', 'lightfm', true, t(4, 0, 0));
+    await fb('f', 'm1', 'als', true, t(3, 10, 0), 'forced');
+    const hourly = await store.likeRateSeries({}, 'hour');
+    expect(hourly).toEqual([
+      { modelType: 'als', start: t(3, 10), feedbackCount: 2, likes: 1 },
+      { modelType: 'lightfm', start: t(3, 10), feedbackCount: 1, likes: 0 },
+      { modelType: 'als', start: t(3, 11), feedbackCount: 1, likes: 1 },
+      { modelType: 'lightfm', start: t(4, 0), feedbackCount: 1, likes: 1 },
+    ]);
+    expect(await store.likeRateSeries({}, 'day')).toEqual([
+      { modelType: 'als', start: t(3, 0), feedbackCount: 3, likes: 2 },
+      { modelType: 'lightfm', start: t(3, 0), feedbackCount: 1, likes: 0 },
+      { modelType: 'lightfm', start: t(4, 0), feedbackCount: 1, likes: 1 },
+    ]);
+    expect(await store.likeRateSeries({ since: t(3, 11), until: t(4, 0) }, 'hour')).toEqual([
+      { modelType: 'als', start: t(3, 11), feedbackCount: 1, likes: 1 },
+    ]);
+  });
+
   it('clears every collection', async () => {
     await store.setFavoriteGenres('u1', ['Comedy']);
     await store.insertMany('movies', [movie('m1', ['Comedy'])]);

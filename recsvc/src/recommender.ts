@@ -16,6 +16,7 @@ import type { RecommendationLogWriter } from './log-writer.js';
 import type { RecsvcMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { MovieInfoCache } from './movie-info.js';
+import { explainList, type Explanation } from './explain-list.js';
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -26,6 +27,8 @@ export interface RecommendedMovie {
   movie: MovieDoc;
   score: number;
   rank: number;
+  /** Why the movie is in the list (recsvc/src/explanations.ts). */
+  explanation?: Explanation;
 }
 
 export interface Recommendations {
@@ -83,6 +86,8 @@ export class Recommender {
     let source: RecommendationSourceName | undefined;
     let scored: CachedRecommendation[] = [];
     let topMovies: MovieDoc[] | undefined;
+    let interactions: Map<string, number> | undefined;
+    let favoriteGenres: string[] = [];
     const cacheKey = model ? recommendationKey(userId, modelType, model.version) : undefined;
     if (cacheKey) {
       const cached = await this.cacheGet(cacheKey);
@@ -94,13 +99,14 @@ export class Recommender {
       }
     }
     if (!source) {
-      const [user, interactions, disliked] = await Promise.all([
+      let user, disliked;
+      [user, interactions, disliked] = await Promise.all([
         this.deps.store.getUser(userId),
         this.deps.store.userInteractionWeights(userId),
         this.deps.store.dislikedMovieIds(userId),
       ]);
       const excluded = new Set([...interactions.keys(), ...disliked]);
-      const favoriteGenres = user?.favoriteGenres ?? [];
+      favoriteGenres = user?.favoriteGenres ?? [];
       if (model) {
         let representation = model.userRepresentation(userId);
         source = representation ? 'model' : undefined;
@@ -132,6 +138,7 @@ export class Recommender {
       const movie = info.get(s.movieId);
       if (movie) items.push({ movie, score: s.score, rank: items.length + 1 });
     }
+    await explainList(this.deps, { userId, model, source, items, interactions, favoriteGenres });
     const sessionId = randomUUID();
     const logDoc: RecommendationLogDoc = {
       sessionId,
@@ -155,10 +162,15 @@ export class Recommender {
     }
     const sessionId = sessionIdInput;
     const movieId = assertId(movieIdInput, 'movie_id');
-    const session = await this.findSession(sessionId);
-    if (!session) throw new NotFoundError(`session '${sessionId}' not found`);
+    const found = await this.findSession(sessionId);
+    if (!found) throw new NotFoundError(`session '${sessionId}' not found`);
+    const { session, stored } = found;
     const item = session.items.find((i) => i.movieId === movieId);
     if (!item) throw new InvalidArgumentError(`movie '${movieId}' was not in the list of session '${sessionId}'`);
+    // The report must never count feedback on a session it does not count (the log buffer flushes every second):
+    // a session found only in the buffer or the cache is written to recommendation_logs first (idempotent by
+    // session id, so the buffer's own later write is skipped).
+    if (!stored) await this.deps.store.insertRecommendationLogs([{ ...session, createdAt: new Date(session.createdAt) }]);
     const { created } = await this.deps.store.upsertFeedback({
       sessionId,
       userId: session.userId,
@@ -168,6 +180,7 @@ export class Recommender {
       modelVersion: session.modelVersion,
       rank: item.rank,
       sessionCreatedAt: new Date(session.createdAt),
+      arm: session.arm,
     });
     this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
     if (!liked) {
@@ -181,18 +194,20 @@ export class Recommender {
     return { sessionId, movieId, liked, created };
   }
 
-  private async findSession(sessionId: string): Promise<RecommendationLogDoc | null> {
+  /** `stored`: read from recommendation_logs (MongoDB), as opposed to the log buffer or the cache. */
+  private async findSession(sessionId: string): Promise<{ session: RecommendationLogDoc; stored: boolean } | null> {
     const pending = this.deps.logs.pendingSession(sessionId);
-    if (pending) return pending;
+    if (pending) return { session: pending, stored: false };
     const cached = await this.cacheGet(sessionKey(sessionId));
     if (cached) {
       try {
-        return JSON.parse(cached) as RecommendationLogDoc;
+        return { session: JSON.parse(cached) as RecommendationLogDoc, stored: false };
       } catch {
         // fall through to MongoDB
       }
     }
-    return this.deps.store.getRecommendationLog(sessionId);
+    const stored = await this.deps.store.getRecommendationLog(sessionId);
+    return stored ? { session: stored, stored: true } : null;
   }
 
   private async cacheGet(key: string): Promise<string | null> {

@@ -33,6 +33,8 @@ export class ServingModel {
   private readonly itemBiases: Float32Array;
   private readonly genreUserVectors?: Float32Array;
   private readonly genreUserBiases?: Float32Array;
+  private readonly genreItemVectors?: Float32Array;
+  private readonly genreItemBiases?: Float32Array;
   /** ALS: YᵀY of the item factors, computed once per version for fast fold-in. */
   private readonly gramian?: Float64Array;
 
@@ -66,6 +68,11 @@ export class ServingModel {
     if (genres.length) {
       this.genreUserVectors = f32(A.genreUserVectors, genres.length * dim);
       this.genreUserBiases = f32(A.genreUserBiases, genres.length);
+      // Older artifacts may lack the item-side genre embeddings: explanations then credit the movie as a whole.
+      if (arrays[A.genreItemVectors] && arrays[A.genreItemBiases]) {
+        this.genreItemVectors = f32(A.genreItemVectors, genres.length * dim);
+        this.genreItemBiases = f32(A.genreItemBiases, genres.length);
+      }
     }
     if (this.modelType === 'als') {
       this.gramian = models.alsItemGramian({ factors: dim, userFactors: this.userVectors, itemFactors: this.itemVectors }, 1);
@@ -126,6 +133,35 @@ export class ServingModel {
       bias += this.genreUserBiases[g];
     }
     return { vector, bias };
+  }
+
+  /** The row of a movie in the item arrays, undefined when the model does not know it (explanations). */
+  itemRow(movieId: string): number | undefined {
+    return this.itemIndex.get(movieId);
+  }
+
+  /** What the ALS explanation needs (recsvc/src/explanations.ts): item factors, YᵀY, λ and α. */
+  alsExplainState(): { factors: number; itemFactors: Float32Array; gramian?: Float64Array; regularization: number; alpha: number } {
+    return {
+      factors: this.dim,
+      itemFactors: this.itemVectors,
+      gramian: this.gramian,
+      regularization: this.manifest.params.regularization,
+      alpha: this.manifest.params.alpha,
+    };
+  }
+
+  /** What the feature explanation needs for item row `row`: its representation, bias and genre embeddings. */
+  featureState(row: number, genres: readonly string[]) {
+    const d = this.dim;
+    const features: { genre: string; vector: Float32Array; bias: number }[] = [];
+    if (this.genreItemVectors && this.genreItemBiases) {
+      for (const genre of new Set(genres)) {
+        const g = this.genreIndex.get(genre);
+        if (g !== undefined) features.push({ genre, vector: this.genreItemVectors.subarray(g * d, (g + 1) * d), bias: this.genreItemBiases[g] });
+      }
+    }
+    return { itemVector: this.itemVectors.subarray(row * d, (row + 1) * d), itemBias: this.itemBiases[row], genres: features };
   }
 
   /** The k best movies for a representation, never any of `excludeMovieIds`. */

@@ -1,18 +1,36 @@
-import { GenresTopFallback, type RankedMovie } from '../../../lib/src/proto.js';
+import { GenresTopFallback, type Explanation, type Movie, type RankedMovie } from '../../../lib/src/proto.js';
+import { ContributionKind, ExplanationKind } from '../../../lib/src/proto.js';
+import { protoEnumName } from '../../../lib/src/proto-mapping.js';
 import { GenresResponse, GenresTopQuery, GenresTopResponse, SetGenresBody, SetGenresResponse, errorResponses } from '../schemas.js';
 import type { RouteModule } from './types.js';
 
-export function toRestItem(item: RankedMovie) {
-  const movie = item.movie;
+export function toRestMovie(movie: Movie | undefined) {
   return {
     movie_id: movie?.movieId ?? '',
     title: movie?.title ?? '',
     genres: movie?.genres ?? [],
     year: movie?.year ?? 0,
     rating: movie?.rating ?? 0,
-    score: item.score,
-    rank: item.rank,
+    imdb_url: movie?.imdbUrl || null,
   };
+}
+
+export function toRestExplanation(e: Explanation | undefined) {
+  return {
+    kind: protoEnumName(ExplanationKind, 'EXPLANATION_KIND_', e?.kind ?? 0) as 'similar_to_history' | 'features' | 'top_list',
+    text: e?.text ?? '',
+    contributions: (e?.contributions ?? []).map((c) => ({
+      kind: protoEnumName(ContributionKind, 'CONTRIBUTION_KIND_', c.kind) as 'movie' | 'genre' | 'item_identity' | 'user_bias',
+      id: c.id,
+      label: c.label,
+      value: c.value,
+    })),
+    genres: e?.genres ?? [],
+  };
+}
+
+export function toRestItem(item: RankedMovie) {
+  return { ...toRestMovie(item.movie), score: item.score, rank: item.rank, explanation: toRestExplanation(item.explanation) };
 }
 
 export const genreRoutes: RouteModule = (app, upstreams) => {

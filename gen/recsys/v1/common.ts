@@ -61,10 +61,14 @@ export interface Movie {
   year: number;
   /** Average rating on the 1-10 scale (0 when unknown). */
   rating: number;
+  /** The film's IMDb id (e.g. "tt0114709"), empty when unknown. */
+  imdbId: string;
+  /** A link to the film on IMDb, empty when unknown. */
+  imdbUrl: string;
 }
 
 function createBaseMovie(): Movie {
-  return { movieId: "", title: "", genres: [], year: 0, rating: 0 };
+  return { movieId: "", title: "", genres: [], year: 0, rating: 0, imdbId: "", imdbUrl: "" };
 }
 
 export const Movie: MessageFns<Movie> = {
@@ -83,6 +87,12 @@ export const Movie: MessageFns<Movie> = {
     }
     if (message.rating !== 0) {
       writer.uint32(41).double(message.rating);
+    }
+    if (message.imdbId !== "") {
+      writer.uint32(50).string(message.imdbId);
+    }
+    if (message.imdbUrl !== "") {
+      writer.uint32(58).string(message.imdbUrl);
     }
     return writer;
   },
@@ -140,6 +150,22 @@ export const Movie: MessageFns<Movie> = {
             message.rating = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.imdbId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.imdbUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -163,6 +189,16 @@ export const Movie: MessageFns<Movie> = {
       genres: globalThis.Array.isArray(object?.genres) ? object.genres.map((e: any) => globalThis.String(e)) : [],
       year: isSet(object.year) ? globalThis.Number(object.year) : 0,
       rating: isSet(object.rating) ? globalThis.Number(object.rating) : 0,
+      imdbId: isSet(object.imdbId)
+        ? globalThis.String(object.imdbId)
+        : isSet(object.imdb_id)
+        ? globalThis.String(object.imdb_id)
+        : "",
+      imdbUrl: isSet(object.imdbUrl)
+        ? globalThis.String(object.imdbUrl)
+        : isSet(object.imdb_url)
+        ? globalThis.String(object.imdb_url)
+        : "",
     };
   },
 
@@ -183,6 +219,12 @@ export const Movie: MessageFns<Movie> = {
     if (message.rating !== 0) {
       obj.rating = floatToJson(message.rating);
     }
+    if (message.imdbId !== "") {
+      obj.imdbId = message.imdbId;
+    }
+    if (message.imdbUrl !== "") {
+      obj.imdbUrl = message.imdbUrl;
+    }
     return obj;
   },
 
@@ -196,6 +238,8 @@ export const Movie: MessageFns<Movie> = {
     message.genres = object.genres?.map((e) => e) || [];
     message.year = object.year ?? 0;
     message.rating = object.rating ?? 0;
+    message.imdbId = object.imdbId ?? "";
+    message.imdbUrl = object.imdbUrl ?? "";
     return message;
   },
 };

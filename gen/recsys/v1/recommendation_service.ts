@@ -60,6 +60,111 @@ export function genresTopFallbackToJSON(object: GenresTopFallback): string {
   }
 }
 
+/** What kind of reason an explanation gives. */
+export enum ExplanationKind {
+  EXPLANATION_KIND_UNSPECIFIED = 0,
+  /** EXPLANATION_KIND_SIMILAR_TO_HISTORY - ALS: the user's own movies that contributed most to the score (Hu, Koren & Volinsky 2008, section 5). */
+  EXPLANATION_KIND_SIMILAR_TO_HISTORY = 1,
+  /** EXPLANATION_KIND_FEATURES - LightFM-style model: the movie's features (genres, the movie itself) that contributed most to the score. */
+  EXPLANATION_KIND_FEATURES = 2,
+  /** EXPLANATION_KIND_TOP_LIST - A top list (the user's favourite genres, or the global list): no model involved. */
+  EXPLANATION_KIND_TOP_LIST = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function explanationKindFromJSON(object: any): ExplanationKind {
+  switch (object) {
+    case 0:
+    case "EXPLANATION_KIND_UNSPECIFIED":
+      return ExplanationKind.EXPLANATION_KIND_UNSPECIFIED;
+    case 1:
+    case "EXPLANATION_KIND_SIMILAR_TO_HISTORY":
+      return ExplanationKind.EXPLANATION_KIND_SIMILAR_TO_HISTORY;
+    case 2:
+    case "EXPLANATION_KIND_FEATURES":
+      return ExplanationKind.EXPLANATION_KIND_FEATURES;
+    case 3:
+    case "EXPLANATION_KIND_TOP_LIST":
+      return ExplanationKind.EXPLANATION_KIND_TOP_LIST;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ExplanationKind.UNRECOGNIZED;
+  }
+}
+
+export function explanationKindToJSON(object: ExplanationKind): string {
+  switch (object) {
+    case ExplanationKind.EXPLANATION_KIND_UNSPECIFIED:
+      return "EXPLANATION_KIND_UNSPECIFIED";
+    case ExplanationKind.EXPLANATION_KIND_SIMILAR_TO_HISTORY:
+      return "EXPLANATION_KIND_SIMILAR_TO_HISTORY";
+    case ExplanationKind.EXPLANATION_KIND_FEATURES:
+      return "EXPLANATION_KIND_FEATURES";
+    case ExplanationKind.EXPLANATION_KIND_TOP_LIST:
+      return "EXPLANATION_KIND_TOP_LIST";
+    case ExplanationKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What a contribution is attributed to. */
+export enum ContributionKind {
+  CONTRIBUTION_KIND_UNSPECIFIED = 0,
+  /** CONTRIBUTION_KIND_MOVIE - A movie of the user's history (id: its movie_id). */
+  CONTRIBUTION_KIND_MOVIE = 1,
+  /** CONTRIBUTION_KIND_GENRE - A genre feature of the recommended movie (id: the genre). */
+  CONTRIBUTION_KIND_GENRE = 2,
+  /** CONTRIBUTION_KIND_ITEM_IDENTITY - The recommended movie's own identity embedding and bias (id: its movie_id). */
+  CONTRIBUTION_KIND_ITEM_IDENTITY = 3,
+  /** CONTRIBUTION_KIND_USER_BIAS - The user's bias (LightFM-style), the same for every movie of the list. */
+  CONTRIBUTION_KIND_USER_BIAS = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function contributionKindFromJSON(object: any): ContributionKind {
+  switch (object) {
+    case 0:
+    case "CONTRIBUTION_KIND_UNSPECIFIED":
+      return ContributionKind.CONTRIBUTION_KIND_UNSPECIFIED;
+    case 1:
+    case "CONTRIBUTION_KIND_MOVIE":
+      return ContributionKind.CONTRIBUTION_KIND_MOVIE;
+    case 2:
+    case "CONTRIBUTION_KIND_GENRE":
+      return ContributionKind.CONTRIBUTION_KIND_GENRE;
+    case 3:
+    case "CONTRIBUTION_KIND_ITEM_IDENTITY":
+      return ContributionKind.CONTRIBUTION_KIND_ITEM_IDENTITY;
+    case 4:
+    case "CONTRIBUTION_KIND_USER_BIAS":
+      return ContributionKind.CONTRIBUTION_KIND_USER_BIAS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ContributionKind.UNRECOGNIZED;
+  }
+}
+
+export function contributionKindToJSON(object: ContributionKind): string {
+  switch (object) {
+    case ContributionKind.CONTRIBUTION_KIND_UNSPECIFIED:
+      return "CONTRIBUTION_KIND_UNSPECIFIED";
+    case ContributionKind.CONTRIBUTION_KIND_MOVIE:
+      return "CONTRIBUTION_KIND_MOVIE";
+    case ContributionKind.CONTRIBUTION_KIND_GENRE:
+      return "CONTRIBUTION_KIND_GENRE";
+    case ContributionKind.CONTRIBUTION_KIND_ITEM_IDENTITY:
+      return "CONTRIBUTION_KIND_ITEM_IDENTITY";
+    case ContributionKind.CONTRIBUTION_KIND_USER_BIAS:
+      return "CONTRIBUTION_KIND_USER_BIAS";
+    case ContributionKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Where a recommendation list came from. */
 export enum RecommendationSource {
   RECOMMENDATION_SOURCE_UNSPECIFIED = 0,
@@ -118,6 +223,46 @@ export function recommendationSourceToJSON(object: RecommendationSource): string
   }
 }
 
+/** How the like-rate time series is bucketed (UTC). */
+export enum TimeBucket {
+  TIME_BUCKET_UNSPECIFIED = 0,
+  TIME_BUCKET_HOUR = 1,
+  TIME_BUCKET_DAY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function timeBucketFromJSON(object: any): TimeBucket {
+  switch (object) {
+    case 0:
+    case "TIME_BUCKET_UNSPECIFIED":
+      return TimeBucket.TIME_BUCKET_UNSPECIFIED;
+    case 1:
+    case "TIME_BUCKET_HOUR":
+      return TimeBucket.TIME_BUCKET_HOUR;
+    case 2:
+    case "TIME_BUCKET_DAY":
+      return TimeBucket.TIME_BUCKET_DAY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TimeBucket.UNRECOGNIZED;
+  }
+}
+
+export function timeBucketToJSON(object: TimeBucket): string {
+  switch (object) {
+    case TimeBucket.TIME_BUCKET_UNSPECIFIED:
+      return "TIME_BUCKET_UNSPECIFIED";
+    case TimeBucket.TIME_BUCKET_HOUR:
+      return "TIME_BUCKET_HOUR";
+    case TimeBucket.TIME_BUCKET_DAY:
+      return "TIME_BUCKET_DAY";
+    case TimeBucket.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface SetFavoriteGenresRequest {
   userId: string;
   genres: string[];
@@ -137,10 +282,39 @@ export interface GetGenresTopRequest {
 }
 
 export interface RankedMovie {
-  movie?: Movie | undefined;
+  movie?:
+    | Movie
+    | undefined;
+  /**
+   * The model's raw score (ALS: dot product; LightFM-style: dot product plus biases; top lists: popularity).
+   * Not comparable across models: compare ranks.
+   */
   score: number;
   /** 1-based position in the list. */
   rank: number;
+  /** Why this movie is in the list. */
+  explanation?: Explanation | undefined;
+}
+
+/** One additive part of a score: all the parts together sum to the score; an explanation lists the strongest. */
+export interface Contribution {
+  kind: ContributionKind;
+  /** A movie id or a genre. */
+  id: string;
+  /** A movie title or a genre, for display. */
+  label: string;
+  /** The part of the score (same unit as RankedMovie.score; may be negative). */
+  value: number;
+}
+
+export interface Explanation {
+  kind: ExplanationKind;
+  /** One sentence for people, e.g. "Because you watched Heat (1995) and Ronin (1998)". */
+  text: string;
+  /** The strongest contributions, largest first (at most 5); empty for top lists. */
+  contributions: Contribution[];
+  /** Top lists: the genres the list was drawn from (empty for the global list). */
+  genres: string[];
 }
 
 export interface GetGenresTopResponse {
@@ -195,7 +369,11 @@ export interface GetExperimentReportRequest {
   k: number;
   /** Optional time window over the served lists. */
   since?: Date | undefined;
-  until?: Date | undefined;
+  until?:
+    | Date
+    | undefined;
+  /** Bucket of the like-rate time series; UNSPECIFIED means DAY. */
+  bucket: TimeBucket;
 }
 
 export interface ArmReport {
@@ -207,6 +385,9 @@ export interface ArmReport {
   likeRate: number;
   precisionAtK: number;
   recallAtK: number;
+  /** 95% Wilson score interval of the like rate (0 and 1 when there is no feedback). */
+  likeRateCi95Low: number;
+  likeRateCi95High: number;
 }
 
 /** Two-proportion z-test of the like rates of the two arms (ALS minus LightFM). */
@@ -216,12 +397,65 @@ export interface LikeRateComparison {
   ci95High: number;
   z: number;
   pValue: number;
+  /** False when an arm has no feedback: then the figures above are 0 and mean nothing; note says why. */
+  enoughData: boolean;
+  /** Why there is not enough data, or what the result means, for people. */
+  note: string;
+  /**
+   * Feedback per arm a two-sided test at alpha 0.05 needs to detect the observed difference with power 0.8
+   * (two-proportion formula); 0 when it cannot be computed (not enough data, or no difference observed).
+   */
+  requiredFeedbackPerArm: number;
+}
+
+export interface LikeRatePoint {
+  /** Start of the bucket (by when the lists were served). */
+  start?: Date | undefined;
+  feedbackCount: number;
+  likes: number;
+  likeRate: number;
+}
+
+export interface LikeRateSeries {
+  modelType: ModelType;
+  /** Buckets with feedback, oldest first. */
+  points: LikeRatePoint[];
 }
 
 export interface GetExperimentReportResponse {
   k: number;
+  /** The experiment: lists whose model the A/B split chose. */
   arms: ArmReport[];
-  comparison?: LikeRateComparison | undefined;
+  comparison?:
+    | LikeRateComparison
+    | undefined;
+  /** Lists whose model the caller forced (?model=, the console): reported apart, never part of the experiment. */
+  forced: ArmReport[];
+  /** The experiment's like rate per arm over time. */
+  bucket: TimeBucket;
+  series: LikeRateSeries[];
+}
+
+export interface GetUserHistoryRequest {
+  userId: string;
+  /** 1 to 100; 0 means the default (20). */
+  limit: number;
+}
+
+export interface HistoryItem {
+  movie?:
+    | Movie
+    | undefined;
+  /** The summed model-input weight of the user's interactions with the movie (see the README, "Data"). */
+  weight: number;
+}
+
+export interface GetUserHistoryResponse {
+  userId: string;
+  /** Strongest weight first, at most `limit`. */
+  items: HistoryItem[];
+  /** How many movies the user interacted with in all. */
+  total: number;
 }
 
 function createBaseSetFavoriteGenresRequest(): SetFavoriteGenresRequest {
@@ -508,7 +742,7 @@ export const GetGenresTopRequest: MessageFns<GetGenresTopRequest> = {
 };
 
 function createBaseRankedMovie(): RankedMovie {
-  return { movie: undefined, score: 0, rank: 0 };
+  return { movie: undefined, score: 0, rank: 0, explanation: undefined };
 }
 
 export const RankedMovie: MessageFns<RankedMovie> = {
@@ -521,6 +755,9 @@ export const RankedMovie: MessageFns<RankedMovie> = {
     }
     if (message.rank !== 0) {
       writer.uint32(24).int32(message.rank);
+    }
+    if (message.explanation !== undefined) {
+      Explanation.encode(message.explanation, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -562,6 +799,14 @@ export const RankedMovie: MessageFns<RankedMovie> = {
             message.rank = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.explanation = Explanation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -579,6 +824,7 @@ export const RankedMovie: MessageFns<RankedMovie> = {
       movie: isSet(object.movie) ? Movie.fromJSON(object.movie) : undefined,
       score: isSet(object.score) ? globalThis.Number(object.score) : 0,
       rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      explanation: isSet(object.explanation) ? Explanation.fromJSON(object.explanation) : undefined,
     };
   },
 
@@ -593,6 +839,9 @@ export const RankedMovie: MessageFns<RankedMovie> = {
     if (message.rank !== 0) {
       obj.rank = Math.round(message.rank);
     }
+    if (message.explanation !== undefined) {
+      obj.explanation = Explanation.toJSON(message.explanation);
+    }
     return obj;
   },
 
@@ -604,6 +853,245 @@ export const RankedMovie: MessageFns<RankedMovie> = {
     message.movie = (object.movie !== undefined && object.movie !== null) ? Movie.fromPartial(object.movie) : undefined;
     message.score = object.score ?? 0;
     message.rank = object.rank ?? 0;
+    message.explanation = (object.explanation !== undefined && object.explanation !== null)
+      ? Explanation.fromPartial(object.explanation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseContribution(): Contribution {
+  return { kind: 0, id: "", label: "", value: 0 };
+}
+
+export const Contribution: MessageFns<Contribution> = {
+  encode(message: Contribution, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.label !== "") {
+      writer.uint32(26).string(message.label);
+    }
+    if (message.value !== 0) {
+      writer.uint32(33).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Contribution {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContribution();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Contribution {
+    return {
+      kind: isSet(object.kind) ? contributionKindFromJSON(object.kind) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: Contribution): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = contributionKindToJSON(message.kind);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Contribution>, I>>(base?: I): Contribution {
+    return Contribution.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Contribution>, I>>(object: I): Contribution {
+    const message = createBaseContribution();
+    message.kind = object.kind ?? 0;
+    message.id = object.id ?? "";
+    message.label = object.label ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseExplanation(): Explanation {
+  return { kind: 0, text: "", contributions: [], genres: [] };
+}
+
+export const Explanation: MessageFns<Explanation> = {
+  encode(message: Explanation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    for (const v of message.contributions) {
+      Contribution.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.genres) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Explanation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplanation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contributions.push(Contribution.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.genres.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Explanation {
+    return {
+      kind: isSet(object.kind) ? explanationKindFromJSON(object.kind) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      contributions: globalThis.Array.isArray(object?.contributions)
+        ? object.contributions.map((e: any) => Contribution.fromJSON(e))
+        : [],
+      genres: globalThis.Array.isArray(object?.genres) ? object.genres.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Explanation): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = explanationKindToJSON(message.kind);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.contributions?.length) {
+      obj.contributions = message.contributions.map((e) => Contribution.toJSON(e));
+    }
+    if (message.genres?.length) {
+      obj.genres = message.genres;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Explanation>, I>>(base?: I): Explanation {
+    return Explanation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Explanation>, I>>(object: I): Explanation {
+    const message = createBaseExplanation();
+    message.kind = object.kind ?? 0;
+    message.text = object.text ?? "";
+    message.contributions = object.contributions?.map((e) => Contribution.fromPartial(e)) || [];
+    message.genres = object.genres?.map((e) => e) || [];
     return message;
   },
 };
@@ -1377,7 +1865,7 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
 };
 
 function createBaseGetExperimentReportRequest(): GetExperimentReportRequest {
-  return { k: 0, since: undefined, until: undefined };
+  return { k: 0, since: undefined, until: undefined, bucket: 0 };
 }
 
 export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> = {
@@ -1390,6 +1878,9 @@ export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> 
     }
     if (message.until !== undefined) {
       Timestamp.encode(toTimestamp(message.until), writer.uint32(26).fork()).join();
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(32).int32(message.bucket);
     }
     return writer;
   },
@@ -1431,6 +1922,14 @@ export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> 
             message.until = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1448,6 +1947,7 @@ export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> 
       k: isSet(object.k) ? globalThis.Number(object.k) : 0,
       since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
       until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
+      bucket: isSet(object.bucket) ? timeBucketFromJSON(object.bucket) : 0,
     };
   },
 
@@ -1462,6 +1962,9 @@ export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> 
     if (message.until !== undefined) {
       obj.until = message.until.toISOString();
     }
+    if (message.bucket !== 0) {
+      obj.bucket = timeBucketToJSON(message.bucket);
+    }
     return obj;
   },
 
@@ -1473,6 +1976,7 @@ export const GetExperimentReportRequest: MessageFns<GetExperimentReportRequest> 
     message.k = object.k ?? 0;
     message.since = object.since ?? undefined;
     message.until = object.until ?? undefined;
+    message.bucket = object.bucket ?? 0;
     return message;
   },
 };
@@ -1487,6 +1991,8 @@ function createBaseArmReport(): ArmReport {
     likeRate: 0,
     precisionAtK: 0,
     recallAtK: 0,
+    likeRateCi95Low: 0,
+    likeRateCi95High: 0,
   };
 }
 
@@ -1515,6 +2021,12 @@ export const ArmReport: MessageFns<ArmReport> = {
     }
     if (message.recallAtK !== 0) {
       writer.uint32(65).double(message.recallAtK);
+    }
+    if (message.likeRateCi95Low !== 0) {
+      writer.uint32(73).double(message.likeRateCi95Low);
+    }
+    if (message.likeRateCi95High !== 0) {
+      writer.uint32(81).double(message.likeRateCi95High);
     }
     return writer;
   },
@@ -1596,6 +2108,22 @@ export const ArmReport: MessageFns<ArmReport> = {
             message.recallAtK = reader.double();
             continue;
           }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.likeRateCi95Low = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.likeRateCi95High = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1642,6 +2170,16 @@ export const ArmReport: MessageFns<ArmReport> = {
         : isSet(object.recall_at_k)
         ? globalThis.Number(object.recall_at_k)
         : 0,
+      likeRateCi95Low: isSet(object.likeRateCi95Low)
+        ? globalThis.Number(object.likeRateCi95Low)
+        : isSet(object.like_rate_ci95_low)
+        ? globalThis.Number(object.like_rate_ci95_low)
+        : 0,
+      likeRateCi95High: isSet(object.likeRateCi95High)
+        ? globalThis.Number(object.likeRateCi95High)
+        : isSet(object.like_rate_ci95_high)
+        ? globalThis.Number(object.like_rate_ci95_high)
+        : 0,
     };
   },
 
@@ -1671,6 +2209,12 @@ export const ArmReport: MessageFns<ArmReport> = {
     if (message.recallAtK !== 0) {
       obj.recallAtK = floatToJson(message.recallAtK);
     }
+    if (message.likeRateCi95Low !== 0) {
+      obj.likeRateCi95Low = floatToJson(message.likeRateCi95Low);
+    }
+    if (message.likeRateCi95High !== 0) {
+      obj.likeRateCi95High = floatToJson(message.likeRateCi95High);
+    }
     return obj;
   },
 
@@ -1687,12 +2231,23 @@ export const ArmReport: MessageFns<ArmReport> = {
     message.likeRate = object.likeRate ?? 0;
     message.precisionAtK = object.precisionAtK ?? 0;
     message.recallAtK = object.recallAtK ?? 0;
+    message.likeRateCi95Low = object.likeRateCi95Low ?? 0;
+    message.likeRateCi95High = object.likeRateCi95High ?? 0;
     return message;
   },
 };
 
 function createBaseLikeRateComparison(): LikeRateComparison {
-  return { difference: 0, ci95Low: 0, ci95High: 0, z: 0, pValue: 0 };
+  return {
+    difference: 0,
+    ci95Low: 0,
+    ci95High: 0,
+    z: 0,
+    pValue: 0,
+    enoughData: false,
+    note: "",
+    requiredFeedbackPerArm: 0,
+  };
 }
 
 export const LikeRateComparison: MessageFns<LikeRateComparison> = {
@@ -1711,6 +2266,15 @@ export const LikeRateComparison: MessageFns<LikeRateComparison> = {
     }
     if (message.pValue !== 0) {
       writer.uint32(41).double(message.pValue);
+    }
+    if (message.enoughData !== false) {
+      writer.uint32(48).bool(message.enoughData);
+    }
+    if (message.note !== "") {
+      writer.uint32(58).string(message.note);
+    }
+    if (message.requiredFeedbackPerArm !== 0) {
+      writer.uint32(64).int64(message.requiredFeedbackPerArm);
     }
     return writer;
   },
@@ -1768,6 +2332,30 @@ export const LikeRateComparison: MessageFns<LikeRateComparison> = {
             message.pValue = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.enoughData = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.requiredFeedbackPerArm = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1799,6 +2387,17 @@ export const LikeRateComparison: MessageFns<LikeRateComparison> = {
         : isSet(object.p_value)
         ? globalThis.Number(object.p_value)
         : 0,
+      enoughData: isSet(object.enoughData)
+        ? globalThis.Boolean(object.enoughData)
+        : isSet(object.enough_data)
+        ? globalThis.Boolean(object.enough_data)
+        : false,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      requiredFeedbackPerArm: isSet(object.requiredFeedbackPerArm)
+        ? globalThis.Number(object.requiredFeedbackPerArm)
+        : isSet(object.required_feedback_per_arm)
+        ? globalThis.Number(object.required_feedback_per_arm)
+        : 0,
     };
   },
 
@@ -1819,6 +2418,15 @@ export const LikeRateComparison: MessageFns<LikeRateComparison> = {
     if (message.pValue !== 0) {
       obj.pValue = floatToJson(message.pValue);
     }
+    if (message.enoughData !== false) {
+      obj.enoughData = message.enoughData;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.requiredFeedbackPerArm !== 0) {
+      obj.requiredFeedbackPerArm = Math.round(message.requiredFeedbackPerArm);
+    }
     return obj;
   },
 
@@ -1832,12 +2440,229 @@ export const LikeRateComparison: MessageFns<LikeRateComparison> = {
     message.ci95High = object.ci95High ?? 0;
     message.z = object.z ?? 0;
     message.pValue = object.pValue ?? 0;
+    message.enoughData = object.enoughData ?? false;
+    message.note = object.note ?? "";
+    message.requiredFeedbackPerArm = object.requiredFeedbackPerArm ?? 0;
+    return message;
+  },
+};
+
+function createBaseLikeRatePoint(): LikeRatePoint {
+  return { start: undefined, feedbackCount: 0, likes: 0, likeRate: 0 };
+}
+
+export const LikeRatePoint: MessageFns<LikeRatePoint> = {
+  encode(message: LikeRatePoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.feedbackCount !== 0) {
+      writer.uint32(16).int64(message.feedbackCount);
+    }
+    if (message.likes !== 0) {
+      writer.uint32(24).int64(message.likes);
+    }
+    if (message.likeRate !== 0) {
+      writer.uint32(33).double(message.likeRate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LikeRatePoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLikeRatePoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.feedbackCount = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.likes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.likeRate = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LikeRatePoint {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      feedbackCount: isSet(object.feedbackCount)
+        ? globalThis.Number(object.feedbackCount)
+        : isSet(object.feedback_count)
+        ? globalThis.Number(object.feedback_count)
+        : 0,
+      likes: isSet(object.likes) ? globalThis.Number(object.likes) : 0,
+      likeRate: isSet(object.likeRate)
+        ? globalThis.Number(object.likeRate)
+        : isSet(object.like_rate)
+        ? globalThis.Number(object.like_rate)
+        : 0,
+    };
+  },
+
+  toJSON(message: LikeRatePoint): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.feedbackCount !== 0) {
+      obj.feedbackCount = Math.round(message.feedbackCount);
+    }
+    if (message.likes !== 0) {
+      obj.likes = Math.round(message.likes);
+    }
+    if (message.likeRate !== 0) {
+      obj.likeRate = floatToJson(message.likeRate);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LikeRatePoint>, I>>(base?: I): LikeRatePoint {
+    return LikeRatePoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LikeRatePoint>, I>>(object: I): LikeRatePoint {
+    const message = createBaseLikeRatePoint();
+    message.start = object.start ?? undefined;
+    message.feedbackCount = object.feedbackCount ?? 0;
+    message.likes = object.likes ?? 0;
+    message.likeRate = object.likeRate ?? 0;
+    return message;
+  },
+};
+
+function createBaseLikeRateSeries(): LikeRateSeries {
+  return { modelType: 0, points: [] };
+}
+
+export const LikeRateSeries: MessageFns<LikeRateSeries> = {
+  encode(message: LikeRateSeries, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelType !== 0) {
+      writer.uint32(8).int32(message.modelType);
+    }
+    for (const v of message.points) {
+      LikeRatePoint.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LikeRateSeries {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLikeRateSeries();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.modelType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.points.push(LikeRatePoint.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LikeRateSeries {
+    return {
+      modelType: isSet(object.modelType)
+        ? modelTypeFromJSON(object.modelType)
+        : isSet(object.model_type)
+        ? modelTypeFromJSON(object.model_type)
+        : 0,
+      points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => LikeRatePoint.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LikeRateSeries): unknown {
+    const obj: any = {};
+    if (message.modelType !== 0) {
+      obj.modelType = modelTypeToJSON(message.modelType);
+    }
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => LikeRatePoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LikeRateSeries>, I>>(base?: I): LikeRateSeries {
+    return LikeRateSeries.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LikeRateSeries>, I>>(object: I): LikeRateSeries {
+    const message = createBaseLikeRateSeries();
+    message.modelType = object.modelType ?? 0;
+    message.points = object.points?.map((e) => LikeRatePoint.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseGetExperimentReportResponse(): GetExperimentReportResponse {
-  return { k: 0, arms: [], comparison: undefined };
+  return { k: 0, arms: [], comparison: undefined, forced: [], bucket: 0, series: [] };
 }
 
 export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse> = {
@@ -1850,6 +2675,15 @@ export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse
     }
     if (message.comparison !== undefined) {
       LikeRateComparison.encode(message.comparison, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.forced) {
+      ArmReport.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(40).int32(message.bucket);
+    }
+    for (const v of message.series) {
+      LikeRateSeries.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1891,6 +2725,30 @@ export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse
             message.comparison = LikeRateComparison.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.forced.push(ArmReport.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.series.push(LikeRateSeries.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1908,6 +2766,9 @@ export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse
       k: isSet(object.k) ? globalThis.Number(object.k) : 0,
       arms: globalThis.Array.isArray(object?.arms) ? object.arms.map((e: any) => ArmReport.fromJSON(e)) : [],
       comparison: isSet(object.comparison) ? LikeRateComparison.fromJSON(object.comparison) : undefined,
+      forced: globalThis.Array.isArray(object?.forced) ? object.forced.map((e: any) => ArmReport.fromJSON(e)) : [],
+      bucket: isSet(object.bucket) ? timeBucketFromJSON(object.bucket) : 0,
+      series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => LikeRateSeries.fromJSON(e)) : [],
     };
   },
 
@@ -1922,6 +2783,15 @@ export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse
     if (message.comparison !== undefined) {
       obj.comparison = LikeRateComparison.toJSON(message.comparison);
     }
+    if (message.forced?.length) {
+      obj.forced = message.forced.map((e) => ArmReport.toJSON(e));
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = timeBucketToJSON(message.bucket);
+    }
+    if (message.series?.length) {
+      obj.series = message.series.map((e) => LikeRateSeries.toJSON(e));
+    }
     return obj;
   },
 
@@ -1935,6 +2805,288 @@ export const GetExperimentReportResponse: MessageFns<GetExperimentReportResponse
     message.comparison = (object.comparison !== undefined && object.comparison !== null)
       ? LikeRateComparison.fromPartial(object.comparison)
       : undefined;
+    message.forced = object.forced?.map((e) => ArmReport.fromPartial(e)) || [];
+    message.bucket = object.bucket ?? 0;
+    message.series = object.series?.map((e) => LikeRateSeries.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetUserHistoryRequest(): GetUserHistoryRequest {
+  return { userId: "", limit: 0 };
+}
+
+export const GetUserHistoryRequest: MessageFns<GetUserHistoryRequest> = {
+  encode(message: GetUserHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserHistoryRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: GetUserHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUserHistoryRequest>, I>>(base?: I): GetUserHistoryRequest {
+    return GetUserHistoryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUserHistoryRequest>, I>>(object: I): GetUserHistoryRequest {
+    const message = createBaseGetUserHistoryRequest();
+    message.userId = object.userId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseHistoryItem(): HistoryItem {
+  return { movie: undefined, weight: 0 };
+}
+
+export const HistoryItem: MessageFns<HistoryItem> = {
+  encode(message: HistoryItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movie !== undefined) {
+      Movie.encode(message.movie, writer.uint32(10).fork()).join();
+    }
+    if (message.weight !== 0) {
+      writer.uint32(17).double(message.weight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movie = Movie.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.weight = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HistoryItem {
+    return {
+      movie: isSet(object.movie) ? Movie.fromJSON(object.movie) : undefined,
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+    };
+  },
+
+  toJSON(message: HistoryItem): unknown {
+    const obj: any = {};
+    if (message.movie !== undefined) {
+      obj.movie = Movie.toJSON(message.movie);
+    }
+    if (message.weight !== 0) {
+      obj.weight = floatToJson(message.weight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HistoryItem>, I>>(base?: I): HistoryItem {
+    return HistoryItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryItem>, I>>(object: I): HistoryItem {
+    const message = createBaseHistoryItem();
+    message.movie = (object.movie !== undefined && object.movie !== null) ? Movie.fromPartial(object.movie) : undefined;
+    message.weight = object.weight ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetUserHistoryResponse(): GetUserHistoryResponse {
+  return { userId: "", items: [], total: 0 };
+}
+
+export const GetUserHistoryResponse: MessageFns<GetUserHistoryResponse> = {
+  encode(message: GetUserHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    for (const v of message.items) {
+      HistoryItem.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).int32(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.items.push(HistoryItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserHistoryResponse {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => HistoryItem.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: GetUserHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => HistoryItem.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUserHistoryResponse>, I>>(base?: I): GetUserHistoryResponse {
+    return GetUserHistoryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUserHistoryResponse>, I>>(object: I): GetUserHistoryResponse {
+    const message = createBaseGetUserHistoryResponse();
+    message.userId = object.userId ?? "";
+    message.items = object.items?.map((e) => HistoryItem.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
     return message;
   },
 };
@@ -2011,6 +3163,18 @@ export const RecommendationServiceService = {
       Buffer.from(GetExperimentReportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetExperimentReportResponse => GetExperimentReportResponse.decode(value),
   },
+  /** The movies a user interacted with (watched, liked, bookmarked), strongest model-input weight first. */
+  getUserHistory: {
+    path: "/recsys.v1.RecommendationService/GetUserHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserHistoryRequest): Buffer =>
+      Buffer.from(GetUserHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserHistoryRequest => GetUserHistoryRequest.decode(value),
+    responseSerialize: (value: GetUserHistoryResponse): Buffer =>
+      Buffer.from(GetUserHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserHistoryResponse => GetUserHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface RecommendationServiceServer extends UntypedServiceImplementation {
@@ -2026,6 +3190,8 @@ export interface RecommendationServiceServer extends UntypedServiceImplementatio
   submitFeedback: handleUnaryCall<SubmitFeedbackRequest, SubmitFeedbackResponse>;
   /** Precision@K, Recall@K and like rate per model from the recommendation logs and feedback. */
   getExperimentReport: handleUnaryCall<GetExperimentReportRequest, GetExperimentReportResponse>;
+  /** The movies a user interacted with (watched, liked, bookmarked), strongest model-input weight first. */
+  getUserHistory: handleUnaryCall<GetUserHistoryRequest, GetUserHistoryResponse>;
 }
 
 export interface RecommendationServiceClient extends Client {
@@ -2124,6 +3290,22 @@ export interface RecommendationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetExperimentReportResponse) => void,
+  ): ClientUnaryCall;
+  /** The movies a user interacted with (watched, liked, bookmarked), strongest model-input weight first. */
+  getUserHistory(
+    request: GetUserHistoryRequest,
+    callback: (error: ServiceError | null, response: GetUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getUserHistory(
+    request: GetUserHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  getUserHistory(
+    request: GetUserHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserHistoryResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -4,6 +4,8 @@ import type {
   ExperimentArmTotals,
   ExperimentWindow,
   FeedbackDoc,
+  LikeRateBucket,
+  TimeBucketName,
   MovieDoc,
   RecommendationLogDoc,
   Store,
@@ -11,7 +13,7 @@ import type {
   UserDoc,
 } from './types.js';
 import { MODEL_TYPES } from '../domain.js';
-import { COLLECTION_NAMES } from './types.js';
+import { bucketStart, COLLECTION_NAMES } from './types.js';
 import { bookmarkWeight, byPopularity, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 type Rows = { [C in CollectionName]: CollectionDocs[C][] };
@@ -121,13 +123,14 @@ export class MemoryStore implements Store {
 
   async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
     const inWindow = (at: Date) => (!window.since || at >= window.since) && (!window.until || at < window.until);
+    const inPopulation = (arm: string | undefined) => (arm === 'forced') === Boolean(window.forced);
     const sessions = new Map<string, number>();
     for (const log of this.rows.recommendation_logs) {
-      if (inWindow(log.createdAt)) sessions.set(log.modelType, (sessions.get(log.modelType) ?? 0) + 1);
+      if (inWindow(log.createdAt) && inPopulation(log.arm)) sessions.set(log.modelType, (sessions.get(log.modelType) ?? 0) + 1);
     }
     const bySession = new Map<string, { modelType: string; feedback: number; likes: number; likesTopK: number }>();
     for (const f of this.rows.feedback) {
-      if (!inWindow(f.sessionCreatedAt)) continue;
+      if (!inWindow(f.sessionCreatedAt) || !inPopulation(f.arm)) continue;
       const s = bySession.get(f.sessionId) ?? { modelType: f.modelType, feedback: 0, likes: 0, likesTopK: 0 };
       s.feedback++;
       if (f.liked) {
@@ -160,6 +163,21 @@ export class MemoryStore implements Store {
       }
       return totals;
     });
+  }
+
+  async likeRateSeries(window: Omit<ExperimentWindow, 'k' | 'forced'>, bucket: TimeBucketName): Promise<LikeRateBucket[]> {
+    const buckets = new Map<string, LikeRateBucket>();
+    for (const f of this.rows.feedback) {
+      if (f.arm === 'forced') continue;
+      if ((window.since && f.sessionCreatedAt < window.since) || (window.until && f.sessionCreatedAt >= window.until)) continue;
+      const start = bucketStart(f.sessionCreatedAt, bucket);
+      const key = `${f.modelType}\u0000${start.getTime()}`;
+      const entry = buckets.get(key) ?? { modelType: f.modelType, start, feedbackCount: 0, likes: 0 };
+      entry.feedbackCount++;
+      if (f.liked) entry.likes++;
+      buckets.set(key, entry);
+    }
+    return [...buckets.values()].sort((a, b) => a.start.getTime() - b.start.getTime() || a.modelType.localeCompare(b.modelType));
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {

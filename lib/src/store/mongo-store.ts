@@ -5,13 +5,15 @@ import type {
   ExperimentArmTotals,
   ExperimentWindow,
   FeedbackDoc,
+  LikeRateBucket,
+  TimeBucketName,
   MovieDoc,
   RecommendationLogDoc,
   Store,
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
-import { COLLECTION_NAMES } from './types.js';
+import { bucketStart, COLLECTION_NAMES } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
@@ -189,9 +191,11 @@ export class MongoStore implements Store {
 
   async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
     const feedback = this.col('feedback');
+    // The bucket starts let likeRateSeries group with $group alone (FerretDB v1 has no date operators).
+    const buckets = { sessionHour: bucketStart(doc.sessionCreatedAt, 'hour'), sessionDay: bucketStart(doc.sessionCreatedAt, 'day') };
     const result = await feedback.updateOne(
       { sessionId: doc.sessionId, movieId: doc.movieId },
-      { $set: { ...doc, updatedAt: now }, $setOnInsert: { createdAt: now } },
+      { $set: { ...doc, ...buckets, updatedAt: now }, $setOnInsert: { createdAt: now } },
       { upsert: true },
     );
     // Per-session shares that let the report sum per-session ratios with $group/$sum alone (see experimentTotals).
@@ -227,11 +231,13 @@ export class MongoStore implements Store {
         .toArray();
       return new Map(rows.map((r) => [r._id, r.total]));
     };
-    const inWindow = timeFilter('sessionCreatedAt');
+    // Forced sessions (arm "forced") are reported apart; feedback written before `arm` existed counts as experiment.
+    const population: Document = window.forced ? { arm: 'forced' } : { arm: { $ne: 'forced' } };
+    const inWindow = { ...timeFilter('sessionCreatedAt'), ...population };
     const liked = { ...inWindow, liked: true };
     const likedTopK = { ...liked, rank: { $lte: window.k } };
     const [sessions, feedback, feedbackSessions, likes, likeSessions, likesTopK, recall] = await Promise.all([
-      byModel('recommendation_logs', timeFilter('createdAt'), 1),
+      byModel('recommendation_logs', { ...timeFilter('createdAt'), ...population }, 1),
       byModel('feedback', inWindow, 1),
       byModel('feedback', inWindow, '$sessionFeedbackShare'),
       byModel('feedback', liked, 1),
@@ -249,6 +255,30 @@ export class MongoStore implements Store {
       recallSum: recall.get(modelType) ?? 0,
       sessionsWithLikes: Math.round(likeSessions.get(modelType) ?? 0),
     }));
+  }
+
+  /** One $match/$group/$sum per model and figure (FerretDB v1: a single-field _id and one sum per $group). */
+  async likeRateSeries(window: Omit<ExperimentWindow, 'k' | 'forced'>, bucket: TimeBucketName): Promise<LikeRateBucket[]> {
+    const range: Document = {};
+    if (window.since) range.$gte = window.since;
+    if (window.until) range.$lt = window.until;
+    const base: Document = { arm: { $ne: 'forced' }, ...(Object.keys(range).length ? { sessionCreatedAt: range } : {}) };
+    const field = bucket === 'hour' ? '$sessionHour' : '$sessionDay';
+    const byBucket = async (filter: Document) => {
+      const rows = await this.db
+        .collection('feedback')
+        .aggregate<{ _id: Date | null; total: number }>([{ $match: filter }, { $group: { _id: field, total: { $sum: 1 } } }])
+        .toArray();
+      return new Map(rows.filter((r) => r._id instanceof Date).map((r) => [(r._id as Date).getTime(), r.total]));
+    };
+    const result: LikeRateBucket[] = [];
+    for (const modelType of MODEL_TYPES) {
+      const [feedback, likes] = await Promise.all([byBucket({ ...base, modelType }), byBucket({ ...base, modelType, liked: true })]);
+      for (const [start, feedbackCount] of feedback) {
+        result.push({ modelType, start: new Date(start), feedbackCount, likes: likes.get(start) ?? 0 });
+      }
+    }
+    return result.sort((a, b) => a.start.getTime() - b.start.getTime() || a.modelType.localeCompare(b.modelType));
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {

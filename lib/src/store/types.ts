@@ -17,6 +17,12 @@ export interface MovieDoc {
   rating: number;
   /** Popularity score (see refreshPopularity); 0 until computed. */
   popularity: number;
+  /** IMDb id ("tt0114709") when the catalogue gives one (MovieLens links.csv). */
+  imdbId?: string;
+  /** TMDB id when the catalogue gives one. */
+  tmdbId?: string;
+  /** A link to the film on IMDb when the catalogue gives one (MovieLens 100k u.item). */
+  imdbUrl?: string;
 }
 
 export interface WatchedDoc {
@@ -65,6 +71,11 @@ export interface FeedbackDoc {
   rank: number;
   /** When the session's list was served (the report's time window applies to it). */
   sessionCreatedAt: Date;
+  /**
+   * The session's experiment arm ("als", "lightfm") or "forced" when the caller chose the model; forced sessions are
+   * reported apart from the experiment. Absent on feedback written before the field existed (counted as experiment).
+   */
+  arm?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -109,6 +120,26 @@ export interface ExperimentWindow {
   k: number;
   since?: Date;
   until?: Date;
+  /** True: only sessions whose model the caller forced (arm "forced"); false/absent: only the experiment's. */
+  forced?: boolean;
+}
+
+/** UTC buckets of the like-rate time series. */
+export type TimeBucketName = 'hour' | 'day';
+
+/** Feedback and likes of one model in one time bucket (by when the lists were served). */
+export interface LikeRateBucket {
+  modelType: ModelTypeName;
+  /** Start of the bucket (UTC). */
+  start: Date;
+  feedbackCount: number;
+  likes: number;
+}
+
+/** The start of the UTC hour or day holding `at`. */
+export function bucketStart(at: Date, bucket: TimeBucketName): Date {
+  const ms = bucket === 'hour' ? 3_600_000 : 86_400_000;
+  return new Date(Math.floor(at.getTime() / ms) * ms);
 }
 
 export interface TopMoviesQuery {
@@ -160,6 +191,11 @@ export interface Store {
   upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now?: Date): Promise<{ created: boolean }>;
   /** Per-model totals for the experiment report, computed in the database. */
   experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]>;
+  /**
+   * The experiment's (never forced sessions') feedback and likes per model and UTC hour or day of the served list,
+   * oldest first, buckets without feedback left out; computed in the database with $match/$group/$sum.
+   */
+  likeRateSeries(window: Omit<ExperimentWindow, 'k' | 'forced'>, bucket: TimeBucketName): Promise<LikeRateBucket[]>;
 
   /** Unordered bulk insert (data generator, importer); documents whose unique key exists are skipped. */
   insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void>;

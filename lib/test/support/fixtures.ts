@@ -18,9 +18,9 @@ export const MOVIES: MovieDoc[] = [
   { movieId: 'm6', title: 'Scream Three', year: 2006, genres: ['Horror'], rating: 6, popularity: 0 },
 ];
 
-export async function seedServingWorld(store: Store): Promise<void> {
+export async function seedServingWorld(store: Store, movies: readonly MovieDoc[] = MOVIES): Promise<void> {
   await store.clear();
-  await store.insertMany('movies', MOVIES);
+  await store.insertMany('movies', movies);
   const now = new Date();
   const user = (userId: string, favoriteGenres: string[]) => ({ userId, favoriteGenres, createdAt: now, updatedAt: now });
   await store.insertMany('users', [user('u1', []), user('u2', []), user('u3', []), user('u4', ['Comedy']), user('u5', [])]);
@@ -40,7 +40,7 @@ export async function seedServingWorld(store: Store): Promise<void> {
 export async function publishServingModel(
   objects: ObjectStore,
   modelType: ModelTypeName,
-  options: { activate?: boolean; second?: number; flip?: boolean; data?: DataFingerprint } = {},
+  options: { activate?: boolean; second?: number; flip?: boolean; data?: DataFingerprint; metrics?: Record<string, number> } = {},
 ): Promise<string> {
   const registry = new ModelRegistry(objects);
   const version = newVersion(new Date(Date.UTC(2026, 10, 24, 0, 0, options.second ?? 0)));
@@ -69,7 +69,7 @@ export async function publishServingModel(
       createdAt: new Date().toISOString(),
       params: modelType === 'als' ? { factors: 2, alpha: 10, regularization: 0.05 } : { noComponents: 2 },
       dataStats: { users: 2, items: 6 },
-      metrics: { ndcgAt10: 0.5 },
+      metrics: options.metrics ?? { ndcgAt10: 0.5 },
       dimensions: { users: 2, items: 6, factors: 2, genres: modelType === 'lightfm' ? 2 : 0 },
       ...(options.data ? { data: options.data } : {}),
     },

@@ -1,0 +1,103 @@
+import type { Logger } from '../../lib/src/logger.js';
+import type { RecommendationSourceName, Store } from '../../lib/src/store/types.js';
+import { explainModelList, topListExplanation, type Explanation } from './explanations.js';
+import type { MovieInfoCache } from './movie-info.js';
+import type { RecommendedMovie } from './recommender.js';
+import type { ServingModel } from './serving-model.js';
+
+export type { Explanation } from './explanations.js';
+
+export interface ExplainDeps {
+  store: Store;
+  movies: MovieInfoCache;
+  log: Logger;
+}
+
+export interface ExplainListRequest {
+  userId: string;
+  model: ServingModel | undefined;
+  source: RecommendationSourceName;
+  /** Set on the items, in place. */
+  items: RecommendedMovie[];
+  /** The user's interaction weights when the request already read them (undefined on a cache hit). */
+  interactions: Map<string, number> | undefined;
+  favoriteGenres: readonly string[];
+}
+
+/** How long a cache hit may wait for the interactions an explanation needs before serving without it. */
+export const EXPLAIN_READ_BUDGET_MS = 500;
+/** After a failed or slow read, cache hits skip the read for this long (MongoDB is probably down). */
+export const EXPLAIN_READ_BACKOFF_MS = 10_000;
+
+/** Per recommender (keyed by its deps object): until when cache hits skip the interactions read. */
+const backoff = new WeakMap<object, number>();
+
+class ReadTimeout extends Error {}
+class BackingOff extends Error {}
+
+function withinBudget<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Sets `explanation` on each served item, at serve time and for the K served items only. A cache hit reads the
+ * user's interactions (ALS needs them) within EXPLAIN_READ_BUDGET_MS: a cache hit never waits for MongoDB longer than
+ * that, and while reads fail or are slow (for EXPLAIN_READ_BACKOFF_MS after each) the list is served with a short
+ * explanation that says it cannot be computed right now (a log line says why).
+ */
+export async function explainList(deps: ExplainDeps, req: ExplainListRequest): Promise<void> {
+  const { items, source, model } = req;
+  if (items.length === 0) return;
+  if (source === 'genres_top' || source === 'global_top' || !model) {
+    const explanation = topListExplanation(source === 'genres_top' ? 'genres_top' : 'global_top', req.favoriteGenres);
+    for (const item of items) item.explanation = explanation;
+    return;
+  }
+  let explanations: Explanation[];
+  try {
+    let interactions = req.interactions;
+    let favoriteGenres = req.favoriteGenres;
+    // A cache hit read nothing from MongoDB: ALS needs the interactions; a user unknown to the model (never cached
+    // today, but cheap to handle) needs what fold-in needs.
+    const known = model.knowsUser(req.userId);
+    if (!interactions && (model.modelType === 'als' || !known)) {
+      if ((backoff.get(deps) ?? 0) > Date.now()) throw new BackingOff('interactions reads are backing off after a failure');
+      try {
+        const [weights, user] = await withinBudget(
+          Promise.all([deps.store.userInteractionWeights(req.userId), known ? Promise.resolve(null) : deps.store.getUser(req.userId)]),
+          EXPLAIN_READ_BUDGET_MS,
+        );
+        interactions = weights;
+        if (!known) favoriteGenres = user?.favoriteGenres ?? [];
+      } catch (err) {
+        backoff.set(deps, Date.now() + EXPLAIN_READ_BACKOFF_MS);
+        throw err;
+      }
+    }
+    interactions ??= new Map();
+    const user = model.userRepresentation(req.userId) ?? model.foldIn(interactions, favoriteGenres);
+    explanations = await explainModelList({
+      model,
+      source,
+      user,
+      interactions,
+      items: items.map((i) => i.movie),
+      titles: (ids) => deps.movies.get(ids),
+    });
+  } catch (err) {
+    // One log line per failure, not one per request while backing off.
+    if (!(err instanceof BackingOff)) deps.log.warn({ err: String(err), userId: req.userId, modelType: model.modelType }, 'explanations could not be computed');
+    explanations = items.map(() => ({
+      kind: model.modelType === 'als' ? 'similar_to_history' : 'features',
+      text: 'No explanation available right now',
+      contributions: [],
+      genres: [],
+    }));
+  }
+  items.forEach((item, i) => (item.explanation = explanations[i]));
+}
