@@ -19,11 +19,11 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { MongoDataLoadLock, type DataLoadLock } from '../lib/src/bootstrap-lock.js';
-import { ConfigError, loadConfig, storageEnvShape } from '../lib/src/config.js';
+import { ConfigError, env, loadConfig, storageEnvShape } from '../lib/src/config.js';
 import { generateData } from '../lib/src/data/generate.js';
 import { importMovieLens } from '../lib/src/data/movielens.js';
 import { MODEL_TYPES, type ModelTypeName } from '../lib/src/domain.js';
-import { callUnary } from '../lib/src/grpc/client.js';
+import { callUnary, clientChannelOptions } from '../lib/src/grpc/client.js';
 import { modelTypeName, modelTypeToProto } from '../lib/src/proto-mapping.js';
 import { ModelType, TrainerServiceClient, TrainingRunState, type TrainingRun } from '../lib/src/proto.js';
 import { MongoStore } from '../lib/src/store/mongo-store.js';
@@ -33,7 +33,7 @@ import { isMain, type CliIo } from './generate-data.js';
 const schema = z.object({
   MONGO_URL: storageEnvShape.MONGO_URL.unwrap(),
   MONGO_DB: z.string().min(1),
-  TRAINER_ADDRESS: z.string().min(1),
+  TRAINER_ADDRESS: env.grpcTarget(),
   BOOTSTRAP_MOVIELENS_DIR: z.string().min(1).optional(),
   BOOTSTRAP_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(1800),
   BOOTSTRAP_POLL_MS: z.coerce.number().int().positive().default(1000),
@@ -218,10 +218,10 @@ async function ensureModels(config: BootstrapConfig, deps: BootstrapDeps, timeLe
 }
 
 /** The command: wires MongoDB, the marker and the Trainer client; one line on stderr and a non-zero exit on failure. */
-export async function main(env: NodeJS.ProcessEnv = process.env, io: CliIo = process): Promise<number> {
+export async function main(environment: NodeJS.ProcessEnv = process.env, io: CliIo = process): Promise<number> {
   let config: BootstrapConfig;
   try {
-    config = loadBootstrapConfig(env);
+    config = loadBootstrapConfig(environment);
   } catch (err) {
     io.stderr.write(`bootstrap: ${err instanceof ConfigError ? err.problems.join('; ') : String(err)}\n`);
     return 2;
@@ -229,7 +229,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env, io: CliIo = pro
   const say = (line: string) => void io.stdout.write(`bootstrap: ${line}\n`);
   let store: MongoStore | undefined;
   let lock: DataLoadLock | undefined;
-  const trainer = new TrainerServiceClient(config.TRAINER_ADDRESS, grpc.credentials.createInsecure());
+  const trainer = new TrainerServiceClient(
+    config.TRAINER_ADDRESS,
+    grpc.credentials.createInsecure(),
+    clientChannelOptions({ services: ['recsys.v1.TrainerService'] }),
+  );
   try {
     store = await MongoStore.connect(config.MONGO_URL, config.MONGO_DB);
     await store.init();
