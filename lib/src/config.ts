@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -23,7 +24,12 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 /** Common field builders so every service spells its variables the same way. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
-  host: (fallback = '127.0.0.1') => z.string().min(1).default(fallback),
+  /** An interface to bind: an IP address (0.0.0.0 = every interface) or a host name. */
+  host: (fallback = '127.0.0.1') =>
+    z
+      .string()
+      .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(v), 'must be an IP address (0.0.0.0 for every interface) or a host name')
+      .default(fallback),
   url: () => z.string().url().optional(),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   number: (fallback: number) => z.coerce.number().default(fallback),
