@@ -2,7 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -102,10 +106,47 @@ export interface StartGrpcServerOptions {
   onClosed?: () => Promise<void>;
 }
 
-let reflectionPackage: protoLoader.PackageDefinition | undefined;
-function loadReflectionPackage(): protoLoader.PackageDefinition {
-  reflectionPackage ??= protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
-  return reflectionPackage;
+const require = createRequire(import.meta.url);
+
+/** Services every server reflects besides its own. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+
+/**
+ * A .proto bundled with a package, compiled by proto-loader, as one FileDescriptorProto under its canonical name
+ * (proto-loader names files after their package, e.g. grpc_health_v1.proto). Only for files without imports.
+ */
+function bundledFile(packageName: string, includeDir: string, file: string, canonicalName: string): Uint8Array {
+  const root = join(dirname(require.resolve(`${packageName}/package.json`)), includeDir);
+  const definition = protoLoader.loadSync(file, { includeDirs: [root] });
+  const protos = Object.values(definition).flatMap((d) => ('fileDescriptorProtos' in d ? (d.fileDescriptorProtos as Buffer[]) : []));
+  const descriptor = fromBinary(FileDescriptorProtoSchema, protos[0]!);
+  descriptor.name = canonicalName;
+  return toBinary(FileDescriptorProtoSchema, descriptor);
+}
+
+let reflectionFiles: Uint8Array[] | undefined;
+/**
+ * Every file server reflection serves: proto/ exactly as buf compiled it (gen/recsys.binpb: each file with its
+ * imports, including google/protobuf/timestamp.proto), plus grpc.health.v1 and grpc.reflection.v1 / v1alpha. (Reflection
+ * built from proto-loader's package definition lost the imports, so clients could not resolve
+ * google.protobuf.Timestamp.)
+ */
+function loadReflectionFiles(): Uint8Array[] {
+  reflectionFiles ??= [
+    ...fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath)).file.map((f) => toBinary(FileDescriptorProtoSchema, f)),
+    bundledFile('grpc-health-check', 'proto', 'health/v1/health.proto', 'grpc/health/v1/health.proto'),
+    bundledFile('@grpc/reflection', 'build/proto', 'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1/reflection.proto'),
+    bundledFile('@grpc/reflection', 'build/proto', 'grpc/reflection/v1alpha/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'),
+  ];
+  return reflectionFiles;
+}
+
+/** Server reflection (grpc.reflection.v1 and v1alpha) of the given services, health and reflection itself. */
+export function reflectionService(services: readonly string[]): ReflectionService {
+  // @grpc/reflection reads only `fileDescriptorProtos` of each entry: hand it the exact compiled files.
+  const definition = { files: { fileDescriptorProtos: loadReflectionFiles() } } as unknown as protoLoader.PackageDefinition;
+  return new ReflectionService(definition, { services: [...services, HEALTH_SERVICE, ...REFLECTION_SERVICES] });
 }
 
 /** Binds a gRPC server with health checking and server reflection; awaits the bind. */
@@ -119,7 +160,7 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(loadReflectionPackage(), { services: options.services.map((s) => s.name) }).addToServer(server);
+  reflectionService(options.services.map((s) => s.name)).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
