@@ -5,8 +5,6 @@ import { HealthImplementation } from 'grpc-health-check';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -106,39 +104,25 @@ export interface StartGrpcServerOptions {
   onClosed?: () => Promise<void>;
 }
 
-const require = createRequire(import.meta.url);
-
 /** Services every server reflects besides its own. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 export const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
 
-/**
- * A .proto bundled with a package, compiled by proto-loader, as one FileDescriptorProto under its canonical name
- * (proto-loader names files after their package, e.g. grpc_health_v1.proto). Only for files without imports.
- */
-function bundledFile(packageName: string, includeDir: string, file: string, canonicalName: string): Uint8Array {
-  const root = join(dirname(require.resolve(`${packageName}/package.json`)), includeDir);
-  const definition = protoLoader.loadSync(file, { includeDirs: [root] });
-  const protos = Object.values(definition).flatMap((d) => ('fileDescriptorProtos' in d ? (d.fileDescriptorProtos as Buffer[]) : []));
-  const descriptor = fromBinary(FileDescriptorProtoSchema, protos[0]!);
-  descriptor.name = canonicalName;
-  return toBinary(FileDescriptorProtoSchema, descriptor);
-}
+/** Canonical names of the bundled files whose package folders differ from their package (grpc-health-check's). */
+const CANONICAL_NAMES: Record<string, string> = { 'health/v1/health.proto': 'grpc/health/v1/health.proto' };
 
 let reflectionFiles: Uint8Array[] | undefined;
 /**
- * Every file server reflection serves: proto/ exactly as buf compiled it (gen/recsys.binpb: each file with its
- * imports, including google/protobuf/timestamp.proto), plus grpc.health.v1 and grpc.reflection.v1 / v1alpha. (Reflection
- * built from proto-loader's package definition lost the imports, so clients could not resolve
- * google.protobuf.Timestamp.)
+ * Every file server reflection serves, exactly as buf compiled it into gen/recsys.binpb
+ * (scripts/build-descriptor-set.sh): proto/ with the files it imports (google/protobuf/timestamp.proto), plus
+ * grpc.health.v1 and grpc.reflection.v1/v1alpha. (Reflection built from proto-loader's package definition lost the
+ * imports, so clients could not resolve google.protobuf.Timestamp, and had no health service.)
  */
 function loadReflectionFiles(): Uint8Array[] {
-  reflectionFiles ??= [
-    ...fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath)).file.map((f) => toBinary(FileDescriptorProtoSchema, f)),
-    bundledFile('grpc-health-check', 'proto', 'health/v1/health.proto', 'grpc/health/v1/health.proto'),
-    bundledFile('@grpc/reflection', 'build/proto', 'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1/reflection.proto'),
-    bundledFile('@grpc/reflection', 'build/proto', 'grpc/reflection/v1alpha/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'),
-  ];
+  reflectionFiles ??= fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath)).file.map((file) => {
+    file.name = CANONICAL_NAMES[file.name] ?? file.name;
+    return toBinary(FileDescriptorProtoSchema, file);
+  });
   return reflectionFiles;
 }
 
