@@ -38,5 +38,6 @@ describeWithServers(['S3_ENDPOINT'], 'DATA_DIR with S3', () => {
     const objects = await createObjectStore({ ...env, MONGO_URL: undefined, REDIS_URL: undefined }, log);
     await objects.put('probe.bin', Buffer.from('x'));
     expect(existsSync(env.DATA_DIR)).toBe(false);
+    await objects.remove(['probe.bin']);
   });
 });
