@@ -166,8 +166,12 @@ async function callTrainer<Req, Res>(
       return await callUnary(deps.trainer, method, request, { timeoutMs: Math.max(1, Math.min(30_000, timeLeft())), requestId: 'bootstrap' });
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
-      if (!TRANSIENT.has(code) || timeLeft() <= 0) {
-        throw new BootstrapError(`trainer call failed: ${(err as grpc.ServiceError).details || (err as Error).message}`);
+      const details = (err as grpc.ServiceError).details || (err as Error).message;
+      if (!TRANSIENT.has(code)) throw new BootstrapError(`trainer call failed: ${details}`);
+      if (timeLeft() <= 0) {
+        throw new BootstrapError(
+          `the trainer at ${config.TRAINER_ADDRESS} did not answer within BOOTSTRAP_TIMEOUT_SECONDS (${config.BOOTSTRAP_TIMEOUT_SECONDS} s): ${details}`,
+        );
       }
       await sleep(Math.min(config.BOOTSTRAP_POLL_MS, Math.max(timeLeft(), 1)));
     }
