@@ -1,6 +1,6 @@
 import { Type, type TUnsafe } from 'typebox';
-import { GENRES, ID_PATTERN_SOURCE, MAX_FAVORITE_GENRES, type ModelTypeName } from '../../lib/src/domain.js';
-import { ContributionKind, ExplanationKind, GenresTopFallback, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
+import { GENRES, ID_PATTERN_SOURCE, JOB_NAMES, MAX_FAVORITE_GENRES, type ModelTypeName } from '../../lib/src/domain.js';
+import { ContributionKind, ExplanationKind, GenresTopFallback, JobState, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
 import { protoEnumNames } from '../../lib/src/proto-mapping.js';
 import type { RecommendationSourceName } from '../../lib/src/store/types.js';
 
@@ -24,6 +24,9 @@ export const REST_ENUMS = {
   bucket: protoEnumNames(TimeBucket, 'TIME_BUCKET_'),
   fallback: protoEnumNames(GenresTopFallback, 'GENRES_TOP_FALLBACK_'),
   trainingRunState: [...protoEnumNames(TrainingRunState, 'TRAINING_RUN_STATE_'), 'unspecified'],
+  jobState: [...protoEnumNames(JobState, 'JOB_STATE_'), 'unspecified'],
+  /** Job names are a string in the proto (recsys.v1.Job.name); their one list is JOB_NAMES. */
+  jobName: Object.values(JOB_NAMES),
 } as const;
 
 /** REST request/response schemas: validated on the way in, serialised on the way out, published at /docs. */
@@ -313,8 +316,8 @@ export const RefreshResponse = Type.Object({ job_id: Type.String({ description: 
 export const JobParams = Type.Object({ job_id: Type.String({ minLength: 1, maxLength: 128 }) });
 export const JobSchema = Type.Object({
   job_id: Type.String(),
-  name: Type.Union([Type.Literal('train_model'), Type.Literal('update_recommendations'), Type.Literal('update_all_recommendations')]),
-  state: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('unspecified')]),
+  name: StringEnum<(typeof JOB_NAMES)[keyof typeof JOB_NAMES]>(REST_ENUMS.jobName),
+  state: StringEnum<'queued' | 'active' | 'completed' | 'failed' | 'unspecified'>(REST_ENUMS.jobState),
   progress: Type.Number({ minimum: 0, maximum: 1 }),
   created_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

@@ -53,6 +53,8 @@ describe('REST enums: derived from the protos, complete in OpenAPI, named in eve
     expect(REST_ENUMS.bucket).toEqual(['hour', 'day']);
     expect(REST_ENUMS.fallback).toEqual(['global']);
     expect(REST_ENUMS.trainingRunState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);
+    expect(REST_ENUMS.jobState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);
+    expect(REST_ENUMS.jobName).toEqual(['train_model', 'update_all_recommendations', 'update_recommendations']);
   });
 
   it('publishes every enum complete, as one string enum (never anyOf constants)', () => {

@@ -81,3 +81,10 @@ export function boundedInt(value: number | undefined, field: string, min: number
   }
   return value;
 }
+
+/** The names of the jobs the Trainer runs (the `name` of a `recsys.v1.Job`; the REST `GET /jobs/{id}` enum). */
+export const JOB_NAMES = {
+  train: 'train_model',
+  refreshAll: 'update_all_recommendations',
+  refreshUser: 'update_recommendations',
+} as const;

@@ -130,9 +130,10 @@ suite(haveGrpcurl ? 'gRPC reflection, seen by grpcurl' : `gRPC reflection, seen 
         expect: 'OK',
         output: /"since": "2020-01-01T00:00:00Z"|MODEL_TYPE_ALS/,
       }),
+      'recsys.v1.RecommendationService/GetUserHistory': async () => ({ args: ['-d', '{"user_id":"u4","limit":3}'], expect: 'OK', output: /"userId": "u4"/ }),
       ...health('recsys.v1.RecommendationService'),
     });
-    expect(called).toHaveLength(9);
+    expect(called).toHaveLength(10);
   });
 
   it('TrainerService: lists, describes and calls every method with reflection alone', async () => {
@@ -151,9 +152,10 @@ suite(haveGrpcurl ? 'gRPC reflection, seen by grpcurl' : `gRPC reflection, seen 
         expect: 'NOT_FOUND',
       }),
       'recsys.v1.TrainerService/RefreshRecommendations': async () => ({ args: ['-d', '{}'], expect: 'OK', output: /"jobId": "/ }),
+      'recsys.v1.TrainerService/GetJob': async () => ({ args: ['-d', JSON.stringify({ job_id: runId })], expect: 'OK', output: /"name": "train_model"/ }),
       ...health('recsys.v1.TrainerService'),
     });
-    expect(called).toHaveLength(8);
+    expect(called).toHaveLength(9);
   });
 
   it('the reflection service itself can be called', async () => {

@@ -14,11 +14,7 @@ export const TRAINING_QUEUE = 'training';
 /** Queue of update_all_recommendations and update_recommendations jobs. */
 export const REFRESH_QUEUE = 'refresh';
 
-export const JOB_NAMES = {
-  train: 'train_model',
-  refreshAll: 'update_all_recommendations',
-  refreshUser: 'update_recommendations',
-} as const;
+export { JOB_NAMES } from '../../lib/src/domain.js';
 
 /** Everything the API and the worker share: backends, the model registry and the two queues. */
 export interface TrainerRuntime {
