@@ -17,6 +17,16 @@ export interface MovieDoc {
   rating: number;
   /** Popularity score (see refreshPopularity); 0 until computed. */
   popularity: number;
+  /** IMDb title id, e.g. "tt0114709" (MovieLens links.csv, own catalogue imdb_id). */
+  imdbId?: string;
+  /** The Movie Database id, e.g. "862". */
+  tmdbId?: string;
+  /** https://www.imdb.com/title/{imdbId}/, derived from imdbId. */
+  imdbUrl?: string;
+  /** The most applied user tags (MovieLens tags.csv), most frequent first, at most 10. */
+  tags?: string[];
+  /** Other ids of the same film in the source catalogue, merged into this one at import (catalogue hygiene). */
+  aliasIds?: string[];
 }
 
 export interface WatchedDoc {
