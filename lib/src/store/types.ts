@@ -145,6 +145,8 @@ export interface Store {
   getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>>;
   /** Movies by popularity, highest first (ties by movieId). */
   topMovies(query: TopMoviesQuery): Promise<MovieDoc[]>;
+  /** The distinct genres of the movies in the catalogue (unordered; computed in the database). */
+  distinctGenres(): Promise<string[]>;
   /**
    * Recomputes every movie's popularity from the interactions and its rating:
    * popularity = (Σ interaction weights over all users) × (0.5 + rating / 20). Returns the number of movies updated.
