@@ -200,6 +200,13 @@ describe('MovieLens CSV layout (ml-latest-small, ml-25m, ml-32m)', () => {
         expect(await target.count('movies')).toBe(0);
         expect(await target.count('likes')).toBe(0);
       }
+      // Quoted fields in ratings.csv read as CSV does (the fast path splits plain lines only).
+      writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\r\n"1","1","4.5","964982703"\r\n2,2,3,964982704\r\n');
+      const quoted = new MemoryStore();
+      expect(await importMovieLens(quoted, dir)).toMatchObject({ likes: 2, users: 2 });
+      expect((await all(quoted, 'likes')).map((l) => l.rating).sort()).toEqual([6, 9]);
+      writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\n"1,1,4,964982703\n');
+      await expect(importMovieLens(target, dir)).rejects.toThrow('ratings.csv line 2: malformed CSV');
       writeFileSync(join(dir, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4,964982703\n');
       writeFileSync(join(dir, 'movies.csv'), 'movieId,title,genres\n1,"Toy Story (1995),Comedy\n2,Heat (1995),Action\n');
       await expect(importMovieLens(target, dir)).rejects.toThrow(/movies\.csv line \d+: malformed CSV/);

