@@ -17,7 +17,7 @@ import { prepareStore } from './generate.js';
  *      under the canonical id; a user's interactions of one type on several ids of one film become one (the highest
  *      value, then the latest). So a user is never offered a film they rated under its other id, and no list can show
  *      a film twice.
- * 2. Pass 1 (`check`) reads every interaction, validates it (the source throws InvalidArgumentError with file and line)
+ * 2. Pass 1 (`check`) reads every interaction (in batches: one await per batch, not per line), validates it (the source throws InvalidArgumentError with file and line)
  *    and gathers per-movie rating sums and per-user totals. Nothing is written before pass 1 ended.
  * 3. `prepare(store, reset)` clears the store (reset) or checks it is empty.
  * 4. Pass 2 (`write`) reads the interactions again and writes them in unordered bulk batches; then the movies, the users
@@ -57,7 +57,7 @@ export interface SourceInteraction {
 
 export interface ImportProgress {
   phase: 'checking' | 'writing' | 'movies' | 'users' | 'popularity';
-  /** Interactions read in this phase so far. */
+  /** Interactions read in this phase so far (reported after the batch that passes each multiple of progressEvery). */
   done: number;
   /** Interactions in total (known after the checking phase; 0 during it). */
   total: number;
@@ -239,7 +239,7 @@ export class CatalogueBuilder {
    * id the movie file does not hold is an InvalidArgumentError, or passed to `onError` (and skipped) when given.
    */
   async check(
-    interactions: AsyncIterable<SourceInteraction>,
+    interactions: AsyncIterable<readonly SourceInteraction[]>,
     label: string,
     onProgress?: (p: ImportProgress) => void,
     progressEvery = 100_000,
@@ -247,35 +247,41 @@ export class CatalogueBuilder {
   ): Promise<number> {
     this.finishMovies();
     let n = 0;
-    for await (const it of interactions) {
-      n++;
-      if (onProgress && n % progressEvery === 0) onProgress({ phase: 'checking', done: n, total: 0 });
-      const row = this.resolve(it.movieId);
-      if (row === undefined) {
-        const message = `${label} line ${it.lineNo}: movie ${it.movieId} is not in the movie file`;
-        if (!onError) throw new InvalidArgumentError(message);
-        onError(message);
-        continue;
-      }
-      if (row === null) {
-        this.droppedOnPlaceholders++;
-        continue;
-      }
-      if (row.hasAliases) {
-        // Decided after the pass (the kept interaction of a pair is known only then); tallied in tallyPairs().
-        const key = `${it.userId}\u0000${row.movie.movieId}\u0000${docKind(it.type)}`;
-        const prev = this.pairs.get(key);
-        if (!prev) this.pairs.set(key, { lineNo: it.lineNo, type: it.type, value: it.value, at: it.at, count: 1 });
-        else {
-          prev.count++;
-          if (it.value > prev.value || (it.value === prev.value && it.at > prev.at)) {
-            Object.assign(prev, { lineNo: it.lineNo, type: it.type, value: it.value, at: it.at });
-          }
+    let nextReport = progressEvery;
+    for await (const batch of interactions) {
+      for (const it of batch) {
+        n++;
+        const row = this.resolve(it.movieId);
+        if (row === undefined) {
+          const message = `${label} line ${it.lineNo}: movie ${it.movieId} is not in the movie file`;
+          if (!onError) throw new InvalidArgumentError(message);
+          onError(message);
+          continue;
         }
-        this.userTotals(it.userId, it.at);
-        continue;
+        if (row === null) {
+          this.droppedOnPlaceholders++;
+          continue;
+        }
+        if (row.hasAliases) {
+          // Decided after the pass (the kept interaction of a pair is known only then); tallied in tallyPairs().
+          const key = `${it.userId}\u0000${row.movie.movieId}\u0000${docKind(it.type)}`;
+          const prev = this.pairs.get(key);
+          if (!prev) this.pairs.set(key, { lineNo: it.lineNo, type: it.type, value: it.value, at: it.at, count: 1 });
+          else {
+            prev.count++;
+            if (it.value > prev.value || (it.value === prev.value && it.at > prev.at)) {
+              Object.assign(prev, { lineNo: it.lineNo, type: it.type, value: it.value, at: it.at });
+            }
+          }
+          this.userTotals(it.userId, it.at);
+          continue;
+        }
+        this.tally(row, it.userId, it.type, it.value, it.at);
       }
-      this.tally(row, it.userId, it.type, it.value, it.at);
+      if (onProgress && n >= nextReport) {
+        onProgress({ phase: 'checking', done: n, total: 0 });
+        nextReport = (Math.floor(n / progressEvery) + 1) * progressEvery;
+      }
     }
     this.tallyPairs();
     this.interactions = n;
@@ -332,7 +338,7 @@ export class CatalogueBuilder {
   /** Pass 2: the interactions again (the same sequence as pass 1), written in batches. */
   async write(
     store: Store,
-    interactions: AsyncIterable<SourceInteraction>,
+    interactions: AsyncIterable<readonly SourceInteraction[]>,
     batchSize: number,
     onProgress?: (p: ImportProgress) => void,
     progressEvery = 100_000,
@@ -353,31 +359,37 @@ export class CatalogueBuilder {
       bookmarks = [];
     };
     let n = 0;
-    for await (const it of interactions) {
-      n++;
-      if (onProgress && n % progressEvery === 0) onProgress({ phase: 'writing', done: n, total: this.interactions });
-      const row = this.resolve(it.movieId);
-      if (!row) continue; // placeholders (pass 1 rejected unknown ids)
-      const movieId = row.movie.movieId;
-      if (row.hasAliases) {
-        const choice = this.pairs.get(`${it.userId}\u0000${movieId}\u0000${docKind(it.type)}`);
-        if (!choice || choice.lineNo !== it.lineNo) continue;
+    let nextReport = progressEvery;
+    for await (const batch of interactions) {
+      for (const it of batch) {
+        n++;
+        const row = this.resolve(it.movieId);
+        if (!row) continue; // placeholders (pass 1 rejected unknown ids)
+        const movieId = row.movie.movieId;
+        if (row.hasAliases) {
+          const choice = this.pairs.get(`${it.userId}\u0000${movieId}\u0000${docKind(it.type)}`);
+          if (!choice || choice.lineNo !== it.lineNo) continue;
+        }
+        const at = new Date(it.at);
+        switch (it.type) {
+          case 'watched':
+            watched.push({ userId: it.userId, movieId, completed: it.value >= 1, watchedAt: at });
+            break;
+          case 'rated':
+          case 'liked':
+            likes.push({ userId: it.userId, movieId, rating: it.value, likedAt: at });
+            if (it.alsoWatched) watched.push({ userId: it.userId, movieId, completed: true, watchedAt: at });
+            break;
+          case 'bookmarked':
+            bookmarks.push({ userId: it.userId, movieId, createdAt: at });
+            break;
+        }
+        if (watched.length + likes.length + bookmarks.length >= batchSize) await flush();
       }
-      const at = new Date(it.at);
-      switch (it.type) {
-        case 'watched':
-          watched.push({ userId: it.userId, movieId, completed: it.value >= 1, watchedAt: at });
-          break;
-        case 'rated':
-        case 'liked':
-          likes.push({ userId: it.userId, movieId, rating: it.value, likedAt: at });
-          if (it.alsoWatched) watched.push({ userId: it.userId, movieId, completed: true, watchedAt: at });
-          break;
-        case 'bookmarked':
-          bookmarks.push({ userId: it.userId, movieId, createdAt: at });
-          break;
+      if (onProgress && n >= nextReport) {
+        onProgress({ phase: 'writing', done: n, total: this.interactions });
+        nextReport = (Math.floor(n / progressEvery) + 1) * progressEvery;
       }
-      if (watched.length + likes.length + bookmarks.length >= batchSize) await flush();
     }
     await flush();
     onProgress?.({ phase: 'writing', done: n, total: this.interactions });

@@ -124,6 +124,8 @@ class ErrorList {
   throwIfAny(): void {
     if (this.count === 0) return;
     const more = this.count > this.messages.length ? `\n... and ${this.count - this.messages.length} more` : '';
+    const lineOf = (m: string) => Number(/ line (\d+):/.exec(m)?.[1] ?? 0);
+    this.messages.sort((a, b) => lineOf(a) - lineOf(b));
     throw new InvalidArgumentError(`${this.count} invalid line${this.count === 1 ? '' : 's'}, nothing imported:\n${this.messages.join('\n')}${more}`);
   }
 }
@@ -261,7 +263,7 @@ export async function importCatalogue(
   if (builder.movieCount === 0 && errors.count === 0) throw new InvalidArgumentError(`${moviesLabel} holds no movies`);
   errors.throwIfAny();
 
-  let interactions: () => AsyncIterable<SourceInteraction> = async function* () {};
+  let interactions: () => AsyncIterable<SourceInteraction[]> = async function* () {};
   const every = options.progressEvery ?? 100_000;
   if (files.interactions) {
     const path = files.interactions;
@@ -269,14 +271,20 @@ export async function importCatalogue(
     const format = catalogueFormatOf(path, options.format);
     const encoding = await resolveEncoding(path, encodingOption, path);
     interactions = async function* () {
+      let batch: SourceInteraction[] = [];
       for await (const { row, lineNo } of readRows(path, path, format, encoding, INTERACTION_FIELDS, REQUIRED_INTERACTION_FIELDS, errors)) {
         try {
-          yield parseInteractionRow(row, lineNo, `${path} line ${lineNo}`);
+          batch.push(parseInteractionRow(row, lineNo, `${path} line ${lineNo}`));
         } catch (err) {
           if (!(err instanceof InvalidArgumentError)) throw err;
           errors.add(err.message);
         }
+        if (batch.length === 1000) {
+          yield batch;
+          batch = [];
+        }
       }
+      if (batch.length) yield batch;
     };
     await builder.check(interactions(), path, options.onProgress, every, (m) => errors.add(m));
     errors.throwIfAny();

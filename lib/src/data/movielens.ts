@@ -4,7 +4,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { CatalogueBuilder, type ImportProgress, type ImportSummary, type SourceInteraction } from './catalogue-builder.js';
 import { validateBatchSize } from './generate.js';
-import { fileExists, mustBeFile, readCsv, readLines, readPlainCsv, resolveEncoding, type TextEncodingOption } from './text-files.js';
+import { fileExists, mustBeFile, readCsv, readLineBatches, readLines, readPlainCsvBatches, resolveEncoding, type TextEncodingOption } from './text-files.js';
 
 /**
  * Imports a MovieLens data set (https://grouplens.org/datasets/movielens/) from a folder, in either layout:
@@ -68,7 +68,7 @@ export async function importMovieLens(store: Store, dir: string, options: Import
   const layout = await detectMovieLensLayout(dir);
   const builder = new CatalogueBuilder({ hygiene: options.hygiene });
   const encoding = options.encoding ?? 'auto';
-  let ratings: () => AsyncIterable<SourceInteraction>;
+  let ratings: () => AsyncIterable<SourceInteraction[]>;
   let ratingsLabel: string;
   if (layout === '100k') {
     ratingsLabel = 'u.data';
@@ -123,17 +123,23 @@ async function read100k(builder: CatalogueBuilder, dir: string, encodingOption: 
     const { title, year } = titleAndYear(fields[1].trim(), fields[2].trim());
     builder.addMovie({ movieId: `m${id}`, title, year, genres }, where);
   }
-  return async function* (): AsyncIterable<SourceInteraction> {
-    for await (const { line, lineNo } of readLines(dataPath, 'latin1')) {
-      const where = `u.data line ${lineNo}`;
-      const fields = line.split('\t');
-      if (fields.length !== 4) throw new InvalidArgumentError(`${where}: expected 4 tab-separated fields, got ${fields.length}`);
-      const userNo = positiveInt(fields[0], `${where}: user id`);
-      const itemNo = positiveInt(fields[1], `${where}: item id`);
-      const stars = positiveInt(fields[2], `${where}: rating`);
-      const seconds = positiveInt(fields[3], `${where}: timestamp`);
-      if (stars > 5) throw new InvalidArgumentError(`${where}: rating must be 1 to 5, got ${stars}`);
-      yield { lineNo, userId: `u${userNo}`, movieId: `m${itemNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true };
+  return async function* (): AsyncIterable<SourceInteraction[]> {
+    for await (const { lines, firstLineNo } of readLineBatches(dataPath, 'latin1')) {
+      const batch: SourceInteraction[] = [];
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i];
+        if (line.trim() === '') continue;
+        const lineNo = firstLineNo + i;
+        const fields = line.split('\t');
+        if (fields.length !== 4) throw new InvalidArgumentError(`u.data line ${lineNo}: expected 4 tab-separated fields, got ${fields.length}`);
+        const userNo = checked(parsePositiveInt(fields[0]), 'u.data', lineNo, 'user id', fields[0], 'a positive integer');
+        const itemNo = checked(parsePositiveInt(fields[1]), 'u.data', lineNo, 'item id', fields[1], 'a positive integer');
+        const stars = checked(parsePositiveInt(fields[2]), 'u.data', lineNo, 'rating', fields[2], 'a positive integer');
+        const seconds = checked(parsePositiveInt(fields[3]), 'u.data', lineNo, 'timestamp', fields[3], 'a positive integer');
+        if (stars > 5) throw new InvalidArgumentError(`u.data line ${lineNo}: rating must be 1 to 5, got ${stars}`);
+        batch.push({ lineNo, userId: `u${userNo}`, movieId: `m${itemNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true });
+      }
+      if (batch.length) yield batch;
     }
   };
 }
@@ -215,19 +221,24 @@ async function readCsvLayout(builder: CatalogueBuilder, dir: string, encodingOpt
     }
   }
 
-  return async function* (): AsyncIterable<SourceInteraction> {
+  return async function* (): AsyncIterable<SourceInteraction[]> {
     let rc: Record<'userId' | 'movieId' | 'rating' | 'timestamp', number> | undefined;
-    for await (const { fields, lineNo } of readPlainCsv(ratingsPath, 'ratings.csv')) {
-      if (!rc) {
-        rc = headerColumns(fields, ['userId', 'movieId', 'rating', 'timestamp'], 'ratings.csv');
-        continue;
+    for await (const { rows, lineNos } of readPlainCsvBatches(ratingsPath, 'ratings.csv')) {
+      const batch: SourceInteraction[] = [];
+      for (let i = 0; i < rows.length; i++) {
+        const fields = rows[i];
+        if (!rc) {
+          rc = headerColumns(fields, ['userId', 'movieId', 'rating', 'timestamp'], 'ratings.csv');
+          continue;
+        }
+        const lineNo = lineNos[i];
+        const userNo = checked(parsePositiveInt(fields[rc.userId]), 'ratings.csv', lineNo, 'userId', fields[rc.userId], 'a positive integer');
+        const movieNo = checked(parsePositiveInt(fields[rc.movieId]), 'ratings.csv', lineNo, 'movieId', fields[rc.movieId], 'a positive integer');
+        const stars = checked(parseHalfStars(fields[rc.rating]), 'ratings.csv', lineNo, 'rating', fields[rc.rating], '0.5 to 5 in half stars');
+        const seconds = checked(parseNonNegativeInt(fields[rc.timestamp]), 'ratings.csv', lineNo, 'timestamp', fields[rc.timestamp], 'a non-negative integer');
+        batch.push({ lineNo: lineNos[i], userId: `u${userNo}`, movieId: `m${movieNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true });
       }
-      const where = `ratings.csv line ${lineNo}`;
-      const userNo = positiveInt(fields[rc.userId], `${where}: userId`);
-      const movieNo = positiveInt(fields[rc.movieId], `${where}: movieId`);
-      const stars = halfStars(fields[rc.rating], `${where}: rating`);
-      const seconds = nonNegativeInt(fields[rc.timestamp], `${where}: timestamp`);
-      yield { lineNo, userId: `u${userNo}`, movieId: `m${movieNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true };
+      if (batch.length) yield batch;
     }
   };
 }
@@ -260,25 +271,35 @@ export function titleAndYear(rawTitle: string, releaseDate: string): { title: st
   return { title: trimmed || 'unknown', year: dateYear ? Number(dateYear[1]) : 0 };
 }
 
-function halfStars(text: string, what: string): number {
-  const t = text.trim();
-  const stars = Number(t);
-  if (t === '' || !Number.isFinite(stars) || stars < 0.5 || stars > 5 || !Number.isInteger(stars * 2)) {
-    throw new InvalidArgumentError(`${what} must be 0.5 to 5 in half stars, got '${t.slice(0, 16)}'`);
-  }
-  return stars;
+/** Stars 0.5-5 in half steps, or -1. */
+function parseHalfStars(text: string | undefined): number {
+  const t = (text ?? '').trim();
+  const stars = t === '' ? NaN : Number(t);
+  return Number.isFinite(stars) && stars >= 0.5 && stars <= 5 && Number.isInteger(stars * 2) ? stars : -1;
+}
+
+/** A positive safe integer written in digits, or -1. */
+function parsePositiveInt(text: string | undefined): number {
+  const n = parseNonNegativeInt(text);
+  return n >= 1 ? n : -1;
+}
+
+/** A non-negative safe integer written in digits, or -1. */
+function parseNonNegativeInt(text: string | undefined): number {
+  const t = (text ?? '').trim();
+  if (!/^\d+$/.test(t)) return -1;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** The parsed value, or an InvalidArgumentError "label line N: field must be ..., got '...'" when it is -1. */
+function checked(value: number, label: string, lineNo: number, field: string, text: string | undefined, must: string): number {
+  if (value < 0) throw new InvalidArgumentError(`${label} line ${lineNo}: ${field} must be ${must}, got '${(text ?? '').trim().slice(0, 32)}'`);
+  return value;
 }
 
 function positiveInt(text: string | undefined, what: string): number {
-  const t = (text ?? '').trim();
-  if (!/^\d+$/.test(t) || Number(t) < 1 || !Number.isSafeInteger(Number(t))) {
-    throw new InvalidArgumentError(`${what} must be a positive integer, got '${t.slice(0, 32)}'`);
-  }
-  return Number(t);
-}
-
-function nonNegativeInt(text: string | undefined, what: string): number {
-  const t = (text ?? '').trim();
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new InvalidArgumentError(`${what} must be a non-negative integer, got '${t.slice(0, 32)}'`);
-  return Number(t);
+  const n = parsePositiveInt(text);
+  if (n < 0) throw new InvalidArgumentError(`${what} must be a positive integer, got '${(text ?? '').trim().slice(0, 32)}'`);
+  return n;
 }

@@ -138,29 +138,63 @@ function csvReason(message: string): string {
 }
 
 /**
- * The records of a CSV file whose fields hold no line breaks (MovieLens ratings.csv: numbers only), read line by line
- * and split at commas: about 7 times as fast as the streaming parser on 2M ratings (3 s against 22 s). A line with a
- * quote character is parsed by csv-parse (RFC 4180), so quoted fields still read right. Yields the header too.
+ * The lines of a file in batches (one per chunk read, about 64 KB): `lines[i]` is line `firstLineNo + i`, blank lines
+ * included (as ''), a trailing '\r' and a leading UTF-8 BOM removed. One await per batch instead of one per line:
+ * the per-line async iteration of readline costs more than the parsing on files of millions of lines.
  */
-export async function* readPlainCsv(path: string, label: string): AsyncGenerator<{ fields: string[]; lineNo: number }> {
+export async function* readLineBatches(path: string, encoding: 'utf8' | 'latin1'): AsyncGenerator<{ lines: string[]; firstLineNo: number }> {
+  let rest = '';
+  let lineNo = 1;
+  let first = true;
+  for await (const chunk of createReadStream(path, { encoding, highWaterMark: 1 << 16 }) as AsyncIterable<string>) {
+    const text = rest + (first ? chunk.replace(/^\uFEFF/, '') : chunk);
+    first = false;
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    for (let i = 0; i < lines.length; i++) if (lines[i].endsWith('\r')) lines[i] = lines[i].slice(0, -1);
+    if (lines.length) {
+      yield { lines, firstLineNo: lineNo };
+      lineNo += lines.length;
+    }
+  }
+  if (rest.endsWith('\r')) rest = rest.slice(0, -1);
+  if (rest !== '') yield { lines: [rest], firstLineNo: lineNo };
+}
+
+/**
+ * The records of a CSV file whose fields hold no line breaks (MovieLens ratings.csv: numbers only), in batches, split
+ * at commas: several times as fast as the streaming parser (on 2M ratings: 3 s to split the lines, 22 s with
+ * csv-parse, here). A line with a quote character is parsed by csv-parse (RFC 4180), so quoted fields still read
+ * right. The header is the first record; every record must have as many fields as the header.
+ */
+export async function* readPlainCsvBatches(path: string, label: string): AsyncGenerator<{ rows: string[][]; lineNos: number[] }> {
   let width = -1;
-  for await (const { line, lineNo } of readLines(path, 'utf8')) {
-    let fields: string[];
-    if (line.includes('"')) {
-      try {
-        const records = parseSync(line, { relax_column_count: true }) as string[][];
-        if (records.length !== 1) throw new Error('a record must fit on one line');
-        fields = records[0];
-      } catch (err) {
-        throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${csvReason((err as Error).message)}`);
+  for await (const { lines, firstLineNo } of readLineBatches(path, 'utf8')) {
+    const rows: string[][] = [];
+    const lineNos: number[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (line === '' || line.trim() === '') continue;
+      const lineNo = firstLineNo + i;
+      let fields: string[];
+      if (line.includes('"')) {
+        try {
+          const records = parseSync(line, { relax_column_count: true }) as string[][];
+          if (records.length !== 1) throw new Error('a record must fit on one line');
+          fields = records[0];
+        } catch (err) {
+          throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${csvReason((err as Error).message)}`);
+        }
+      } else {
+        fields = line.split(',');
       }
-    } else {
-      fields = line.split(',');
+      if (width === -1) width = fields.length;
+      else if (fields.length !== width) {
+        throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${fields.length} fields where the header has ${width}`);
+      }
+      rows.push(fields);
+      lineNos.push(lineNo);
     }
-    if (width === -1) width = fields.length;
-    else if (fields.length !== width) {
-      throw new InvalidArgumentError(`${label} line ${lineNo}: malformed CSV: ${fields.length} fields where the header has ${width}`);
-    }
-    yield { fields, lineNo };
+    if (rows.length) yield { rows, lineNos };
   }
 }
