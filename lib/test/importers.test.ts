@@ -172,6 +172,30 @@ describe('MovieLens CSV layout (ml-latest-small, ml-25m, ml-32m)', () => {
     expect(progress).toEqual(['checking:15/0', 'checking:15/15', 'writing:15/15', 'writing:15/15', 'movies:15/15', 'users:15/15', 'popularity:15/15']);
   });
 
+  it('reports progress every N ratings on a larger file, streaming it in batches', async () => {
+    const dir = tempDir();
+    try {
+      copyFileSync(join(mlLatest, 'movies.csv'), join(dir, 'movies.csv'));
+      const lines = ['userId,movieId,rating,timestamp'];
+      for (let i = 0; i < 30_000; i++) lines.push(`${1 + (i % 700)},${1 + (i % 7)},${1 + (i % 9) / 2},${1_000_000_000 + i}`);
+      writeFileSync(join(dir, 'ratings.csv'), `${lines.join('\n')}\n`);
+      const reports: { phase: string; done: number; total: number }[] = [];
+      const s = await importMovieLens(new MemoryStore(), dir, { progressEvery: 10_000, onProgress: (p) => reports.push({ ...p }) });
+      expect(s).toMatchObject({ interactions: 30_000, likes: 30_000, users: 700 });
+      for (const phase of ['checking', 'writing']) {
+        const done = reports.filter((r) => r.phase === phase).map((r) => r.done);
+        expect(done.length).toBeGreaterThanOrEqual(3); // after ~10k, ~20k, ~30k (a 64 KB batch is ~3,000 lines)
+        expect(done).toEqual([...done].sort((a, b) => a - b));
+        expect(done[0]).toBeGreaterThanOrEqual(10_000);
+        expect(done[0]).toBeLessThan(20_000);
+        expect(done.at(-1)).toBe(30_000);
+      }
+      expect(reports.filter((r) => r.phase === 'writing').every((r) => r.total === 30_000)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('imports every movie as it is with hygiene off', async () => {
     const plain = new MemoryStore();
     const s = await importMovieLens(plain, mlLatest, { hygiene: false });
