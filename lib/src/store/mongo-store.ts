@@ -121,7 +121,9 @@ export class MongoStore implements Store {
   }
 
   async distinctGenres(): Promise<string[]> {
-    return ((await this.col('movies').distinct('genres')) as unknown[]).filter((g): g is string => typeof g === 'string');
+    // MongoDB unwinds array fields in distinct; flattening as well keeps any server that returns whole arrays right.
+    const values = ((await this.col('movies').distinct('genres')) as unknown[]).flat();
+    return [...new Set(values.filter((g): g is string => typeof g === 'string'))];
   }
 
   async refreshPopularity(): Promise<number> {
