@@ -25,7 +25,7 @@ import { prepareStore } from './generate.js';
  *    of the user's interactions in the genre, then by the genre's first appearance in the movie file) and popularity.
  *
  * Memory: the movie table, per user a first time and two counters per genre, and the (user, film) pairs of films that
- * have aliases; never the interactions. ml-32m: 87k movies, 200k users × 20 genres ≈ 40 MB.
+ * have aliases; never the interactions (see UserTable; measured by bench/import.ts).
  */
 
 export type InteractionType = 'watched' | 'rated' | 'liked' | 'bookmarked';
@@ -109,10 +109,65 @@ interface MovieRow {
   hasAliases: boolean;
 }
 
-interface UserTotals {
-  firstAt: number;
-  positive: Int32Array;
-  any: Int32Array;
+/**
+ * Per user: the first interaction time and, per genre, the number of interactions and of positive ones (rated 8-10
+ * or liked), in flat typed arrays indexed by the user's number (a Map entry, a string and 8 bytes per genre per user:
+ * ml-32m's 200k users × 20 genres ≈ 32 MB of counters, not a pair of small typed arrays per user).
+ */
+class UserTable {
+  private readonly index = new Map<string, number>();
+  readonly ids: string[] = [];
+  private firstAt = new Float64Array(1024);
+  /** [user × genres × 2]: (any, positive) per genre. */
+  private counts = new Int32Array(0);
+
+  constructor(private readonly genres: number) {
+    this.counts = new Int32Array(1024 * genres * 2);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The user's number, created on first sight; `at` lowers the first time. */
+  touch(userId: string, at: number): number {
+    let u = this.index.get(userId);
+    if (u === undefined) {
+      u = this.ids.length;
+      if (u === this.firstAt.length) {
+        const firstAt = new Float64Array(u * 2);
+        firstAt.set(this.firstAt);
+        this.firstAt = firstAt;
+        const counts = new Int32Array(u * 2 * this.genres * 2);
+        counts.set(this.counts);
+        this.counts = counts;
+      }
+      this.index.set(userId, u);
+      this.ids.push(userId);
+      this.firstAt[u] = at;
+    } else if (at < this.firstAt[u]) {
+      this.firstAt[u] = at;
+    }
+    return u;
+  }
+
+  add(u: number, genre: number, positive: boolean): void {
+    const k = (u * this.genres + genre) * 2;
+    this.counts[k]++;
+    if (positive) this.counts[k + 1]++;
+  }
+
+  any(u: number, genre: number): number {
+    return this.counts[(u * this.genres + genre) * 2];
+  }
+
+  positive(u: number, genre: number): number {
+    return this.counts[(u * this.genres + genre) * 2 + 1];
+  }
+
+  first(u: number): number {
+    return this.firstAt[u];
+  }
 }
 
 interface PairChoice {
@@ -134,7 +189,7 @@ export class CatalogueBuilder {
   private readonly resolved = new Map<string, MovieRow | null>();
   private readonly genreNames: string[] = [];
   private readonly genreIndex = new Map<string, number>();
-  private readonly users = new Map<string, UserTotals>();
+  private users = new UserTable(0);
   /** `${user}\0${canonical}\0${type}` → the interaction kept, for films with aliases only. */
   private readonly pairs = new Map<string, PairChoice>();
   private readonly order: MovieRow[] = [];
@@ -179,6 +234,7 @@ export class CatalogueBuilder {
   finishMovies(): void {
     if (this.finished) return;
     this.finished = true;
+    this.users = new UserTable(this.genreNames.length);
     const hygiene = this.options.hygiene ?? true;
     const byTitle = new Map<string, MovieRow[]>();
     const byImdb = new Map<string, MovieRow>();
@@ -273,7 +329,7 @@ export class CatalogueBuilder {
               Object.assign(prev, { lineNo: it.lineNo, type: it.type, value: it.value, at: it.at });
             }
           }
-          this.userTotals(it.userId, it.at);
+          this.users.touch(it.userId, it.at);
           continue;
         }
         this.tally(row, it.userId, it.type, it.value, it.at);
@@ -297,37 +353,15 @@ export class CatalogueBuilder {
     }
   }
 
-  private userTotals(userId: string, at: number): UserTotals {
-    let totals = this.users.get(userId);
-    if (!totals) {
-      totals = { firstAt: at, positive: new Int32Array(0), any: new Int32Array(0) };
-      this.users.set(userId, totals);
-    }
-    if (at < totals.firstAt) totals.firstAt = at;
-    if (totals.any.length < this.genreNames.length) {
-      const grow = (a: Int32Array) => {
-        const b = new Int32Array(this.genreNames.length);
-        b.set(a);
-        return b;
-      };
-      totals.any = grow(totals.any);
-      totals.positive = grow(totals.positive);
-    }
-    return totals;
-  }
-
   private tally(row: MovieRow, userId: string, type: InteractionType, value: number, at: number): void {
-    const totals = this.userTotals(userId, at);
+    const u = this.users.touch(userId, at);
     const rated = type === 'rated' || type === 'liked';
     if (rated) {
       row.ratingSum += value;
       row.ratingCount++;
     }
     const positive = rated && value >= 8;
-    for (const g of row.genreIdx) {
-      totals.any[g]++;
-      if (positive) totals.positive[g]++;
-    }
+    for (const g of row.genreIdx) this.users.add(u, g, positive);
   }
 
   /** Clears the store (reset) or checks it is empty (FailedPreconditionError): after pass 1, before pass 2. */
@@ -445,16 +479,16 @@ export class CatalogueBuilder {
   /** Users who have at least one imported interaction, with favourite genres from their interactions. */
   userDocs(): UserDoc[] {
     const docs: UserDoc[] = [];
-    for (const [userId, totals] of this.users) {
-      const at = new Date(totals.firstAt);
-      docs.push({ userId, favoriteGenres: this.favoriteGenres(totals), createdAt: at, updatedAt: at });
+    for (let u = 0; u < this.users.size; u++) {
+      const at = new Date(this.users.first(u));
+      docs.push({ userId: this.users.ids[u], favoriteGenres: this.favoriteGenres(u), createdAt: at, updatedAt: at });
     }
     return docs;
   }
 
-  private favoriteGenres(totals: UserTotals): string[] {
-    const any = (g: number) => totals.any[g] ?? 0;
-    const positive = (g: number) => totals.positive[g] ?? 0;
+  private favoriteGenres(u: number): string[] {
+    const any = (g: number) => this.users.any(u, g);
+    const positive = (g: number) => this.users.positive(u, g);
     return this.genreNames
       .map((_, g) => g)
       .filter((g) => any(g) > 0)
