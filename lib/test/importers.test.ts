@@ -177,11 +177,19 @@ describe('MovieLens CSV layout (ml-latest-small, ml-25m, ml-32m)', () => {
     try {
       copyFileSync(join(mlLatest, 'movies.csv'), join(dir, 'movies.csv'));
       const lines = ['userId,movieId,rating,timestamp'];
-      for (let i = 0; i < 30_000; i++) lines.push(`${1 + (i % 700)},${1 + (i % 7)},${1 + (i % 9) / 2},${1_000_000_000 + i}`);
+      // 1,500 users (past the user table's first 1,024 slots), each rating the same 20 movies the same way.
+      for (let i = 0; i < 30_000; i++) {
+        const j = Math.floor(i / 1500);
+        lines.push(`${1 + (i % 1500)},${1 + (j % 7)},${1 + (j % 9) / 2},${1_000_000_000 + i}`);
+      }
       writeFileSync(join(dir, 'ratings.csv'), `${lines.join('\n')}\n`);
       const reports: { phase: string; done: number; total: number }[] = [];
-      const s = await importMovieLens(new MemoryStore(), dir, { progressEvery: 10_000, onProgress: (p) => reports.push({ ...p }) });
-      expect(s).toMatchObject({ interactions: 30_000, likes: 30_000, users: 700 });
+      const target = new MemoryStore();
+      const s = await importMovieLens(target, dir, { progressEvery: 10_000, onProgress: (p) => reports.push({ ...p }) });
+      expect(s).toMatchObject({ interactions: 30_000, likes: 30_000, users: 1500 });
+      const users = await all(target, 'users');
+      expect(users[0].favoriteGenres).toHaveLength(3);
+      expect(new Set(users.map((u) => u.favoriteGenres.join('|')))).toEqual(new Set([users[0].favoriteGenres.join('|')]));
       for (const phase of ['checking', 'writing']) {
         const done = reports.filter((r) => r.phase === phase).map((r) => r.done);
         expect(done.length).toBeGreaterThanOrEqual(3); // after ~10k, ~20k, ~30k (a 64 KB batch is ~3,000 lines)
