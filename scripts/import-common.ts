@@ -24,13 +24,17 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** One line on stderr per progress report (every --progress-every interactions and at each phase change). */
 export function progressPrinter(out: ProgressOutput, unit: string, label: string, now: () => number = () => performance.now()) {
   let phaseStart = now();
-  let lastPhase = '';
+  let lastPhase: string = 'checking';
+  let lastDone = -1;
   return (p: ImportProgress) => {
     const t = now();
     if (p.phase !== lastPhase) {
       phaseStart = t;
       lastPhase = p.phase;
+    } else if (p.done === lastDone && (p.phase === 'checking' || p.phase === 'writing')) {
+      return; // the phase's final report repeats the last one
     }
+    lastDone = p.done;
     const seconds = (t - phaseStart) / 1000;
     const rate = seconds > 0 ? p.done / seconds : 0;
     if (p.phase === 'checking') {

@@ -14,6 +14,7 @@ import { isPlaceholderTitle, normaliseTitle } from '../src/data/catalogue-builde
 import { firstInvalidUtf8Line } from '../src/data/text-files.js';
 import { main as importMain } from '../../scripts/import-movielens.js';
 import { main as catalogueMain } from '../../scripts/import-catalogue.js';
+import { progressPrinter } from '../../scripts/import-common.js';
 import { describeWithServers, dropTestDatabase, realStorageEnv } from './support/servers.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -391,6 +392,31 @@ describe('own catalogue (CSV and JSONL)', () => {
 });
 
 describe('import CLIs', () => {
+  it('print one progress line per report with the rate and ETA of the phase (injected clock)', () => {
+    let out = '';
+    let now = 0;
+    const print = progressPrinter({ write: (t: string) => (out += t) }, 'ratings', 'ratings.csv', () => now);
+    now = 2000;
+    print({ phase: 'checking', done: 100_000, total: 0 });
+    now = 4000;
+    print({ phase: 'checking', done: 150_000, total: 150_000 });
+    print({ phase: 'checking', done: 150_000, total: 150_000 });
+    now = 5000;
+    print({ phase: 'writing', done: 0, total: 150_000 });
+    now = 6000;
+    print({ phase: 'writing', done: 100_000, total: 150_000 });
+    print({ phase: 'movies', done: 150_000, total: 150_000 });
+    expect(out.split('\n')).toEqual([
+      'checking ratings.csv: 100,000 ratings read (50,000/s)',
+      'checking ratings.csv: 150,000 ratings read (37,500/s)',
+      'writing: 0/150,000 ratings (0.0%)',
+      'writing: 100,000/150,000 ratings (66.7%, 100,000/s, ETA 1 s)',
+      'writing movies',
+      '',
+    ]);
+  });
+
+
   it('refuse to run without MONGO_URL (exit 2), unless --embedded', async () => {
     const run = cliIo({});
     expect(await importMain([mlLatest], run.io)).toBe(2);
