@@ -433,13 +433,16 @@ export class CatalogueBuilder {
     for (let i = 0; i < movieDocs.length; i += batchSize) await store.insertMany('movies', movieDocs.slice(i, i + batchSize));
 
     onProgress?.({ phase: 'users', done: n, total: this.interactions });
-    const userDocs = this.userDocs();
-    for (let i = 0; i < userDocs.length; i += batchSize) await store.insertMany('users', userDocs.slice(i, i + batchSize));
+    let users = 0;
+    for (const docs of this.userDocBatches(batchSize)) {
+      await store.insertMany('users', docs);
+      users += docs.length;
+    }
 
     onProgress?.({ phase: 'popularity', done: n, total: this.interactions });
     const popularityUpdated = await store.refreshPopularity();
     return {
-      users: userDocs.length,
+      users,
       movies: movieDocs.length,
       likes: counts.likes,
       watched: counts.watched,
@@ -476,14 +479,21 @@ export class CatalogueBuilder {
     });
   }
 
-  /** Users who have at least one imported interaction, with favourite genres from their interactions. */
-  userDocs(): UserDoc[] {
-    const docs: UserDoc[] = [];
+  /**
+   * Users who have at least one imported interaction, with favourite genres from their interactions, in batches
+   * (never all user documents at once: 200k in ml-32m).
+   */
+  *userDocBatches(batchSize: number): Generator<UserDoc[]> {
+    let docs: UserDoc[] = [];
     for (let u = 0; u < this.users.size; u++) {
       const at = new Date(this.users.first(u));
       docs.push({ userId: this.users.ids[u], favoriteGenres: this.favoriteGenres(u), createdAt: at, updatedAt: at });
+      if (docs.length === batchSize) {
+        yield docs;
+        docs = [];
+      }
     }
-    return docs;
+    if (docs.length) yield docs;
   }
 
   private favoriteGenres(u: number): string[] {
