@@ -71,7 +71,8 @@ export function validateFavoriteGenres(genres: readonly unknown[], known: readon
   for (const genre of genres) {
     if (typeof genre !== 'string') throw new InvalidArgumentError('genres must be strings');
     if (!known.includes(genre)) {
-      throw new InvalidArgumentError(`unknown genre '${genre.slice(0, 64)}'; known genres: ${known.length ? known.join(', ') : 'none yet (the catalogue holds no movies with genres)'}`);
+      const list = known.length > 40 ? `${known.slice(0, 40).join(', ')} and ${known.length - 40} more (GET /genres lists them)` : known.join(', ');
+      throw new InvalidArgumentError(`unknown genre '${genre.slice(0, 64)}'; known genres: ${known.length ? list : 'none yet (the catalogue holds no movies with genres)'}`);
     }
     if (seen.has(genre)) throw new InvalidArgumentError(`duplicate genre '${genre}'`);
     seen.add(genre);

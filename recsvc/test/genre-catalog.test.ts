@@ -72,6 +72,14 @@ describe('GenreCatalog: the known genres come from the data', () => {
     expect(reads()).toBe(3);
   });
 
+  it('names at most 40 known genres in the error of a large catalogue', async () => {
+    const store = new MemoryStore();
+    const many = Array.from({ length: 45 }, (_, i) => `G${String(i).padStart(2, '0')}`);
+    await store.insertMany('movies', [movie('m1', many)]);
+    const err = (await new GenreCatalog(store).setFavoriteGenres('u1', ['Nope']).catch((e: unknown) => e)) as Error;
+    expect(err.message).toBe(`unknown genre 'Nope'; known genres: ${many.slice(0, 40).join(', ')} and 5 more (GET /genres lists them)`);
+  });
+
   it('shares one store read between concurrent callers', async () => {
     const { store, reads } = countingStore();
     await store.insertMany('movies', [movie('m1', ['Drama'])]);
