@@ -77,7 +77,7 @@ export const MovieItem = Type.Object({
 export const SetGenresBody = Type.Object(
   {
     user_id: UserId,
-    genres: Type.Array(Type.String({ description: `One of: ${GENRES.join(', ')}` }), {
+    genres: Type.Array(Type.String({ description: 'A genre of the catalogue: one of those GET /genres lists' }), {
       minItems: 1,
       maxItems: MAX_FAVORITE_GENRES,
       uniqueItems: true,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { GENRES } from '../../lib/src/domain.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { MOVIES, publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
 import { startStack, type TestStack } from '../../lib/test/support/stack.js';
@@ -31,6 +32,10 @@ const browserMissing = !existsSync(CHROMIUM)
 async function startConsoleStack() {
   const store = new MemoryStore();
   await seedServingWorld(store, MOVIES.map((m) => (m.movieId === 'm1' ? { ...m, imdbId: 'tt0114709' } : m)));
+  // The genre list comes from the catalogue's movies: one more movie (unknown to the models, outside Comedy and
+  // Horror) carries the other MovieLens genres, so the console offers all 18.
+  const otherGenres = GENRES.filter((g) => g !== 'Comedy' && g !== 'Horror');
+  await store.insertMany('movies', [{ movieId: 'm_genres', title: 'Every Other Genre', year: 2000, genres: otherGenres, rating: 5, popularity: 0 }]);
   const stack = await startStack(store, { extraRoutes: (app) => registerConsole(app) });
   const metrics = (ndcg: number, precision: number) => ({
     ndcgAt10: ndcg, precisionAt10: precision, recallAt10: 0.2, mapAt10: 0.1, coverageAt10: 0.5, usersEvaluated: 943,

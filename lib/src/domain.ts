@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from './errors.js';
 
-/** The fixed genre list of the catalogue (the 18 MovieLens genres). */
+/**
+ * The 18 genres of MovieLens 100k: the synthetic data's genres and the list an empty catalogue offers. The genres a
+ * catalogue knows come from its movies (recsvc/src/genre-catalog.ts).
+ */
 export const GENRES = [
   'Action',
   'Adventure',
@@ -55,8 +58,11 @@ export function isKnownGenre(value: string): value is Genre {
   return genreSet.has(value);
 }
 
-/** Checks a favourite-genre choice: 1 to 3 distinct known genres. Returns them in the given order. */
-export function validateFavoriteGenres(genres: readonly unknown[]): Genre[] {
+/**
+ * Checks a favourite-genre choice: 1 to 3 distinct genres out of `known` (the catalogue's genres, see
+ * recsvc/src/genre-catalog.ts; GENRES by default). Returns them in the given order.
+ */
+export function validateFavoriteGenres(genres: readonly unknown[], known: readonly string[] = GENRES): string[] {
   if (genres.length === 0) throw new InvalidArgumentError('genres must hold at least 1 genre');
   if (genres.length > MAX_FAVORITE_GENRES) {
     throw new InvalidArgumentError(`genres must hold at most ${MAX_FAVORITE_GENRES} genres, got ${genres.length}`);
@@ -64,13 +70,14 @@ export function validateFavoriteGenres(genres: readonly unknown[]): Genre[] {
   const seen = new Set<string>();
   for (const genre of genres) {
     if (typeof genre !== 'string') throw new InvalidArgumentError('genres must be strings');
-    if (!isKnownGenre(genre)) {
-      throw new InvalidArgumentError(`unknown genre '${genre.slice(0, 64)}'; known genres: ${GENRES.join(', ')}`);
+    if (!known.includes(genre)) {
+      const list = known.length > 40 ? `${known.slice(0, 40).join(', ')} and ${known.length - 40} more (GET /genres lists them)` : known.join(', ');
+      throw new InvalidArgumentError(`unknown genre '${genre.slice(0, 64)}'; known genres: ${known.length ? list : 'none yet (the catalogue holds no movies with genres)'}`);
     }
     if (seen.has(genre)) throw new InvalidArgumentError(`duplicate genre '${genre}'`);
     seen.add(genre);
   }
-  return genres as Genre[];
+  return genres as string[];
 }
 
 /** An integer limit in [min, max], with a default for 0/undefined. */

@@ -362,7 +362,11 @@ describe('MovieLens import', () => {
     }
   });
 
-  const ml100k = resolve(repoRoot, '../shared/datasets/ml-100k');
+  // The shared data set next to the checkout (/work/main → /work/shared) or one level up from a worktree, or ML100K_DIR.
+  const ml100k =
+    process.env.ML100K_DIR ??
+    [resolve(repoRoot, '../shared/datasets/ml-100k'), resolve(repoRoot, '../../shared/datasets/ml-100k')].find((d) => existsSync(d)) ??
+    resolve(repoRoot, '../shared/datasets/ml-100k');
   const present = existsSync(join(ml100k, 'u.data')) && existsSync(join(ml100k, 'u.item'));
   (present ? describe : describe.skip)(
     present ? 'MovieLens 100k' : `MovieLens 100k — skipped: ${ml100k} not found`,
@@ -374,11 +378,28 @@ describe('MovieLens import', () => {
       });
 
       it('imports every user, movie and rating', async () => {
-        expect(result).toEqual({ users: 943, movies: 1682, likes: 100_000, watched: 100_000, popularityUpdated: 1682 });
+        // u.item holds 1682 ids: 18 films twice (e.g. Chasing Amy (1997) as 246 and 268) and one placeholder
+        // ('unknown', id 267). Those are merged / left out, with the ratings on them (catalogue hygiene).
+        expect(Object.keys(result.aliases)).toHaveLength(18);
+        expect(result.aliases).toMatchObject({ m268: 'm246', m1606: 'm309', m865: 'm305', m670: 'm573' });
+        expect(result.placeholders).toEqual(['m267']);
+        const ratings = 100_000 - result.droppedOnPlaceholders - result.mergedDuplicates;
+        const lines = readFileSync(join(ml100k, 'u.data'), 'latin1').trim().split('\n').map((l) => l.split('\t'));
+        expect(result.droppedOnPlaceholders).toBe(lines.filter(([, item]) => item === '267').length);
+        // A user who rated both ids of a film keeps one rating (the higher): the others are merged away.
+        const perPair = new Map<string, number>();
+        for (const [user, item] of lines) {
+          const canonical = result.aliases[`m${item}`] ?? `m${item}`;
+          if (Object.values(result.aliases).includes(canonical)) perPair.set(`${user}/${canonical}`, (perPair.get(`${user}/${canonical}`) ?? 0) + 1);
+        }
+        const merged = [...perPair.values()].reduce((sum, n) => sum + n - 1, 0);
+        expect(merged).toBeGreaterThan(0);
+        expect(result.mergedDuplicates).toBe(merged);
+        expect(result).toMatchObject({ layout: '100k', users: 943, movies: 1663, likes: ratings, watched: ratings, bookmarks: 0, popularityUpdated: 1663 });
         expect(await target.count('users')).toBe(943);
-        expect(await target.count('movies')).toBe(1682);
-        expect(await target.count('likes')).toBe(100_000);
-        expect(await target.count('watched_movies')).toBe(100_000);
+        expect(await target.count('movies')).toBe(1663);
+        expect(await target.count('likes')).toBe(ratings);
+        expect(await target.count('watched_movies')).toBe(ratings);
         expect(await target.count('bookmarks')).toBe(0);
       });
 
@@ -392,7 +413,10 @@ describe('MovieLens import', () => {
         const toyStory = (await target.getMovies(['m1'])).get('m1');
         expect(toyStory).toMatchObject({ title: 'Toy Story', year: 1995, genres: ['Animation', "Children's", 'Comedy'] });
         expect(toyStory?.rating).toBeCloseTo((2 * ratings.reduce((a, b) => a + b, 0)) / ratings.length, 2);
-        expect((await target.getMovies(['m267'])).get('m267')).toMatchObject({ title: 'unknown', year: 0, genres: [] });
+        expect((await target.getMovies(['m267'])).size).toBe(0);
+        expect((await target.getMovies(['m543'])).get('m543')).toMatchObject({ title: 'Misérables, Les', year: 1995 });
+        expect((await target.getMovies(['m246'])).get('m246')).toMatchObject({ title: 'Chasing Amy', aliasIds: ['m268'] });
+        expect((await target.getMovies(['m268'])).size).toBe(0);
 
         const likes = await all(target, 'likes');
         const first = likes.find((l) => l.userId === 'u196' && l.movieId === 'm242');
@@ -445,6 +469,6 @@ describe('import-movielens CLI', () => {
   it('exits 1 with the reason when the folder is missing', async () => {
     const run = io(new MemoryStore());
     expect(await importMain(['/nonexistent/ml-100k'], run.io)).toBe(1);
-    expect(run.err()).toContain('/nonexistent/ml-100k/u.item not found');
+    expect(run.err()).toContain('/nonexistent/ml-100k holds no MovieLens files');
   });
 });

@@ -62,6 +62,12 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(found.get('m1')).toMatchObject({ title: 'Movie m1', genres: ['Comedy'], rating: 10 });
   });
 
+  it('lists the distinct genres of the catalogue', async () => {
+    expect(await store.distinctGenres()).toEqual([]);
+    await store.insertMany('movies', [movie('m1', ['Comedy', 'IMAX']), movie('m2', ['Comedy', 'Drama']), movie('m3', [])]);
+    expect((await store.distinctGenres()).sort()).toEqual(['Comedy', 'Drama', 'IMAX']);
+  });
+
   it('lists the movies a user interacted with', async () => {
     const at = new Date();
     await store.insertMany('watched_movies', [{ userId: 'a', movieId: 'm1', completed: true, watchedAt: at }]);

@@ -107,7 +107,7 @@ export function recommendationService(deps: RecommendationServiceDeps): ServiceB
         };
       },
       async listGenres() {
-        return { genres: [...catalog.listGenres()] };
+        return { genres: await catalog.listGenres() };
       },
       async getRecommendations(request) {
         const result = await recommender.recommend(request.userId, modelTypeFromProto(request.modelType), request.k);

@@ -1,232 +1,305 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { GENRES, MAX_FAVORITE_GENRES, isKnownGenre, type Genre } from '../domain.js';
+import { GENRES } from '../domain.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import type { LikeDoc, MovieDoc, Store, UserDoc, WatchedDoc } from '../store/types.js';
-import { prepareStore, validateBatchSize } from './generate.js';
+import type { Store } from '../store/types.js';
+import { CatalogueBuilder, type ImportProgress, type ImportSummary, type SourceInteraction } from './catalogue-builder.js';
+import { validateBatchSize } from './generate.js';
+import { fileExists, mustBeFile, readCsv, readLineBatches, readLines, readPlainCsvBatches, resolveEncoding, type TextEncodingOption } from './text-files.js';
 
 /**
- * Imports the MovieLens 100k files (https://grouplens.org/datasets/movielens/100k/) into the store:
+ * Imports a MovieLens data set (https://grouplens.org/datasets/movielens/) from a folder, in either layout:
  *
- * - `u.item` (latin1, `id|title|release date|video release date|IMDb url|19 genre flags`) → movie `m{id}`. The year
- *   comes from the "(1995)" at the end of the title (removed from the title), else from the release date, else 0.
- *   Genres are the flagged ones of u.genre's order, without 'unknown'. rating = mean of the movie's ratings × 2
- *   (1-10 scale; 0 for a movie nobody rated).
- * - `u.data` (`user\titem\trating 1-5\tunix seconds`) → per rating a like (rating × 2, at that time) and a watched
- *   record (completed, at that time). Users `u{id}` are those who rated something; createdAt is their first rating.
- * - Favourite genres of a user: the (up to) 3 genres with the most movies the user rated 4 or 5 stars; ties go to
- *   the genre with more of the user's ratings, then to catalogue (GENRES) order. A user with no 4-5 star rating
- *   gets the genres they rated most.
+ * **CSV layout** (ml-latest-small, ml-latest, ml-25m, ml-32m): `movies.csv` (`movieId,title,genres`), `ratings.csv`
+ * (`userId,movieId,rating,timestamp`), optional `links.csv` (`movieId,imdbId,tmdbId`) and `tags.csv`
+ * (`userId,movieId,tag,timestamp`). RFC 4180 CSV (quoted titles with commas and doubled quotes), UTF-8.
+ * - movie `m{movieId}`; title and year from "Title (1995)" (a range "(2007-2013)" gives its first year; no year → 0);
+ *   genres as the file spells them ("IMAX", "Children", "(no genres listed)" → none);
+ * - links.csv: imdbId "114709" → `imdbId` "tt0114709" and `imdbUrl` https://www.imdb.com/title/tt0114709/; `tmdbId`;
+ * - tags.csv: `tags` = the movie's 10 most applied tags (lower case), most frequent first;
+ * - ratings: half stars 0.5-5 → a like with rating = stars × 2 (1-10) and a completed watched record, at the rating's
+ *   time; users `u{userId}`.
  *
- * Both files are streamed line by line. A first pass over u.data checks every line and gathers the per-movie and
- * per-user totals (all that stays in memory); only then is the store touched (reset or checked empty), so a broken
- * file changes nothing. A second pass writes the ratings in batches. Ends with refreshPopularity().
+ * **100k layout** (ml-100k): `u.item` (`id|title|release date|video release date|IMDb URL|19 genre flags`), `u.data`
+ * (`user\titem\tstars 1-5\tunix seconds`), optional `u.genre` (the genre names of the flags). u.item is Latin-1:
+ * `encoding: 'auto'` (the default) reads a file as UTF-8 when it is valid UTF-8, else as Latin-1; `'latin1'` or
+ * `'utf8'` declare it (utf8 on a Latin-1 file is an error naming the line, never a garbled title). The year comes
+ * from the title or else the release date; the 'unknown' genre flag is dropped.
+ *
+ * Both: a movie's rating = the mean of its ratings on the 1-10 scale (0 when nobody rated it); users get favourite
+ * genres from their ratings; catalogue hygiene (duplicates merged into a canonical id, placeholders dropped) as
+ * described in catalogue-builder.ts. Everything is validated in a first streamed pass before the store is touched
+ * (a bad line is an InvalidArgumentError "ratings.csv line N: ..."); the second pass writes in batches. Memory stays
+ * bounded by the number of movies and users, never the ratings.
  */
 export interface ImportMovieLensOptions {
   /** Delete every collection first. Without it the store must be empty. */
   reset?: boolean;
-  /** Ratings per bulk write. Default 5000. */
+  /** Documents per bulk write. Default 5000. */
   batchSize?: number;
-  /** Called after each batch: the fraction of the ratings written so far (0-1). */
-  onProgress?: (progress: ImportMovieLensProgress) => void;
+  /** Text encoding of the title files (u.item, movies.csv, tags.csv). Default 'auto'. */
+  encoding?: TextEncodingOption;
+  /** Merge duplicate films and drop placeholders (default true). */
+  hygiene?: boolean;
+  /** Progress callback: called every `progressEvery` ratings (default 100,000) and at each phase change. */
+  onProgress?: (progress: ImportProgress) => void;
+  progressEvery?: number;
 }
 
-export interface ImportMovieLensProgress {
-  phase: 'checking' | 'ratings' | 'popularity';
-  fraction: number;
-  ratings: number;
-}
+export type MovieLensLayout = '100k' | 'csv';
+export type ImportMovieLensSummary = ImportSummary & { layout: MovieLensLayout };
 
-export interface ImportMovieLensSummary {
-  users: number;
-  movies: number;
-  likes: number;
-  watched: number;
-  popularityUpdated: number;
-}
-
-/** u.genre order: index 0 is 'unknown', 1-18 are GENRES. */
+/** u.genre order of the 100k flags: index 0 is 'unknown', 1-18 are GENRES. */
 export const MOVIELENS_GENRES = ['unknown', ...GENRES] as const;
+export const NO_GENRES_LISTED = '(no genres listed)';
+const TOP_TAGS = 10;
+const MAX_TAGS_TRACKED = 100;
 
-interface MovieRow {
-  movieId: string;
-  title: string;
-  year: number;
-  genres: number[]; // indices into GENRES
-  ratingSum: number;
-  ratingCount: number;
+/** Which layout a folder holds: ratings.csv + movies.csv, or u.data + u.item (NotFoundError when neither). */
+export async function detectMovieLensLayout(dir: string): Promise<MovieLensLayout> {
+  if ((await fileExists(join(dir, 'ratings.csv'))) || (await fileExists(join(dir, 'movies.csv')))) return 'csv';
+  if ((await fileExists(join(dir, 'u.data'))) || (await fileExists(join(dir, 'u.item')))) return '100k';
+  throw new NotFoundError(
+    `${dir} holds no MovieLens files: expected ratings.csv and movies.csv (ml-latest-small, ml-25m, ml-32m) or u.data and u.item (ml-100k)`,
+  );
 }
 
-interface UserTotals {
-  firstAt: number;
-  liked: Int32Array; // per genre: movies rated 4-5
-  rated: Int32Array; // per genre: movies rated at all
-}
-
-export async function importMovieLens(
-  store: Store,
-  dir: string,
-  options: ImportMovieLensOptions = {},
-): Promise<ImportMovieLensSummary> {
+export async function importMovieLens(store: Store, dir: string, options: ImportMovieLensOptions = {}): Promise<ImportMovieLensSummary> {
   const batchSize = validateBatchSize(options.batchSize);
+  const layout = await detectMovieLensLayout(dir);
+  const builder = new CatalogueBuilder({ hygiene: options.hygiene });
+  const encoding = options.encoding ?? 'auto';
+  let ratings: () => AsyncIterable<SourceInteraction[]>;
+  let ratingsLabel: string;
+  if (layout === '100k') {
+    ratingsLabel = 'u.data';
+    ratings = await read100k(builder, dir, encoding);
+  } else {
+    ratingsLabel = 'ratings.csv';
+    ratings = await readCsvLayout(builder, dir, encoding);
+  }
+  if (builder.movieCount === 0) throw new InvalidArgumentError(`${dir}: the movie file holds no movies`);
+  const every = options.progressEvery ?? 100_000;
+  await builder.check(ratings(), ratingsLabel, options.onProgress, every);
+  await builder.prepare(store, options.reset ?? false);
+  const summary = await builder.write(store, ratings(), batchSize, options.onProgress, every);
+  return { layout, ...summary };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ml-100k
+// ---------------------------------------------------------------------------------------------------------------
+
+async function read100k(builder: CatalogueBuilder, dir: string, encodingOption: TextEncodingOption) {
   const itemPath = join(dir, 'u.item');
   const dataPath = join(dir, 'u.data');
-  await mustExist(itemPath);
-  await mustExist(dataPath);
-
-  // Parse all of u.item before touching the store, so a broken file changes nothing.
-  options.onProgress?.({ phase: 'checking', fraction: 0, ratings: 0 });
-  const movies = new Map<number, MovieRow>();
-  await forEachLine(itemPath, 'latin1', (line, lineNo) => {
-    const row = parseItem(line, `u.item line ${lineNo}`);
-    if (movies.has(row.id)) throw new InvalidArgumentError(`u.item line ${lineNo}: duplicate movie id ${row.id}`);
-    movies.set(row.id, row.movie);
-  });
-  if (movies.size === 0) throw new InvalidArgumentError(`${itemPath} holds no movies`);
-
-  // Pass 1: check every rating and gather the per-movie and per-user totals, still without touching the store.
-  const users = new Map<number, UserTotals>();
-  let ratings = 0;
-  await forEachLine(dataPath, 'latin1', (line, lineNo) => {
-    const r = parseRating(line, `u.data line ${lineNo}`, movies);
-    r.movie.ratingSum += r.stars;
-    r.movie.ratingCount++;
-    let totals = users.get(r.userNo);
-    if (!totals) {
-      totals = { firstAt: r.seconds, liked: new Int32Array(GENRES.length), rated: new Int32Array(GENRES.length) };
-      users.set(r.userNo, totals);
+  const hint = 'point the importer at the folder of the MovieLens files';
+  await mustBeFile(itemPath, hint);
+  await mustBeFile(dataPath, hint);
+  let flagNames: readonly string[] = MOVIELENS_GENRES;
+  const genrePath = join(dir, 'u.genre');
+  if (await fileExists(genrePath)) {
+    const names: string[] = [];
+    for await (const { line, lineNo } of readLines(genrePath, await resolveEncoding(genrePath, encodingOption, 'u.genre'))) {
+      const [name, index] = line.split('|');
+      if (!name || Number(index) !== names.length) throw new InvalidArgumentError(`u.genre line ${lineNo}: expected 'name|${names.length}'`);
+      names.push(name.trim());
     }
-    totals.firstAt = Math.min(totals.firstAt, r.seconds);
-    for (const g of r.movie.genres) {
-      totals.rated[g]++;
-      if (r.stars >= 4) totals.liked[g]++;
-    }
-    ratings++;
-  });
-
-  await prepareStore(store, options.reset ?? false);
-
-  // Pass 2: stream the ratings into the store in batches.
-  let likes: LikeDoc[] = [];
-  let watched: WatchedDoc[] = [];
-  let written = 0;
-  const flush = async () => {
-    await store.insertMany('watched_movies', watched);
-    await store.insertMany('likes', likes);
-    written += watched.length;
-    watched = [];
-    likes = [];
-    options.onProgress?.({ phase: 'ratings', fraction: ratings ? written / ratings : 1, ratings: written });
-  };
-  let lineNo = 0;
-  for await (const line of createInterface({ input: createReadStream(dataPath, { encoding: 'latin1' }), crlfDelay: Infinity })) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    const r = parseRating(line, `u.data line ${lineNo}`, movies);
-    const at = new Date(r.seconds * 1000);
-    const userId = `u${r.userNo}`;
-    likes.push({ userId, movieId: r.movie.movieId, rating: r.stars * 2, likedAt: at });
-    watched.push({ userId, movieId: r.movie.movieId, completed: true, watchedAt: at });
-    if (watched.length === batchSize) await flush();
+    flagNames = names;
   }
-  await flush();
-
-  const movieDocs: MovieDoc[] = [...movies.values()].map((m) => ({
-    movieId: m.movieId,
-    title: m.title,
-    year: m.year,
-    genres: m.genres.map((g) => GENRES[g]),
-    rating: m.ratingCount ? Math.round((m.ratingSum / m.ratingCount) * 2 * 1000) / 1000 : 0,
-    popularity: 0,
-  }));
-  for (let i = 0; i < movieDocs.length; i += batchSize) await store.insertMany('movies', movieDocs.slice(i, i + batchSize));
-
-  const userDocs: UserDoc[] = [...users.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([userNo, totals]) => {
-      const at = new Date(totals.firstAt * 1000);
-      return { userId: `u${userNo}`, favoriteGenres: favoriteGenres(totals), createdAt: at, updatedAt: at };
+  const encoding = await resolveEncoding(itemPath, encodingOption, 'u.item');
+  for await (const { line, lineNo } of readLines(itemPath, encoding)) {
+    const where = `u.item line ${lineNo}`;
+    const fields = line.split('|');
+    if (fields.length !== 5 + flagNames.length) {
+      throw new InvalidArgumentError(`${where}: expected ${5 + flagNames.length} '|'-separated fields, got ${fields.length}`);
+    }
+    const id = positiveInt(fields[0], `${where}: movie id`);
+    const genres: string[] = [];
+    flagNames.forEach((name, i) => {
+      const flag = fields[5 + i].trim();
+      if (flag !== '0' && flag !== '1') throw new InvalidArgumentError(`${where}: genre flag '${name}' must be 0 or 1, got '${flag.slice(0, 8)}'`);
+      if (flag === '1' && name !== 'unknown') genres.push(name);
     });
-  for (let i = 0; i < userDocs.length; i += batchSize) await store.insertMany('users', userDocs.slice(i, i + batchSize));
-
-  options.onProgress?.({ phase: 'popularity', fraction: 1, ratings });
-  const popularityUpdated = await store.refreshPopularity();
-  return { users: userDocs.length, movies: movieDocs.length, likes: ratings, watched: ratings, popularityUpdated };
-}
-
-/** Top 3 genres by movies rated 4-5, then by movies rated, then GENRES order; genres the user never rated are left out. */
-function favoriteGenres(totals: UserTotals): Genre[] {
-  return GENRES.map((_, g) => g)
-    .filter((g) => totals.rated[g] > 0)
-    .sort((a, b) => totals.liked[b] - totals.liked[a] || totals.rated[b] - totals.rated[a] || a - b)
-    .slice(0, MAX_FAVORITE_GENRES)
-    .map((g) => GENRES[g]);
-}
-
-function parseRating(line: string, where: string, movies: Map<number, MovieRow>) {
-  const fields = line.split('\t');
-  if (fields.length !== 4) throw new InvalidArgumentError(`${where}: expected 4 tab-separated fields, got ${fields.length}`);
-  const userNo = positiveInt(fields[0], `${where}: user id`);
-  const itemNo = positiveInt(fields[1], `${where}: item id`);
-  const stars = positiveInt(fields[2], `${where}: rating`);
-  const seconds = positiveInt(fields[3], `${where}: timestamp`);
-  if (stars > 5) throw new InvalidArgumentError(`${where}: rating must be 1 to 5, got ${stars}`);
-  const movie = movies.get(itemNo);
-  if (!movie) throw new InvalidArgumentError(`${where}: item ${itemNo} is not in u.item`);
-  return { userNo, movie, stars, seconds };
-}
-
-function parseItem(line: string, where: string): { id: number; movie: MovieRow } {
-  const fields = line.split('|');
-  if (fields.length !== 5 + MOVIELENS_GENRES.length) {
-    throw new InvalidArgumentError(`${where}: expected ${5 + MOVIELENS_GENRES.length} '|'-separated fields, got ${fields.length}`);
+    const { title, year } = titleAndYear(fields[1].trim(), fields[2].trim());
+    builder.addMovie({ movieId: `m${id}`, title, year, genres }, where);
   }
-  const id = positiveInt(fields[0], `${where}: movie id`);
-  const genres: number[] = [];
-  MOVIELENS_GENRES.forEach((name, i) => {
-    const flag = fields[5 + i];
-    if (flag !== '0' && flag !== '1') throw new InvalidArgumentError(`${where}: genre flag '${name}' must be 0 or 1`);
-    if (flag === '1' && isKnownGenre(name)) genres.push(GENRES.indexOf(name));
-  });
-  const { title, year } = titleAndYear(fields[1].trim(), fields[2].trim());
-  return { id, movie: { movieId: `m${id}`, title, year, genres, ratingSum: 0, ratingCount: 0 } };
+  return async function* (): AsyncIterable<SourceInteraction[]> {
+    for await (const { lines, firstLineNo } of readLineBatches(dataPath, 'latin1')) {
+      const batch: SourceInteraction[] = [];
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i];
+        if (line.trim() === '') continue;
+        const lineNo = firstLineNo + i;
+        const fields = line.split('\t');
+        if (fields.length !== 4) throw new InvalidArgumentError(`u.data line ${lineNo}: expected 4 tab-separated fields, got ${fields.length}`);
+        const userNo = checked(parsePositiveInt(fields[0]), 'u.data', lineNo, 'user id', fields[0], 'a positive integer');
+        const itemNo = checked(parsePositiveInt(fields[1]), 'u.data', lineNo, 'item id', fields[1], 'a positive integer');
+        const stars = checked(parsePositiveInt(fields[2]), 'u.data', lineNo, 'rating', fields[2], 'a positive integer');
+        const seconds = checked(parsePositiveInt(fields[3]), 'u.data', lineNo, 'timestamp', fields[3], 'a positive integer');
+        if (stars > 5) throw new InvalidArgumentError(`u.data line ${lineNo}: rating must be 1 to 5, got ${stars}`);
+        batch.push({ lineNo, userId: `u${userNo}`, movieId: `m${itemNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true });
+      }
+      if (batch.length) yield batch;
+    }
+  };
 }
 
-/** "Toy Story (1995)" → { title: "Toy Story", year: 1995 }; without a year in the title, the release date's year. */
+// ---------------------------------------------------------------------------------------------------------------
+// CSV layout
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Column positions of a CSV header; every required column must be present (an error names the missing ones). */
+export function headerColumns<K extends string>(header: readonly string[], required: readonly K[], label: string): Record<K, number> {
+  const names = header.map((h) => h.trim());
+  const missing = required.filter((k) => !names.includes(k));
+  if (missing.length) {
+    throw new InvalidArgumentError(`${label} line 1: the header must name the columns ${required.join(', ')}; missing ${missing.join(', ')}`);
+  }
+  return Object.fromEntries(required.map((k) => [k, names.indexOf(k)])) as Record<K, number>;
+}
+
+async function readCsvLayout(builder: CatalogueBuilder, dir: string, encodingOption: TextEncodingOption) {
+  const moviesPath = join(dir, 'movies.csv');
+  const ratingsPath = join(dir, 'ratings.csv');
+  const hint = 'the MovieLens CSV layout needs movies.csv and ratings.csv';
+  await mustBeFile(moviesPath, hint);
+  await mustBeFile(ratingsPath, hint);
+
+  const moviesEncoding = await resolveEncoding(moviesPath, encodingOption, 'movies.csv');
+  let cols: Record<'movieId' | 'title' | 'genres', number> | undefined;
+  for await (const { fields, lineNo } of readCsv(moviesPath, moviesEncoding, 'movies.csv')) {
+    if (!cols) {
+      cols = headerColumns(fields, ['movieId', 'title', 'genres'], 'movies.csv');
+      continue;
+    }
+    const where = `movies.csv line ${lineNo}`;
+    const id = positiveInt(fields[cols.movieId], `${where}: movieId`);
+    const { title, year } = titleAndYear(fields[cols.title].trim(), '');
+    builder.addMovie({ movieId: `m${id}`, title, year, genres: splitGenres(fields[cols.genres], where) }, where);
+  }
+
+  const linksPath = join(dir, 'links.csv');
+  if (await fileExists(linksPath)) {
+    let lc: Record<'movieId' | 'imdbId' | 'tmdbId', number> | undefined;
+    for await (const { fields, lineNo } of readCsv(linksPath, 'utf8', 'links.csv')) {
+      if (!lc) {
+        lc = headerColumns(fields, ['movieId', 'imdbId', 'tmdbId'], 'links.csv');
+        continue;
+      }
+      const where = `links.csv line ${lineNo}`;
+      const id = positiveInt(fields[lc.movieId], `${where}: movieId`);
+      const imdb = fields[lc.imdbId].trim();
+      const tmdb = fields[lc.tmdbId].trim();
+      if (imdb !== '' && !/^(tt)?\d{1,10}$/.test(imdb)) throw new InvalidArgumentError(`${where}: imdbId must be digits, got '${imdb.slice(0, 16)}'`);
+      if (tmdb !== '' && !/^\d{1,10}$/.test(tmdb)) throw new InvalidArgumentError(`${where}: tmdbId must be digits or empty, got '${tmdb.slice(0, 16)}'`);
+      const patch = { imdbId: imdb ? imdbTitleId(imdb) : undefined, tmdbId: tmdb || undefined };
+      if (!builder.updateMovie(`m${id}`, patch)) throw new InvalidArgumentError(`${where}: movie ${id} is not in movies.csv`);
+    }
+  }
+
+  const tagsPath = join(dir, 'tags.csv');
+  if (await fileExists(tagsPath)) {
+    const counts = new Map<string, Map<string, number>>();
+    let tc: Record<'userId' | 'movieId' | 'tag', number> | undefined;
+    const tagsEncoding = await resolveEncoding(tagsPath, encodingOption, 'tags.csv');
+    for await (const { fields, lineNo } of readCsv(tagsPath, tagsEncoding, 'tags.csv')) {
+      if (!tc) {
+        tc = headerColumns(fields, ['userId', 'movieId', 'tag'], 'tags.csv');
+        continue;
+      }
+      const where = `tags.csv line ${lineNo}`;
+      const id = positiveInt(fields[tc.movieId], `${where}: movieId`);
+      const tag = fields[tc.tag].trim().toLowerCase().replace(/\s+/g, ' ').slice(0, 100);
+      if (tag === '') continue;
+      let perMovie = counts.get(`m${id}`);
+      if (!perMovie) counts.set(`m${id}`, (perMovie = new Map()));
+      if (perMovie.has(tag) || perMovie.size < MAX_TAGS_TRACKED) perMovie.set(tag, (perMovie.get(tag) ?? 0) + 1);
+    }
+    for (const [movieId, perMovie] of counts) {
+      const tags = [...perMovie].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_TAGS).map(([t]) => t);
+      if (!builder.updateMovie(movieId, { tags })) throw new InvalidArgumentError(`tags.csv: movie ${movieId.slice(1)} is not in movies.csv`);
+    }
+  }
+
+  return async function* (): AsyncIterable<SourceInteraction[]> {
+    let rc: Record<'userId' | 'movieId' | 'rating' | 'timestamp', number> | undefined;
+    for await (const { rows, lineNos } of readPlainCsvBatches(ratingsPath, 'ratings.csv')) {
+      const batch: SourceInteraction[] = [];
+      for (let i = 0; i < rows.length; i++) {
+        const fields = rows[i];
+        if (!rc) {
+          rc = headerColumns(fields, ['userId', 'movieId', 'rating', 'timestamp'], 'ratings.csv');
+          continue;
+        }
+        const lineNo = lineNos[i];
+        const userNo = checked(parsePositiveInt(fields[rc.userId]), 'ratings.csv', lineNo, 'userId', fields[rc.userId], 'a positive integer');
+        const movieNo = checked(parsePositiveInt(fields[rc.movieId]), 'ratings.csv', lineNo, 'movieId', fields[rc.movieId], 'a positive integer');
+        const stars = checked(parseHalfStars(fields[rc.rating]), 'ratings.csv', lineNo, 'rating', fields[rc.rating], '0.5 to 5 in half stars');
+        const seconds = checked(parseNonNegativeInt(fields[rc.timestamp]), 'ratings.csv', lineNo, 'timestamp', fields[rc.timestamp], 'a non-negative integer');
+        batch.push({ lineNo: lineNos[i], userId: `u${userNo}`, movieId: `m${movieNo}`, type: 'rated', value: stars * 2, at: seconds * 1000, alsoWatched: true });
+      }
+      if (batch.length) yield batch;
+    }
+  };
+}
+
+/** "Action|IMAX" → ['Action', 'IMAX']; "(no genres listed)" or empty → []. */
+export function splitGenres(text: string, where: string): string[] {
+  const t = text.trim();
+  if (t === '' || t === NO_GENRES_LISTED) return [];
+  const genres = t.split('|').map((g) => g.trim());
+  for (const g of genres) {
+    if (g === '' || g.length > 64) throw new InvalidArgumentError(`${where}: genres must be '|'-separated names of 1 to 64 characters, got '${t.slice(0, 80)}'`);
+  }
+  return [...new Set(genres.filter((g) => g !== NO_GENRES_LISTED))];
+}
+
+/** "114709" or "tt0114709" → "tt0114709" (at least 7 digits, as IMDb writes them). */
+export function imdbTitleId(text: string): string {
+  return `tt${text.replace(/^tt/, '').padStart(7, '0')}`;
+}
+
+/**
+ * "Toy Story (1995)" → { title: "Toy Story", year: 1995 }; a range "(2007-2013)" gives 2007; without a year in the
+ * title, the release date's year (100k), else 0.
+ */
 export function titleAndYear(rawTitle: string, releaseDate: string): { title: string; year: number } {
-  const match = /^(.*\S)\s*\((\d{4})\)$/.exec(rawTitle);
+  const trimmed = rawTitle.trim();
+  const match = /^(.*\S)\s*\((\d{4})(?:\s*[-–]\s*(?:\d{4})?)?\)$/.exec(trimmed);
   if (match) return { title: match[1], year: Number(match[2]) };
   const dateYear = /(\d{4})$/.exec(releaseDate);
-  return { title: rawTitle || 'unknown', year: dateYear ? Number(dateYear[1]) : 0 };
+  return { title: trimmed || 'unknown', year: dateYear ? Number(dateYear[1]) : 0 };
 }
 
-function positiveInt(text: string, what: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
-    throw new InvalidArgumentError(`${what} must be a positive integer, got '${text.slice(0, 32)}'`);
-  }
-  return Number(text);
+/** Stars 0.5-5 in half steps, or -1. */
+function parseHalfStars(text: string | undefined): number {
+  const t = (text ?? '').trim();
+  const stars = t === '' ? NaN : Number(t);
+  return Number.isFinite(stars) && stars >= 0.5 && stars <= 5 && Number.isInteger(stars * 2) ? stars : -1;
 }
 
-async function mustExist(path: string) {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new InvalidArgumentError(`${path} is not a file`);
-    return info;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NotFoundError(`${path} not found: point the importer at the folder of the MovieLens 100k files`);
-    }
-    throw err;
-  }
+/** A positive safe integer written in digits, or -1. */
+function parsePositiveInt(text: string | undefined): number {
+  const n = parseNonNegativeInt(text);
+  return n >= 1 ? n : -1;
 }
 
-async function forEachLine(path: string, encoding: BufferEncoding, fn: (line: string, lineNo: number) => void): Promise<void> {
-  const reader = createInterface({ input: createReadStream(path, { encoding }), crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of reader) {
-    lineNo++;
-    if (line.trim() !== '') fn(line, lineNo);
-  }
+/** A non-negative safe integer written in digits, or -1. */
+function parseNonNegativeInt(text: string | undefined): number {
+  const t = (text ?? '').trim();
+  if (!/^\d+$/.test(t)) return -1;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** The parsed value, or an InvalidArgumentError "label line N: field must be ..., got '...'" when it is -1. */
+function checked(value: number, label: string, lineNo: number, field: string, text: string | undefined, must: string): number {
+  if (value < 0) throw new InvalidArgumentError(`${label} line ${lineNo}: ${field} must be ${must}, got '${(text ?? '').trim().slice(0, 32)}'`);
+  return value;
+}
+
+function positiveInt(text: string | undefined, what: string): number {
+  const n = parsePositiveInt(text);
+  if (n < 0) throw new InvalidArgumentError(`${what} must be a positive integer, got '${(text ?? '').trim().slice(0, 32)}'`);
+  return n;
 }

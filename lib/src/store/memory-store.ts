@@ -70,6 +70,10 @@ export class MemoryStore implements Store {
       .map((m) => structuredClone(m));
   }
 
+  async distinctGenres(): Promise<string[]> {
+    return [...new Set(this.rows.movies.flatMap((m) => m.genres))];
+  }
+
   async refreshPopularity(): Promise<number> {
     const weights = new Map<string, number>();
     const add = (movieId: string, w: number) => weights.set(movieId, (weights.get(movieId) ?? 0) + w);

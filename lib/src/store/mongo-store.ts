@@ -122,6 +122,12 @@ export class MongoStore implements Store {
     return this.col('movies').find(filter, withoutId).sort({ popularity: -1, movieId: 1 }).limit(query.limit).toArray();
   }
 
+  async distinctGenres(): Promise<string[]> {
+    // MongoDB unwinds array fields in distinct; flattening as well keeps any server that returns whole arrays right.
+    const values = ((await this.col('movies').distinct('genres')) as unknown[]).flat();
+    return [...new Set(values.filter((g): g is string => typeof g === 'string'))];
+  }
+
   async refreshPopularity(): Promise<number> {
     // FerretDB v1 has $match, $group and $sum of a field or constant only ($cond/$multiply are not implemented):
     // one grouping per weight class, multiplied here.

@@ -17,12 +17,16 @@ export interface MovieDoc {
   rating: number;
   /** Popularity score (see refreshPopularity); 0 until computed. */
   popularity: number;
-  /** IMDb id ("tt0114709") when the catalogue gives one (MovieLens links.csv). */
+  /** IMDb title id, e.g. "tt0114709" (MovieLens links.csv, own catalogue imdb_id). */
   imdbId?: string;
-  /** TMDB id when the catalogue gives one. */
+  /** The Movie Database id, e.g. "862". */
   tmdbId?: string;
-  /** A link to the film on IMDb when the catalogue gives one (MovieLens 100k u.item). */
+  /** https://www.imdb.com/title/{imdbId}/, derived from imdbId. */
   imdbUrl?: string;
+  /** The most applied user tags (MovieLens tags.csv), most frequent first, at most 10. */
+  tags?: string[];
+  /** Other ids of the same film in the source catalogue, merged into this one at import (catalogue hygiene). */
+  aliasIds?: string[];
 }
 
 export interface WatchedDoc {
@@ -166,6 +170,8 @@ export interface Store {
   getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>>;
   /** Movies by popularity, highest first (ties by movieId). */
   topMovies(query: TopMoviesQuery): Promise<MovieDoc[]>;
+  /** The distinct genres of the movies in the catalogue (unordered; computed in the database). */
+  distinctGenres(): Promise<string[]>;
   /**
    * Recomputes every movie's popularity from the interactions and its rating:
    * popularity = (Σ interaction weights over all users) × (0.5 + rating / 20). Returns the number of movies updated.
