@@ -148,7 +148,7 @@ export async function waitForRun(service: TrainerService, runId: string, timeout
 }
 
 /** Waits until `check` holds (pub/sub messages arrive asynchronously). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error('condition not met in time');
