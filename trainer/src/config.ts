@@ -83,14 +83,14 @@ const schema = z
 
     // Default hyper-parameters (StartTraining may override each)
     ALS_FACTORS: z.coerce.number().int().min(1).max(1024).default(64),
-    ALS_REGULARIZATION: nonNegative(0.05),
-    ALS_ALPHA: nonNegative(10),
+    ALS_REGULARIZATION: nonNegative(20),
+    ALS_ALPHA: nonNegative(0.5),
     ALS_ITERATIONS: z.coerce.number().int().min(1).max(1000).default(15),
     ALS_CG_STEPS: z.coerce.number().int().min(1).max(64).default(3),
     ALS_SEED: nonNegativeInt(42),
     WARP_COMPONENTS: z.coerce.number().int().min(1).max(1024).default(64),
-    WARP_EPOCHS: z.coerce.number().int().min(1).max(1000).default(30),
-    WARP_LEARNING_RATE: z.coerce.number().gt(0).max(10).default(0.05),
+    WARP_EPOCHS: z.coerce.number().int().min(1).max(1000).default(40),
+    WARP_LEARNING_RATE: z.coerce.number().gt(0).max(10).default(0.02),
     WARP_MAX_SAMPLED: z.coerce.number().int().min(1).max(10_000).default(10),
     WARP_ITEM_ALPHA: nonNegative(0),
     WARP_USER_ALPHA: nonNegative(0),
