@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/src/logger.js';
 import { newVersion, type NumericArray } from '../../lib/src/models/artifact.js';
 import { ARTIFACT_ARRAYS, ARTIFACT_ID_MAPS } from '../../lib/src/models/layout.js';
 import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage, type ModelRegistry } from '../../lib/src/models/registry.js';
+import { insanityReason } from '../../lib/src/models/sanity.js';
 import type { CsrMatrix } from '../../lib/src/sparse.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { TrainerConfig } from './config.js';
@@ -379,9 +380,11 @@ async function publish(
     model.arrays,
     model.idMaps,
   );
-  const active = await activeMetrics(registry, modelType);
-  const decision =
-    active !== null && 'unreadable' in active
+  const insane = insanityReason({ metrics: model.metrics, dimensions: model.dimensions }, model.arrays);
+  const active = insane ? null : await activeMetrics(registry, modelType);
+  const decision = insane
+    ? { promote: false, reason: `not activated: ${insane}` }
+    : active !== null && 'unreadable' in active
       ? { promote: true, reason: `active version ${active.version} is unreadable (${active.unreadable}); replacing it` }
       : decidePromotion({ metric: config.PROMOTION_METRIC, margin: config.PROMOTION_MARGIN, candidate: model.metrics, active });
   if (decision.promote) {
