@@ -95,6 +95,13 @@ const schema = z
     WARP_ITEM_ALPHA: nonNegative(0),
     WARP_USER_ALPHA: nonNegative(0),
     WARP_SEED: nonNegativeInt(42),
+
+    // Self-tuning (trainer/src/tuning.ts): initial values of every model's settings, changed later through the API.
+    TUNE_ENABLED: env.boolean(true),
+    TUNE_BUDGET_FITS: z.coerce.number().min(0).max(100).default(4),
+    TUNE_MAX_TRIALS: z.coerce.number().int().min(1).max(1000).default(16),
+    TUNE_VALIDATION_FRACTION: z.coerce.number().min(0.05).max(0.5).default(0.2),
+    TUNE_MIN_IMPROVEMENT: z.coerce.number().min(0).max(0.1).default(0.002),
   })
   .superRefine(checkStorageEnv);
 

@@ -10,9 +10,12 @@ import { insanityReason } from '../../lib/src/models/sanity.js';
 import type { CsrMatrix } from '../../lib/src/sparse.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { TrainerConfig } from './config.js';
-import { resolveAlsParams, resolveWarpParams, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import { ALS_RULES, WARP_RULES, checkOverrides, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import { planRun, tuneModel } from './tune-job.js';
+import type { TuningTrace } from './tuning.js';
+import type { ModelSettingsStore } from './model-settings.js';
 import type { ModelCore } from './model-core.js';
-import { activeMetrics, decidePromotion } from './promotion.js';
+import { decidePromotion, rescoreActive, type ActiveOnHoldout } from './promotion.js';
 import { PermanentJobError, type JobContext, type JsonObject } from './queue/types.js';
 import { buildTrainingData, csrToCoo, readTrainingData, type TrainingData } from './training-data.js';
 
@@ -27,7 +30,7 @@ export interface TrainJobData {
 }
 
 /** The stages a run reports timings for, in order. */
-export const STAGES = ['read', 'build', 'train_als', 'train_lightfm', 'evaluate', 'upload'] as const;
+export const STAGES = ['read', 'build', 'tune_als', 'tune_lightfm', 'train_als', 'train_lightfm', 'evaluate', 'upload'] as const;
 export type Stage = (typeof STAGES)[number] | 'queued' | 'retry_pending' | 'done';
 
 export interface ModelOutcomeJson {
@@ -57,8 +60,12 @@ export const EVAL_K = 10;
 export interface TrainingDeps {
   readonly store: Store;
   readonly registry: ModelRegistry;
+  /** Stored settings per model type; without it the environment's values are used (initialSettings). */
+  readonly settings?: ModelSettingsStore;
   readonly cache: Cache;
   readonly core: ModelCore;
+  /** Milliseconds, for the tuning budget; performance.now when not given (tests inject a fake clock). */
+  readonly clock?: () => number;
   readonly config: TrainerConfig;
   readonly log: Logger;
   /** Queues update_all_recommendations (after a promotion, when REFRESH_AFTER_PROMOTION). */
@@ -121,7 +128,7 @@ class Reporter {
   }
 }
 
-const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
+export const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
   const key = (name: string) => (prefix ? `${prefix}${name[0].toUpperCase()}${name.slice(1)}` : name);
   return {
     [key(`ndcgAt${m.k}`)]: m.ndcgAtK,
@@ -133,12 +140,13 @@ const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
   };
 };
 
-interface TrainedModel {
+export interface TrainedModel {
   arrays: Record<string, NumericArray>;
   idMaps: Record<string, readonly string[]>;
   params: Record<string, number>;
   metrics: Record<string, number>;
   dimensions: Record<string, number>;
+  tuning?: TuningTrace;
 }
 
 /**
@@ -150,11 +158,12 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   const log = parentLog.child({ jobId: context.id, attempt: context.attempt });
   const data = context.data as Partial<TrainJobData>;
   const modelTypes = modelTypesOf(data);
-  let als: AlsHyperParams;
-  let warp: WarpHyperParams;
+  let overrides: Record<ModelTypeName, Record<string, number>>;
   try {
-    als = resolveAlsParams(config, data.als);
-    warp = resolveWarpParams(config, data.warp);
+    overrides = {
+      als: checkOverrides<AlsHyperParams>('als_params', ALS_RULES, data.als) as Record<string, number>,
+      lightfm: checkOverrides<WarpHyperParams>('warp_params', WARP_RULES, data.warp) as Record<string, number>,
+    };
   } catch (err) {
     if (err instanceof DomainError) throw new PermanentJobError(err.message);
     throw err;
@@ -205,15 +214,23 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   for (const [n, modelType] of todo.entries()) {
     const base = 0.2 + n * share;
     const at = (f: number) => reporter.update({ fraction: base + f * share });
+    const plan = await planRun(deps, modelType, overrides[modelType]);
+    const tuned = await reporter.timed(modelType === 'als' ? 'tune_als' : 'tune_lightfm', () =>
+      tuneModel(deps, reporter.signal, training, split, modelType, plan, log),
+    );
     const trained =
       modelType === 'als'
-        ? await trainAls(deps, reporter, training, split, als, at)
-        : await trainWarp(deps, reporter, training, split, warp, at);
+        ? await trainAls(deps, reporter, training, split, tuned.params as unknown as AlsHyperParams, at)
+        : await trainWarp(deps, reporter, training, split, tuned.params as unknown as WarpHyperParams, at);
+    trained.tuning = tuned.trace;
     Object.assign(trained.metrics, baseline, {
       readSeconds: state.timings.read ?? 0,
       buildSeconds: state.timings.build ?? 0,
+      tuneSeconds: state.timings[modelType === 'als' ? 'tune_als' : 'tune_lightfm'] ?? 0,
+      tuningTrials: tuned.trace.trials.length,
     });
-    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, log));
+    const active = await reporter.timed('evaluate', () => rescoreActive(deps, reporter.signal, training, split, modelType, trained, log));
+    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, active, log));
     promotedAny ||= outcome.promoted;
     state.outcomes.push(outcome);
     await reporter.update({ fraction: base + share }, true);
@@ -237,7 +254,7 @@ async function finish(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelT
 }
 
 /** Ranks every user of the holdout model (training items excluded) and scores the top k against the test split. */
-async function evaluateHoldout(
+export async function evaluateHoldout(
   deps: TrainingDeps,
   reporter: Reporter,
   split: Split,
@@ -363,6 +380,7 @@ async function publish(
   modelType: ModelTypeName,
   model: TrainedModel,
   dataStats: Record<string, number>,
+  active: ActiveOnHoldout,
   log: Logger,
 ): Promise<ModelOutcomeJson> {
   const { registry, cache, config } = deps;
@@ -376,12 +394,12 @@ async function publish(
       dataStats,
       metrics: model.metrics,
       dimensions: model.dimensions,
+      ...(model.tuning ? { tuning: model.tuning } : {}),
     },
     model.arrays,
     model.idMaps,
   );
   const insane = insanityReason({ metrics: model.metrics, dimensions: model.dimensions }, model.arrays);
-  const active = insane ? null : await activeMetrics(registry, modelType);
   const decision = insane
     ? { promote: false, reason: `not activated: ${insane}` }
     : active !== null && 'unreadable' in active

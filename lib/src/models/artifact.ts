@@ -29,6 +29,8 @@ export interface ModelManifest {
   dataStats: Record<string, number>;
   metrics: Record<string, number>;
   dimensions: Record<string, number>;
+  /** The hyper-parameter search that chose `params` (the trainer's TuningTrace), when the version was tuned. */
+  tuning?: object;
   files: ManifestFile[];
 }
 
