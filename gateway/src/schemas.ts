@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { GENRES, ID_PATTERN_SOURCE, MAX_FAVORITE_GENRES } from '../../lib/src/domain.js';
+import { TuningTraceSchema } from './model-config-schemas.js';
 
 /** REST request/response schemas: validated on the way in, serialised on the way out, published at /docs. */
 export const ErrorResponse = Type.Object(
@@ -212,6 +213,7 @@ export const ModelVersionSchema = Type.Object({
   data_stats: NumberMap,
   metrics: NumberMap,
   active: Type.Boolean(),
+  tuning: Type.Optional(TuningTraceSchema),
 });
 export const ModelsQuery = Type.Object({ model: Type.Optional(ModelName) }, { additionalProperties: false });
 export const ModelsResponse = Type.Object({ models: Type.Array(ModelVersionSchema) });

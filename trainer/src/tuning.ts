@@ -80,7 +80,7 @@ export interface TuneResult {
 }
 
 function clamp(value: number, range: ParamRange): number {
-  if (range.scale === 'log' && value === 0 && range.min > 0) return 0; // 0 is "off" (e.g. no L2 penalty): kept as is
+  if (range.scale === 'log' && value === 0 && range.min > 0 && !range.integer) return 0; // 0 is "off" (e.g. no L2 penalty): kept as is
   const v = Math.min(range.max, Math.max(range.min, value));
   return range.integer ? Math.round(v) : Number(v.toPrecision(6));
 }
