@@ -133,6 +133,15 @@ async function json<T>(res: Response, what: string): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+interface ListedModel {
+  model_type: string;
+  version: string;
+  active: boolean;
+  params: Record<string, number>;
+  metrics: Record<string, number>;
+  tuning?: { stopped_by: string; budget_seconds: number; started_from: string; chosen: number; trials: { params: Record<string, number>; score: number; seconds: number; kept: boolean }[] };
+}
+
 interface RestRun {
   run_id: string;
   state: string;
@@ -218,6 +227,7 @@ async function main(): Promise<void> {
   const rowsOut: Row[] = [];
   let run: RestRun;
   let trainWallSeconds: number;
+  let chosen: ListedModel[] = [];
   try {
     // Train with the defaults through the REST API.
     const trainStart = performance.now();
@@ -238,6 +248,12 @@ async function main(): Promise<void> {
     trainWallSeconds = (performance.now() - trainStart) / 1000;
     for (const o of run.outcomes) say(`${o.model_type} ${o.version}: promoted ${o.promoted} (${o.reason})`);
     for (const type of ['als', 'lightfm'] as const) await recsvc.models.checkActive(type);
+    // The chosen hyper-parameters and the search trace, as GET /models shows them.
+    const listed = await json<{ models: ListedModel[] }>(await fetch(`${base}/models`), 'GET /models');
+    chosen = listed.models.filter((m) => m.active);
+    for (const m of chosen) {
+      say(`${m.model_type}: params ${JSON.stringify(m.params)}; tuning ${m.tuning ? `${m.tuning.trials.length} trials, ${m.tuning.stopped_by}, budget ${m.tuning.budget_seconds.toFixed(1)} s` : 'off'}`);
+    }
 
     // 4. Every user's top k through the gateway.
     for (const model of ['als', 'lightfm'] as const) {
@@ -304,7 +320,7 @@ async function main(): Promise<void> {
     machine,
     dataset: { name: 'ml100k', source: args.ml100k, split: `random 20% of each user's ratings held out, seed ${seed}`, weighting: data.description.weighting, trainRatings: split.train.indices.length, testRatings: split.test.indices.length, imported: summary },
     importSeconds,
-    training: { runId: run!.run_id, wallSeconds: trainWallSeconds!, timings: run!.timings, outcomes: run!.outcomes },
+    training: { runId: run!.run_id, wallSeconds: trainWallSeconds!, timings: run!.timings, outcomes: run!.outcomes, models: chosen },
     k,
     rows: rowsOut,
     parity,
@@ -324,6 +340,12 @@ async function main(): Promise<void> {
     '',
     `Parity (product nDCG / reference nDCG): ALS ${fmt(parity.als)}, LightFM-style ${fmt(parity.lightfm)}. ` +
       `Training run wall time ${fmt(trainWallSeconds!, 1)} s (stages: ${Object.entries(run!.timings).map(([s, v]) => `${s} ${v.toFixed(1)}`).join(', ')}).`,
+    '',
+    ...chosen.map(
+      (m) =>
+        `Chosen for ${m.model_type}: ${Object.entries(m.params).filter(([key]) => !['refitOnAllData', 'evalTestFraction', 'evalSeed'].includes(key)).map(([key, v]) => `${key} ${Number(v.toPrecision(4))}`).join(', ')}` +
+        (m.tuning ? ` (tuning: ${m.tuning.trials.length} fits, stopped by ${m.tuning.stopped_by}, budget ${m.tuning.budget_seconds.toFixed(0)} s, validation scores ${m.tuning.trials.map((t) => t.score.toFixed(3)).join(' ')}).` : ' (tuning off).'),
+    ),
     '',
   ];
   const markdown = lines.join('\n');

@@ -22,7 +22,7 @@ export interface GateInput {
   readonly active: { version: string; metrics: Readonly<Record<string, number>> } | null;
 }
 
-const fmt = (x: number) => x.toFixed(4);
+const fmt = (x: number | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : String(x ?? 'none'));
 
 /**
  * The promotion gate: a new version becomes active unless its offline metric is worse than the active version's by

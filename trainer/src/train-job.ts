@@ -11,7 +11,7 @@ import type { CsrMatrix } from '../../lib/src/sparse.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { TrainerConfig } from './config.js';
 import { ALS_RULES, WARP_RULES, checkOverrides, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
-import { planRun, tuneModel } from './tune-job.js';
+import { planRun, scoreVectors, tuneModel } from './tune-job.js';
 import type { TuningTrace } from './tuning.js';
 import type { ModelSettingsStore } from './model-settings.js';
 import type { ModelCore } from './model-core.js';
@@ -206,7 +206,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   await reporter.update({ fraction: 0.2 }, true);
 
   const baseline = await reporter.timed('evaluate', async () =>
-    metricsOf(await evaluateRanking({ ...split, k: Math.min(EVAL_K, training.items.length), recommend: popularityRecommender(split.train) }), 'popularity'),
+    metricsOf(await evaluateRanking({ ...split, k: EVAL_K, recommend: popularityRecommender(split.train) }), 'popularity'),
   );
 
   const share = 0.8 / Math.max(1, todo.length);
@@ -261,10 +261,7 @@ export async function evaluateHoldout(
   k: number,
   vectors: { userVectors: Float32Array; itemVectors: Float32Array; userBiases?: Float32Array; itemBiases?: Float32Array; dim: number },
 ): Promise<Record<string, number>> {
-  return reporter.timed('evaluate', async () => {
-    const top = await deps.core.batchTopK({ ...vectors, exclude: split.train, k, threads: deps.config.TRAIN_THREADS });
-    return metricsOf(evaluateTopK({ train: split.train, test: split.test, k, topK: top.ids }));
-  });
+  return reporter.timed('evaluate', () => scoreVectors(deps, split, k, vectors));
 }
 
 async function trainAls(

@@ -42,10 +42,20 @@ export async function fitVectors(
   return { userVectors: users.vectors, userBiases: users.biases, itemVectors: items.vectors, itemBiases: items.biases, dim: params.noComponents };
 }
 
-/** Ranks every user (training items excluded) and scores the top k against `split.test`: the run's metrics. */
+/**
+ * Ranks every user (training items excluded) and scores the top EVAL_K against `split.test`: the run's metrics,
+ * always named @EVAL_K. With fewer than EVAL_K movies the lists are shorter (padded with empty slots), which the
+ * metric definitions count as misses (lib/src/evaluation.ts), so ndcgAt10 exists for every catalogue size.
+ */
 export async function scoreVectors(deps: Pick<TrainingDeps, 'core' | 'config'>, split: Split, k: number, vectors: Vectors): Promise<Record<string, number>> {
-  const top = await deps.core.batchTopK({ ...vectors, exclude: split.train, k, threads: deps.config.TRAIN_THREADS });
-  return metricsOf(evaluateTopK({ train: split.train, test: split.test, k, topK: top.ids }));
+  const kRanked = Math.max(1, Math.min(k, split.train.nCols));
+  const top = await deps.core.batchTopK({ ...vectors, exclude: split.train, k: kRanked, threads: deps.config.TRAIN_THREADS });
+  let ids = top.ids;
+  if (kRanked < EVAL_K) {
+    ids = new Int32Array(split.train.nRows * EVAL_K).fill(-1);
+    for (let u = 0; u < split.train.nRows; u++) ids.set(top.ids.subarray(u * kRanked, (u + 1) * kRanked), u * EVAL_K);
+  }
+  return metricsOf(evaluateTopK({ train: split.train, test: split.test, k: EVAL_K, topK: ids }));
 }
 
 export interface RunPlan {
