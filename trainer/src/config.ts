@@ -71,6 +71,8 @@ const schema = z
     // Evaluation and publication
     EVAL_TEST_FRACTION: z.coerce.number().gt(0).lt(1).default(0.2),
     EVAL_SEED: nonNegativeInt(42),
+    /** The gate's holdout: `random` (a random share of each user's items) or `temporal` (each user's latest). */
+    EVAL_SPLIT: z.enum(['random', 'temporal']).default('random'),
     REFIT_ON_ALL_DATA: env.boolean(true),
     PROMOTION_METRIC: z.enum(PROMOTION_METRICS).default('ndcgAt10'),
     PROMOTION_MARGIN: nonNegative(0.01),

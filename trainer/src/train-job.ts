@@ -1,7 +1,7 @@
 import type { Cache } from '../../lib/src/cache/types.js';
 import { MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
 import { DomainError } from '../../lib/src/errors.js';
-import { evaluateRanking, evaluateTopK, popularityRecommender, randomHoldoutSplit, type RankingMetrics, type Split } from '../../lib/src/evaluation.js';
+import { evaluateRanking, popularityRecommender, randomHoldoutSplit, timeSplit, type RankingMetrics, type Split } from '../../lib/src/evaluation.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { newVersion, type NumericArray } from '../../lib/src/models/artifact.js';
 import { ARTIFACT_ARRAYS, ARTIFACT_ID_MAPS } from '../../lib/src/models/layout.js';
@@ -192,13 +192,18 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   );
   const { training, split } = await reporter.timed('build', async () => {
     const training = buildTrainingData(raw, { maxRejectedFraction: config.TRAIN_MAX_REJECTED_FRACTION });
-    const split = randomHoldoutSplit(csrToCoo(training.interactions), { testFraction: config.EVAL_TEST_FRACTION, seed: config.EVAL_SEED });
+    const coo = csrToCoo(training.interactions);
+    const split =
+      config.EVAL_SPLIT === 'temporal'
+        ? timeSplit(coo, training.pairTimes, { testFraction: config.EVAL_TEST_FRACTION })
+        : randomHoldoutSplit(coo, { testFraction: config.EVAL_TEST_FRACTION, seed: config.EVAL_SEED });
     // The genre and global top lists rank by popularity: refresh it from the same interactions, nightly.
     await deps.store.setPopularityFromWeights(itemWeightSums(training));
     return { training, split };
   });
   state.dataStats = {
     ...training.stats,
+    temporalHoldout: config.EVAL_SPLIT === 'temporal' ? 1 : 0,
     trainInteractions: split.train.indices.length,
     testInteractions: split.test.indices.length,
   };

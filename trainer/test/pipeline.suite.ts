@@ -145,6 +145,15 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
     expect(listed[0].metrics.ndcgAt10).toBe(done.outcomes[0].metrics.ndcgAt10);
   });
 
+  it("gates on a temporal holdout (each user's latest interactions) when EVAL_SPLIT=temporal", async () => {
+    const h = await start({ env: { EVAL_SPLIT: 'temporal' } });
+    const done = await waitForRun(h.service, (await h.service.startTraining({ modelTypes: ['als'] })).run.runId);
+    expect(done.error).toBe('');
+    expect(done.dataStats.temporalHoldout).toBe(1);
+    expect(done.outcomes[0].metrics.usersEvaluated).toBeGreaterThan(40);
+    expect(done.outcomes[0].metrics.ndcgAt10).toBeGreaterThan(0);
+  });
+
   it('gives one run for concurrent StartTraining calls for the same models', async () => {
     const h = await start({ worker: false });
     const calls = await Promise.all(Array.from({ length: 4 }, () => h.service.startTraining({ modelTypes: ['lightfm', 'als'] })));
