@@ -4,7 +4,10 @@
  *
  *   npm run bench:quality      (= npm run build && bash bench/reference/setup.sh && node dist/bench/quality.js)
  *   node dist/bench/quality.js [--ml100k DIR] [--seed 42] [--k 10] [--skip-reference] [--reference-threads 2]
+ *     [--split random|temporal]
  *
+ * --split temporal holds out each user's latest 20% instead (the "other data" of the LightFM-style parity check:
+ * the same ratings, a harder and differently shaped task; no other data set is reachable on this machine).
  * 1. MovieLens 100k (../shared/datasets/ml-100k, or --ml100k / ML100K_DIR) is split as bench:train splits it
  *    (bench/support/train-data.ts: a random 20% of each user's ratings held out, seed 42, weights 1 + rating/5).
  * 2. The training part only (u.data filtered to the training pairs, u.item as is) is imported through the product's
@@ -30,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCache, createObjectStore, createStore } from '../lib/src/backends.js';
 import { importMovieLens } from '../lib/src/data/movielens.js';
-import { evaluateTopK, randomHoldoutSplit, type RankingMetrics } from '../lib/src/evaluation.js';
+import { evaluateTopK, randomHoldoutSplit, timeSplit, type RankingMetrics } from '../lib/src/evaluation.js';
 import { createLogger } from '../lib/src/logger.js';
 import type { CsrMatrix } from '../lib/src/sparse.js';
 import { loadRecsvcConfig } from '../recsvc/src/config.js';
@@ -62,10 +65,16 @@ const { values: args } = parseArgs({
     k: { type: 'string', default: '10' },
     'skip-reference': { type: 'boolean', default: false },
     'reference-threads': { type: 'string', default: '2' },
+    split: { type: 'string', default: 'random' },
   },
   strict: true,
 });
 const seed = Number(args.seed);
+if (args.split !== 'random' && args.split !== 'temporal') {
+  say(`--split must be random or temporal, got ${args.split}`);
+  process.exit(2);
+}
+const temporal = args.split === 'temporal';
 const k = Number(args.k);
 const referenceThreads = Number(args['reference-threads']);
 for (const [name, v] of [['seed', seed], ['k', k], ['reference-threads', referenceThreads]] as const) {
@@ -109,6 +118,23 @@ const started = new Date();
 const work = mkdtempSync(join(tmpdir(), 'recsys-bench-quality-'));
 
 /** Writes u.item unchanged and u.data restricted to the training pairs of `train` (ids = file ids − 1). */
+/** Each user's latest 20% of ratings held out (u.data timestamps), weights 1 + rating/5: the "other data" parity check. */
+function temporalSplit(dir: string, nRows: number, nCols: number) {
+  const lines = readFileSync(join(dir, 'u.data'), 'latin1').trimEnd().split('\n');
+  const rows = new Int32Array(lines.length);
+  const cols = new Int32Array(lines.length);
+  const data = new Float32Array(lines.length);
+  const times = new Float64Array(lines.length);
+  lines.forEach((line, i) => {
+    const [user, item, stars, at] = line.split('\t').map(Number);
+    rows[i] = user - 1;
+    cols[i] = item - 1;
+    data[i] = 1 + stars / 5;
+    times[i] = at;
+  });
+  return timeSplit({ nRows, nCols, rows, cols, data }, times, { testFraction: 0.2 });
+}
+
 function writeTrainingPart(dir: string, train: CsrMatrix, out: string): number {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'u.item'), readFileSync(join(dir, 'u.item')));
@@ -175,11 +201,13 @@ async function main(): Promise<void> {
   const m = data.interactions;
   const rows = new Int32Array(m.indices.length);
   for (let r = 0; r < m.nRows; r++) rows.fill(r, m.indptr[r], m.indptr[r + 1]);
-  const split = randomHoldoutSplit({ nRows: m.nRows, nCols: m.nCols, rows, cols: m.indices, data: m.data }, { testFraction: 0.2, seed });
+  const split = temporal
+    ? temporalSplit(args.ml100k, m.nRows, m.nCols)
+    : randomHoldoutSplit({ nRows: m.nRows, nCols: m.nCols, rows, cols: m.indices, data: m.data }, { testFraction: 0.2, seed });
   const splitDir = join(work, 'split');
   writeSplit(splitDir, { train: split.train, test: split.test, itemFeatures: data.itemGenres }, {
     dataset: 'ml100k',
-    split: `randomHoldoutSplit testFraction 0.2 seed ${seed}`,
+    split: temporal ? 'timeSplit testFraction 0.2 (each user\'s latest ratings)' : `randomHoldoutSplit testFraction 0.2 seed ${seed}`,
     weighting: data.description.weighting,
   });
   const importDir = join(work, 'ml100k-train');
@@ -318,7 +346,7 @@ async function main(): Promise<void> {
     finished: finished.toISOString(),
     commit: git.status === 0 ? git.stdout.trim() : null,
     machine,
-    dataset: { name: 'ml100k', source: args.ml100k, split: `random 20% of each user's ratings held out, seed ${seed}`, weighting: data.description.weighting, trainRatings: split.train.indices.length, testRatings: split.test.indices.length, imported: summary },
+    dataset: { name: 'ml100k', source: args.ml100k, split: temporal ? "each user's latest 20% of ratings held out" : `random 20% of each user's ratings held out, seed ${seed}`, weighting: data.description.weighting, trainRatings: split.train.indices.length, testRatings: split.test.indices.length, imported: summary },
     importSeconds,
     training: { runId: run!.run_id, wallSeconds: trainWallSeconds!, timings: run!.timings, outcomes: run!.outcomes, models: chosen },
     k,
@@ -331,7 +359,7 @@ async function main(): Promise<void> {
   const lines = [
     `## bench:quality — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine.cpuModel}, ${machine.cores} cores, load ${loadStart[0]} → ${machine.loadAverageEnd[0]}`,
     '',
-    `MovieLens 100k, random 20% of each user's ratings held out (seed ${seed}), weights 1 + rating/5; product trained on the rest`,
+    `MovieLens 100k, ${temporal ? "each user's latest 20% of ratings held out" : `random 20% of each user's ratings held out (seed ${seed})`}, weights 1 + rating/5; product trained on the rest`,
     `through its importer and Trainer API with its defaults; every user's top ${k} fetched from the gateway (rated movies excluded).`,
     '',
     `| model | settings | nDCG@${k} | P@${k} | training s | target |`,
@@ -353,9 +381,10 @@ async function main(): Promise<void> {
   const resultsDir = join(repoRoot, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-  writeFileSync(join(resultsDir, `quality-${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(resultsDir, `quality-${stamp}.md`), `${markdown}\n`);
-  say(`results in bench/results/quality-${stamp}.{json,md}`);
+  const name = `quality${temporal ? '-temporal' : ''}-${stamp}`;
+  writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(resultsDir, `${name}.md`), `${markdown}\n`);
+  say(`results in bench/results/${name}.{json,md}`);
 }
 
 function ratio(ours: Row | undefined, theirs: Row | undefined): number | undefined {
