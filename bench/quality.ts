@@ -311,7 +311,7 @@ async function main(): Promise<void> {
         recallAt10: metrics.recallAtK,
         usersEvaluated: metrics.usersEvaluated,
         trainSeconds: run.timings[stage],
-        target: TARGETS[model],
+        target: temporal ? undefined : TARGETS[model], // the targets are for the random split
       });
     }
   } finally {
