@@ -3,6 +3,7 @@ import { GENRES, ID_PATTERN_SOURCE, JOB_NAMES, MAX_FAVORITE_GENRES, type ModelTy
 import { ContributionKind, ExplanationKind, GenresTopFallback, JobState, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
 import { protoEnumNames } from '../../lib/src/proto-mapping.js';
 import type { RecommendationSourceName } from '../../lib/src/store/types.js';
+import { TuningTraceSchema } from './model-config-schemas.js';
 
 /**
  * A string enum for OpenAPI and validation: `{"type": "string", "enum": [...]}` (one schema that every OpenAPI tool
@@ -301,6 +302,7 @@ export const ModelVersionSchema = Type.Object({
   data_stats: NumberMap,
   metrics: NumberMap,
   active: Type.Boolean(),
+  tuning: Type.Optional(TuningTraceSchema),
 });
 export const ModelsQuery = Type.Object({ model: Type.Optional(ModelName) }, { additionalProperties: false });
 export const ModelsResponse = Type.Object({ models: Type.Array(ModelVersionSchema) });

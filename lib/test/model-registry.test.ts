@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { DirectoryObjectStore } from '../src/objectstore/directory-object-store.js';
 import { S3ObjectStore } from '../src/objectstore/s3-object-store.js';
 import type { ObjectStore } from '../src/objectstore/types.js';
-import { CorruptModelError, ModelRegistry } from '../src/models/registry.js';
+import { CorruptModelError, InsaneModelError, ModelRegistry } from '../src/models/registry.js';
+import { insanityReason } from '../src/models/sanity.js';
 import { newVersion } from '../src/models/artifact.js';
 import { NotFoundError } from '../src/errors.js';
 import { describeWithServers, realStorageEnv } from './support/servers.js';
@@ -22,8 +23,9 @@ function base(version: string) {
   };
 }
 const arrays = () => ({
-  userFactors: new Float32Array([0.1, -0.2, 1e-7, 3.4028234e38]),
-  itemFactors: new Float32Array([1, 2, 3, 4, 5, 6]),
+  userVectors: new Float32Array([0.1, -0.2, 1e-7, 0.5]),
+  itemVectors: new Float32Array([1, 2, 3, 4, 5, 6]),
+  edgeValues: new Float32Array([3.4028234e38, -1e-45, 0]),
   itemGenres: new Int32Array([0, -1, 2147483647]),
 });
 const idMaps = { users: ['u1', 'u2'], items: ['m1', 'm2', 'm3'] };
@@ -44,12 +46,13 @@ function registryContract(makeObjects: () => Promise<ObjectStore>) {
   it('publishes, activates and reloads a version bit-exactly', async () => {
     const version = versionAt(1);
     const manifest = await registry.publish(base(version), arrays(), idMaps);
-    expect(manifest.files.map((f) => f.name).sort()).toEqual(['itemFactors', 'itemGenres', 'items', 'userFactors', 'users']);
+    expect(manifest.files.map((f) => f.name).sort()).toEqual(['edgeValues', 'itemGenres', 'itemVectors', 'items', 'userVectors', 'users']);
     expect(await registry.activeVersion('als')).toBeNull();
     await registry.activate('als', version);
     expect(await registry.activeVersion('als')).toBe(version);
     const loaded = await registry.load('als', version);
-    expect(loaded.arrays.userFactors).toEqual(arrays().userFactors);
+    expect(loaded.arrays.userVectors).toEqual(arrays().userVectors);
+    expect(loaded.arrays.edgeValues).toEqual(arrays().edgeValues);
     expect(loaded.arrays.itemGenres).toBeInstanceOf(Int32Array);
     expect(Array.from(loaded.arrays.itemGenres)).toEqual([0, -1, 2147483647]);
     expect(loaded.idMaps).toEqual(idMaps);
@@ -62,14 +65,38 @@ function registryContract(makeObjects: () => Promise<ObjectStore>) {
     await registry.publish(base(good), arrays(), idMaps);
     await registry.activate('als', good);
     await registry.publish(base(bad), arrays(), idMaps);
-    await objects.put(`models/als/${bad}/itemFactors.f32`, Buffer.from(new Float32Array([9, 9, 9, 9, 9, 9]).buffer));
+    await objects.put(`models/als/${bad}/itemVectors.f32`, Buffer.from(new Float32Array([9, 9, 9, 9, 9, 9]).buffer));
     await expect(registry.load('als', bad)).rejects.toBeInstanceOf(CorruptModelError);
-    await expect(registry.activate('als', bad)).rejects.toThrow(/checksum of itemFactors/);
+    await expect(registry.activate('als', bad)).rejects.toThrow(/checksum of itemVectors/);
     expect(await registry.activeVersion('als')).toBe(good);
     const incomplete = versionAt(3);
     await registry.publish(base(incomplete), arrays(), idMaps);
     await objects.remove([`models/als/${incomplete}/users.ids.txt`]);
     await expect(registry.load('als', incomplete)).rejects.toThrow(/users is missing/);
+  });
+
+  it.each([
+    ['a NaN factor', { userVectors: new Float32Array([0.1, NaN, 0, 0.5]) }, /userVectors\[1\] is NaN/],
+    ['an infinite factor', { itemVectors: new Float32Array([1, 2, Infinity, 4, 5, 6]) }, /itemVectors\[2\] is Infinity/],
+    ['absurd scores', { userVectors: new Float32Array([1e3, 0, 0, 1e3]), itemVectors: new Float32Array([1e3, 0, 0, 1e3, 1, 1]) }, /scores reach up to 1\.00e\+6/],
+    ['no item vectors', { itemVectors: new Float32Array(6) }, /every item vector and bias is zero/],
+  ])('never activates a version with %s, also not by hand: FAILED_PRECONDITION, old pointer kept', async (_name, patch, reason) => {
+    const good = versionAt(1);
+    const bad = versionAt(2);
+    await registry.publish(base(good), arrays(), idMaps);
+    await registry.activate('als', good);
+    await registry.publish(base(bad), { ...arrays(), ...patch }, idMaps);
+    const err = await registry.activate('als', bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InsaneModelError);
+    expect((err as InsaneModelError).code).toBe('FAILED_PRECONDITION');
+    expect((err as Error).message).toMatch(reason);
+    expect(await registry.activeVersion('als')).toBe(good);
+  });
+
+  it('rejects non-finite metrics as insane', () => {
+    const manifest = { metrics: { ndcgAt10: NaN }, dimensions: { factors: 2 } };
+    expect(insanityReason(manifest, arrays())).toMatch(/metric ndcgAt10 is NaN/);
+    expect(insanityReason({ ...manifest, metrics: { ndcgAt10: 0.3 } }, arrays())).toBeNull();
   });
 
   it('never exposes a half-written version, and a failed upload leaves the pointer alone', async () => {
@@ -102,7 +129,7 @@ function registryContract(makeObjects: () => Promise<ObjectStore>) {
     await registry.activate('als', versions[0]);
     // A half-written version older than the newest complete one is garbage.
     const stale = versionAt(0);
-    await objects.put(`models/als/${stale}/userFactors.f32`, Buffer.alloc(8));
+    await objects.put(`models/als/${stale}/userVectors.f32`, Buffer.alloc(8));
     expect((await registry.list('als')).map((m) => m.version)).toEqual([...versions].reverse());
     const removed = await registry.prune('als', 2);
     expect(removed).toEqual([stale, versions[1]]);

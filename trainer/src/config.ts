@@ -73,6 +73,8 @@ const schema = z
     // Evaluation and publication
     EVAL_TEST_FRACTION: z.coerce.number().gt(0).lt(1).default(0.2),
     EVAL_SEED: nonNegativeInt(42),
+    /** The gate's holdout: `random` (a random share of each user's items) or `temporal` (each user's latest). */
+    EVAL_SPLIT: z.enum(['random', 'temporal']).default('random'),
     REFIT_ON_ALL_DATA: env.boolean(true),
     PROMOTION_METRIC: z.enum(PROMOTION_METRICS).default('ndcgAt10'),
     PROMOTION_MARGIN: nonNegative(0.01),
@@ -85,18 +87,25 @@ const schema = z
 
     // Default hyper-parameters (StartTraining may override each)
     ALS_FACTORS: z.coerce.number().int().min(1).max(1024).default(64),
-    ALS_REGULARIZATION: nonNegative(0.05),
-    ALS_ALPHA: nonNegative(10),
+    ALS_REGULARIZATION: nonNegative(20),
+    ALS_ALPHA: nonNegative(0.5),
     ALS_ITERATIONS: z.coerce.number().int().min(1).max(1000).default(15),
     ALS_CG_STEPS: z.coerce.number().int().min(1).max(64).default(3),
     ALS_SEED: nonNegativeInt(42),
     WARP_COMPONENTS: z.coerce.number().int().min(1).max(1024).default(64),
-    WARP_EPOCHS: z.coerce.number().int().min(1).max(1000).default(30),
-    WARP_LEARNING_RATE: z.coerce.number().gt(0).max(10).default(0.05),
-    WARP_MAX_SAMPLED: z.coerce.number().int().min(1).max(10_000).default(10),
+    WARP_EPOCHS: z.coerce.number().int().min(1).max(1000).default(25),
+    WARP_LEARNING_RATE: z.coerce.number().gt(0).max(10).default(0.03),
+    WARP_MAX_SAMPLED: z.coerce.number().int().min(1).max(10_000).default(30),
     WARP_ITEM_ALPHA: nonNegative(0),
     WARP_USER_ALPHA: nonNegative(0),
     WARP_SEED: nonNegativeInt(42),
+
+    // Self-tuning (trainer/src/tuning.ts): initial values of every model's settings, changed later through the API.
+    TUNE_ENABLED: env.boolean(true),
+    TUNE_BUDGET_FITS: z.coerce.number().min(0).max(100).default(4),
+    TUNE_MAX_TRIALS: z.coerce.number().int().min(1).max(1000).default(16),
+    TUNE_VALIDATION_FRACTION: z.coerce.number().min(0.05).max(0.5).default(0.2),
+    TUNE_MIN_IMPROVEMENT: z.coerce.number().min(0).max(0.1).default(0.002),
   })
   .superRefine(checkStorageEnv);
 

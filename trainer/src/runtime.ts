@@ -2,6 +2,7 @@ import { createCache, createObjectStore, createStore } from '../../lib/src/backe
 import type { Cache } from '../../lib/src/cache/types.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { ModelRegistry } from '../../lib/src/models/registry.js';
+import { ModelSettingsStore } from './model-settings.js';
 import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { TrainerConfig } from './config.js';
@@ -24,6 +25,8 @@ export interface TrainerRuntime {
   readonly cache: Cache;
   readonly objects: ObjectStore;
   readonly registry: ModelRegistry;
+  /** Each model type's stored training settings (values, search ranges, tuning budget). */
+  readonly settings: ModelSettingsStore;
   readonly training: JobQueue;
   readonly refresh: JobQueue;
   /** Closes the queues and the backends this runtime created (not injected ones). */
@@ -76,6 +79,7 @@ export async function createTrainerRuntime(config: TrainerConfig, log: Logger, d
     cache,
     objects,
     registry: new ModelRegistry(objects),
+    settings: new ModelSettingsStore(objects, config),
     training,
     refresh,
     close() {

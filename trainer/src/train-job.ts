@@ -1,18 +1,22 @@
 import type { Cache } from '../../lib/src/cache/types.js';
 import { MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
 import { DomainError } from '../../lib/src/errors.js';
-import { evaluateRanking, evaluateTopK, popularityRecommender, randomHoldoutSplit, type RankingMetrics, type Split } from '../../lib/src/evaluation.js';
+import { evaluateRanking, popularityRecommender, randomHoldoutSplit, timeSplit, type RankingMetrics, type Split } from '../../lib/src/evaluation.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { newVersion, type NumericArray } from '../../lib/src/models/artifact.js';
 import { ARTIFACT_ARRAYS, ARTIFACT_ID_MAPS } from '../../lib/src/models/layout.js';
 import { catalogueFingerprint, type DataFingerprint } from '../../lib/src/models/fingerprint.js';
 import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage, type ModelRegistry } from '../../lib/src/models/registry.js';
+import { insanityReason } from '../../lib/src/models/sanity.js';
 import type { CsrMatrix } from '../../lib/src/sparse.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { TrainerConfig } from './config.js';
-import { resolveAlsParams, resolveWarpParams, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import { ALS_RULES, WARP_RULES, checkOverrides, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import { planRun, scoreVectors, tuneModel } from './tune-job.js';
+import type { TuningTrace } from './tuning.js';
+import type { ModelSettingsStore } from './model-settings.js';
 import type { ModelCore } from './model-core.js';
-import { activeMetrics, decidePromotion } from './promotion.js';
+import { decidePromotion, rescoreActive, type ActiveOnHoldout } from './promotion.js';
 import { PermanentJobError, type JobContext, type JsonObject } from './queue/types.js';
 import { buildTrainingData, csrToCoo, readTrainingData, type TrainingData } from './training-data.js';
 
@@ -27,7 +31,7 @@ export interface TrainJobData {
 }
 
 /** The stages a run reports timings for, in order. */
-export const STAGES = ['read', 'build', 'train_als', 'train_lightfm', 'evaluate', 'upload'] as const;
+export const STAGES = ['read', 'build', 'tune_als', 'tune_lightfm', 'train_als', 'train_lightfm', 'evaluate', 'upload'] as const;
 export type Stage = (typeof STAGES)[number] | 'queued' | 'retry_pending' | 'done';
 
 export interface ModelOutcomeJson {
@@ -57,8 +61,12 @@ export const EVAL_K = 10;
 export interface TrainingDeps {
   readonly store: Store;
   readonly registry: ModelRegistry;
+  /** Stored settings per model type; without it the environment's values are used (initialSettings). */
+  readonly settings?: ModelSettingsStore;
   readonly cache: Cache;
   readonly core: ModelCore;
+  /** Milliseconds, for the tuning budget; performance.now when not given (tests inject a fake clock). */
+  readonly clock?: () => number;
   readonly config: TrainerConfig;
   readonly log: Logger;
   /** Queues update_all_recommendations (after a promotion, when REFRESH_AFTER_PROMOTION). */
@@ -121,7 +129,7 @@ class Reporter {
   }
 }
 
-const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
+export const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
   const key = (name: string) => (prefix ? `${prefix}${name[0].toUpperCase()}${name.slice(1)}` : name);
   return {
     [key(`ndcgAt${m.k}`)]: m.ndcgAtK,
@@ -133,12 +141,13 @@ const metricsOf = (m: RankingMetrics, prefix = ''): Record<string, number> => {
   };
 };
 
-interface TrainedModel {
+export interface TrainedModel {
   arrays: Record<string, NumericArray>;
   idMaps: Record<string, readonly string[]>;
   params: Record<string, number>;
   metrics: Record<string, number>;
   dimensions: Record<string, number>;
+  tuning?: TuningTrace;
 }
 
 /**
@@ -150,11 +159,12 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   const log = parentLog.child({ jobId: context.id, attempt: context.attempt });
   const data = context.data as Partial<TrainJobData>;
   const modelTypes = modelTypesOf(data);
-  let als: AlsHyperParams;
-  let warp: WarpHyperParams;
+  let overrides: Record<ModelTypeName, Record<string, number>>;
   try {
-    als = resolveAlsParams(config, data.als);
-    warp = resolveWarpParams(config, data.warp);
+    overrides = {
+      als: checkOverrides<AlsHyperParams>('als_params', ALS_RULES, data.als) as Record<string, number>,
+      lightfm: checkOverrides<WarpHyperParams>('warp_params', WARP_RULES, data.warp) as Record<string, number>,
+    };
   } catch (err) {
     if (err instanceof DomainError) throw new PermanentJobError(err.message);
     throw err;
@@ -183,7 +193,11 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   );
   const { training, split } = await reporter.timed('build', async () => {
     const training = buildTrainingData(raw, { maxRejectedFraction: config.TRAIN_MAX_REJECTED_FRACTION });
-    const split = randomHoldoutSplit(csrToCoo(training.interactions), { testFraction: config.EVAL_TEST_FRACTION, seed: config.EVAL_SEED });
+    const coo = csrToCoo(training.interactions);
+    const split =
+      config.EVAL_SPLIT === 'temporal'
+        ? timeSplit(coo, training.pairTimes, { testFraction: config.EVAL_TEST_FRACTION })
+        : randomHoldoutSplit(coo, { testFraction: config.EVAL_TEST_FRACTION, seed: config.EVAL_SEED });
     // The genre and global top lists rank by popularity: refresh it from the same interactions, nightly.
     await deps.store.setPopularityFromWeights(itemWeightSums(training));
     return { training, split };
@@ -199,6 +213,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   };
   state.dataStats = {
     ...training.stats,
+    temporalHoldout: config.EVAL_SPLIT === 'temporal' ? 1 : 0,
     trainInteractions: split.train.indices.length,
     testInteractions: split.test.indices.length,
   };
@@ -206,7 +221,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   await reporter.update({ fraction: 0.2 }, true);
 
   const baseline = await reporter.timed('evaluate', async () =>
-    metricsOf(await evaluateRanking({ ...split, k: Math.min(EVAL_K, training.items.length), recommend: popularityRecommender(split.train) }), 'popularity'),
+    metricsOf(await evaluateRanking({ ...split, k: EVAL_K, recommend: popularityRecommender(split.train) }), 'popularity'),
   );
 
   const share = 0.8 / Math.max(1, todo.length);
@@ -214,15 +229,23 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   for (const [n, modelType] of todo.entries()) {
     const base = 0.2 + n * share;
     const at = (f: number) => reporter.update({ fraction: base + f * share });
+    const plan = await planRun(deps, modelType, overrides[modelType]);
+    const tuned = await reporter.timed(modelType === 'als' ? 'tune_als' : 'tune_lightfm', () =>
+      tuneModel(deps, reporter.signal, training, split, modelType, plan, log),
+    );
     const trained =
       modelType === 'als'
-        ? await trainAls(deps, reporter, training, split, als, at)
-        : await trainWarp(deps, reporter, training, split, warp, at);
+        ? await trainAls(deps, reporter, training, split, tuned.params as unknown as AlsHyperParams, at)
+        : await trainWarp(deps, reporter, training, split, tuned.params as unknown as WarpHyperParams, at);
+    trained.tuning = tuned.trace;
     Object.assign(trained.metrics, baseline, {
       readSeconds: state.timings.read ?? 0,
       buildSeconds: state.timings.build ?? 0,
+      tuneSeconds: state.timings[modelType === 'als' ? 'tune_als' : 'tune_lightfm'] ?? 0,
+      tuningTrials: tuned.trace.trials.length,
     });
-    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, fingerprint, log));
+    const active = await reporter.timed('evaluate', () => rescoreActive(deps, reporter.signal, training, split, modelType, trained, log));
+    const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, fingerprint, active, log));
     promotedAny ||= outcome.promoted;
     state.outcomes.push(outcome);
     await reporter.update({ fraction: base + share }, true);
@@ -246,17 +269,14 @@ async function finish(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelT
 }
 
 /** Ranks every user of the holdout model (training items excluded) and scores the top k against the test split. */
-async function evaluateHoldout(
+export async function evaluateHoldout(
   deps: TrainingDeps,
   reporter: Reporter,
   split: Split,
   k: number,
   vectors: { userVectors: Float32Array; itemVectors: Float32Array; userBiases?: Float32Array; itemBiases?: Float32Array; dim: number },
 ): Promise<Record<string, number>> {
-  return reporter.timed('evaluate', async () => {
-    const top = await deps.core.batchTopK({ ...vectors, exclude: split.train, k, threads: deps.config.TRAIN_THREADS });
-    return metricsOf(evaluateTopK({ train: split.train, test: split.test, k, topK: top.ids }));
-  });
+  return reporter.timed('evaluate', () => scoreVectors(deps, split, k, vectors));
 }
 
 async function trainAls(
@@ -373,6 +393,7 @@ async function publish(
   model: TrainedModel,
   dataStats: Record<string, number>,
   data: DataFingerprint,
+  active: ActiveOnHoldout,
   log: Logger,
 ): Promise<ModelOutcomeJson> {
   const { registry, cache, config } = deps;
@@ -387,15 +408,17 @@ async function publish(
       metrics: model.metrics,
       dimensions: model.dimensions,
       data,
+      ...(model.tuning ? { tuning: model.tuning } : {}),
     },
     model.arrays,
     model.idMaps,
   );
-  const active = await activeMetrics(registry, modelType);
-  const decision =
-    active !== null && 'unreadable' in active
+  const insane = insanityReason({ metrics: model.metrics, dimensions: model.dimensions }, model.arrays);
+  const decision = insane
+    ? { promote: false, reason: `not activated: ${insane}` }
+    : active !== null && 'unreadable' in active
       ? { promote: true, reason: `active version ${active.version} is unreadable (${active.unreadable}); replacing it` }
-      : active !== null && active.data?.catalogue !== data.catalogue
+      : active !== null && active.data !== undefined && active.data.catalogue !== data.catalogue
         ? { promote: true, reason: `active version ${active.version} was trained on another catalogue (its metrics do not compare); replacing it` }
         : decidePromotion({ metric: config.PROMOTION_METRIC, margin: config.PROMOTION_MARGIN, candidate: model.metrics, active });
   if (decision.promote) {

@@ -8,13 +8,17 @@ import {
   TrainerServiceService,
   TrainingRunState,
   type Job,
+  type ModelConfig,
   type ModelOutcome,
   type ModelVersion,
+  type TuningTrace as ProtoTuningTrace,
   type TrainerServiceServer,
   type TrainingRun,
 } from '../../lib/src/proto.js';
+import type { StoredSettings } from './model-settings.js';
 import type { JobState } from './queue/types.js';
 import type { JobView, ModelVersionView, TrainerService, TrainingRunView } from './trainer-service.js';
+import type { TuningTrace } from './tuning.js';
 
 export const TRAINER_SERVICE_NAME = 'recsys.v1.TrainerService';
 
@@ -69,6 +73,20 @@ function toJob(view: JobView): Job {
   return { ...view, state: jobStates[view.state] };
 }
 
+function toTrace(trace: TuningTrace | undefined): ProtoTuningTrace | undefined {
+  if (!trace) return undefined;
+  return {
+    metric: trace.metric,
+    startedFrom: trace.startedFrom,
+    stoppedBy: trace.stoppedBy,
+    budgetSeconds: trace.budgetSeconds,
+    validationFraction: trace.validationFraction,
+    space: trace.space,
+    trials: trace.trials.map((t) => ({ params: t.params, score: t.score ?? -1, seconds: t.seconds, kept: t.kept })),
+    chosen: trace.chosen,
+  };
+}
+
 function toModelVersion(view: ModelVersionView): ModelVersion {
   return {
     modelType: modelTypeEnums[view.modelType],
@@ -78,6 +96,18 @@ function toModelVersion(view: ModelVersionView): ModelVersion {
     dataStats: view.dataStats,
     metrics: view.metrics,
     active: view.active,
+    tuning: toTrace(view.tuning),
+  };
+}
+
+function toModelConfig(stored: StoredSettings): ModelConfig {
+  return {
+    modelType: modelTypeEnums[stored.modelType],
+    values: stored.settings.values,
+    search: stored.settings.search,
+    tuning: stored.settings.tuning,
+    source: stored.source,
+    updatedAt: stored.updatedAt,
   };
 }
 
@@ -108,6 +138,24 @@ export function trainerService(service: TrainerService, log: Logger, observe?: C
         const modelType = modelTypeName(request.modelType, 'model_type');
         throwIfCancelled(context);
         return { model: toModelVersion(await service.activateModel(modelType, request.version)) };
+      },
+      async getModelConfig(request) {
+        return { config: toModelConfig(await service.getModelConfig(modelTypeName(request.modelType, 'model_type'))) };
+      },
+      async updateModelConfig(request, context) {
+        const modelType = modelTypeName(request.modelType, 'model_type');
+        throwIfCancelled(context);
+        const search = Object.fromEntries(
+          Object.entries(request.search).map(([name, r]) => [name, { min: r.min, max: r.max, ...(r.scale ? { scale: r.scale as 'log' | 'linear' } : {}) }]),
+        );
+        const stored = await service.updateModelConfig(modelType, {
+          values: request.values,
+          search,
+          stopSearching: request.stopSearching,
+          tuning: request.tuning,
+          reset: request.reset,
+        });
+        return { config: toModelConfig(stored) };
       },
       async refreshRecommendations(request) {
         const { jobId } = await service.refreshRecommendations(request.userId || undefined);

@@ -3,7 +3,9 @@ import { InvalidArgumentError, NotFoundError } from '../../lib/src/errors.js';
 import type { ModelManifest } from '../../lib/src/models/artifact.js';
 import { MODEL_ACTIVATED_CHANNEL, type ModelActivatedMessage } from '../../lib/src/models/registry.js';
 import { checkOverrides, ALS_RULES, WARP_RULES, type AlsHyperParams, type WarpHyperParams } from './hyper-params.js';
+import { mergeSettings, type StoredSettings } from './model-settings.js';
 import type { JobQueue, JobRecord, JobState } from './queue/types.js';
+import type { ParamRange, TuningBudget, TuningTrace } from './tuning.js';
 import { JOB_NAMES, type TrainerRuntime } from './runtime.js';
 import { asRunProgress, modelTypesOf, type ModelOutcomeJson, type TrainJobData } from './train-job.js';
 
@@ -73,6 +75,16 @@ export interface ModelVersionView {
   dataStats: Record<string, number>;
   metrics: Record<string, number>;
   active: boolean;
+  /** How params were chosen (absent for versions trained without tuning). */
+  tuning?: TuningTrace;
+}
+
+export interface ModelConfigChange {
+  values?: Record<string, number>;
+  search?: Record<string, Partial<ParamRange>>;
+  stopSearching?: string[];
+  tuning?: Partial<TuningBudget>;
+  reset?: boolean;
 }
 
 export interface StartTrainingInput {
@@ -117,6 +129,7 @@ function versionView(manifest: ModelManifest, active: string | null): ModelVersi
     dataStats: manifest.dataStats,
     metrics: manifest.metrics,
     active: manifest.version === active,
+    ...(manifest.tuning ? { tuning: manifest.tuning as TuningTrace } : {}),
   };
 }
 
@@ -182,6 +195,30 @@ export class TrainerService {
     log.info({ modelType, version }, 'model version activated');
     if (config.REFRESH_AFTER_PROMOTION) await this.refreshRecommendations();
     return versionView(manifest, version);
+  }
+
+  /** The stored training settings of a model type (the environment's values until first changed). */
+  async getModelConfig(modelType: ModelTypeName): Promise<StoredSettings> {
+    return this.runtime.settings.get(modelType);
+  }
+
+  /**
+   * Changes a model type's settings (see mergeSettings for the rules; InvalidArgumentError names the allowed range),
+   * or resets them to the environment's values. Every later run uses them, the scheduled ones included.
+   */
+  async updateModelConfig(modelType: ModelTypeName, change: ModelConfigChange): Promise<StoredSettings> {
+    const { settings, log } = this.runtime;
+    if (change.reset) {
+      log.info({ modelType }, 'model settings reset to the environment values');
+      return settings.reset(modelType);
+    }
+    const current = await settings.get(modelType);
+    const search: Record<string, Partial<ParamRange> | null> = { ...(change.search ?? {}) };
+    for (const name of change.stopSearching ?? []) search[name] = null;
+    const merged = mergeSettings(modelType, current.settings, { values: change.values, search, tuning: change.tuning });
+    const stored = await settings.put(modelType, merged);
+    log.info({ modelType, settings: merged }, 'model settings changed');
+    return stored;
   }
 
   /**

@@ -30,6 +30,11 @@ export interface TrainingData {
   readonly interactions: CsrMatrix;
   readonly itemGenres: CsrMatrix;
   readonly userGenres: CsrMatrix;
+  /**
+   * When each user first met each movie (ms since the epoch; 0 when unknown), aligned with interactions.indices: the
+   * earliest watchedAt / likedAt / bookmark createdAt of the pair. The temporal holdout holds out each user's latest.
+   */
+  readonly pairTimes: Float64Array;
   readonly stats: Record<string, number>;
 }
 
@@ -42,6 +47,8 @@ export interface RawTrainingData {
   readonly userGenres: CooBuilder;
   /** Disliked (user, item) pairs (the latest feedback on the pair is a dislike). */
   readonly dislikes: { users: Int32Array; items: Int32Array };
+  /** Time (ms since the epoch, 0 when unknown) of each interaction record, in the order of `interactions`' entries. */
+  readonly times: Float64Array;
   readonly counts: ReadCounts;
   /** Examples of records that did not map, for the error message. */
   readonly rejectedExamples: string[];
@@ -135,10 +142,18 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
     }
   };
   /** Adds one record, or counts it as rejected. */
-  const add = (collection: string, doc: { userId?: unknown; movieId?: unknown }, weight: number) => {
+  let times = new Float64Array(1 << 16);
+  const add = (collection: string, doc: { userId?: unknown; movieId?: unknown }, weight: number, at: unknown) => {
     if (!isId(doc.userId) || !isId(doc.movieId) || !Number.isFinite(weight) || weight <= 0) return reject(collection, doc, true);
     const item = items.get(doc.movieId);
     if (item === -1) return reject(collection, doc, false);
+    const n = interactions.length;
+    if (n === times.length) {
+      const grown = new Float64Array(times.length * 2);
+      grown.set(times);
+      times = grown;
+    }
+    times[n] = at instanceof Date ? at.getTime() || 0 : 0;
     interactions.push(users.intern(doc.userId), item, weight);
   };
 
@@ -147,19 +162,20 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   const scanInteractions = async <C extends 'watched_movies' | 'likes' | 'bookmarks'>(
     collection: C,
     weightOf: (doc: CollectionDocs[C]) => number,
+    timeOf: (doc: CollectionDocs[C]) => unknown,
     counted: 'watched' | 'likes' | 'bookmarks',
   ) => {
     for await (const batch of store.scan(collection, batchSize)) {
-      for (const doc of batch) add(collection, doc, weightOf(doc));
+      for (const doc of batch) add(collection, doc, weightOf(doc), timeOf(doc));
       counts[counted] += batch.length;
       await afterBatch(batch.length);
     }
     next();
   };
   await Promise.all([
-    scanInteractions('watched_movies', (doc) => (typeof doc.completed === 'boolean' ? watchedWeight(doc) : NaN), 'watched'),
-    scanInteractions('likes', (doc) => (typeof doc.rating === 'number' && doc.rating >= 1 && doc.rating <= 10 ? likeWeight(doc) : NaN), 'likes'),
-    scanInteractions('bookmarks', (doc) => bookmarkWeight(doc), 'bookmarks'),
+    scanInteractions('watched_movies', (doc) => (typeof doc.completed === 'boolean' ? watchedWeight(doc) : NaN), (doc) => doc.watchedAt, 'watched'),
+    scanInteractions('likes', (doc) => (typeof doc.rating === 'number' && doc.rating >= 1 && doc.rating <= 10 ? likeWeight(doc) : NaN), (doc) => doc.likedAt, 'likes'),
+    scanInteractions('bookmarks', (doc) => bookmarkWeight(doc), (doc) => doc.createdAt, 'bookmarks'),
   ]);
   const sortedUsers = IdIndex.from([...users.ids].sort());
   const renumber = Int32Array.from(users.ids, (id) => sortedUsers.get(id));
@@ -209,7 +225,7 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   }
 
   const rejectedExamples = ['watched_movies', 'likes', 'bookmarks'].flatMap((c) => rejectedBy.get(c) ?? []).slice(0, 3);
-  return { users, items, interactions, itemGenres, userGenres, dislikes, counts, rejectedExamples };
+  return { users, items, interactions, itemGenres, userGenres, dislikes, times: times.subarray(0, interactions.length), counts, rejectedExamples };
 }
 
 export interface BuildOptions {
@@ -240,6 +256,28 @@ export function buildTrainingData(raw: RawTrainingData, options: BuildOptions): 
   const nnz = interactions.indices.length;
   if (nnz === 0) throw new BadTrainingDataError('no interactions left to train on after removing the disliked pairs');
 
+  // The earliest time of each kept pair (binary search of each record's pair in its sorted row).
+  const pairTimes = new Float64Array(nnz).fill(Infinity);
+  const records_ = raw.interactions.toCoo(nUsers, nItems);
+  for (let i = 0; i < records_.rows.length; i++) {
+    const r = records_.rows[i];
+    const c = records_.cols[i];
+    let lo = interactions.indptr[r];
+    let hi = interactions.indptr[r + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const col = interactions.indices[mid];
+      if (col === c) {
+        const t = raw.times[i] ?? 0;
+        if (t < pairTimes[mid]) pairTimes[mid] = t;
+        break;
+      }
+      if (col < c) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+  for (let j = 0; j < nnz; j++) if (pairTimes[j] === Infinity) pairTimes[j] = 0;
+
   const itemSeen = new Uint8Array(nItems);
   for (let i = 0; i < nnz; i++) itemSeen[interactions.indices[i]] = 1;
   let usersWithInteractions = 0;
@@ -253,6 +291,7 @@ export function buildTrainingData(raw: RawTrainingData, options: BuildOptions): 
     interactions,
     itemGenres: cooToCsr(raw.itemGenres.toCoo(nItems, GENRES.length)),
     userGenres: cooToCsr(raw.userGenres.toCoo(nUsers, GENRES.length)),
+    pairTimes,
     stats: {
       users: nUsers,
       items: nItems,

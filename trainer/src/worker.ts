@@ -33,6 +33,8 @@ export async function registerSchedulers(runtime: TrainerRuntime): Promise<void>
 export interface WorkerDeps {
   /** The models library; loaded from native/src when not given. */
   core?: ModelCore;
+  /** Milliseconds for the tuning budget (performance.now when not given; tests inject a fake). */
+  clock?: () => number;
 }
 
 export interface RunningWorker {
@@ -50,8 +52,10 @@ export async function startTrainerWorker(runtime: TrainerRuntime, deps: WorkerDe
   const training: TrainingDeps = {
     store: runtime.store,
     registry: runtime.registry,
+    settings: runtime.settings,
     cache: runtime.cache,
     core,
+    clock: deps.clock,
     config,
     log,
     enqueueRefreshAll: async () => {

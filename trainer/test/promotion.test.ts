@@ -24,7 +24,7 @@ describe('promotion gate', () => {
   it('keeps the active version when the new one is worse by more than the margin, and says why', () => {
     expect(gate(0.2, 0.3)).toEqual({
       promote: false,
-      reason: 'ndcgAt10 0.2000 is worse than active v-active (0.3000) by 0.1000, more than the margin 0.01: stored as a candidate, v-active stays active',
+      reason: 'ndcgAt10 0.2000 is worse than active v-active (0.3000 on the same holdout) by 0.1000, more than the margin 0.01: stored as a candidate, v-active stays active',
     });
   });
 

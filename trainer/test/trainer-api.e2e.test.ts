@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callUnary } from '../../lib/src/grpc/client.js';
-import { fileNameOf } from '../../lib/src/models/artifact.js';
+import { fileNameOf, newVersion } from '../../lib/src/models/artifact.js';
+import { ModelRegistry } from '../../lib/src/models/registry.js';
 import { ARTIFACT_ARRAYS as A } from '../../lib/src/models/layout.js';
 import {
   JobState,
@@ -9,6 +10,7 @@ import {
   TrainerServiceClient,
   TrainingRunState,
   type StartTrainingRequest,
+  type UpdateModelConfigRequest,
   type TrainingRun,
 } from '../../lib/src/proto.js';
 import { describeWithServers } from '../../lib/test/support/servers.js';
@@ -76,7 +78,7 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     expect(run).toMatchObject({ state: TrainingRunState.TRAINING_RUN_STATE_COMPLETED, progress: 1, error: '', attempts: 1 });
     expect(run.createdAt).toBeInstanceOf(Date);
     expect(run.finishedAt).toBeInstanceOf(Date);
-    expect(Object.keys(run.timings).sort()).toEqual(['build', 'evaluate', 'read', 'train_als', 'train_lightfm', 'upload']);
+    expect(Object.keys(run.timings).sort()).toEqual(['build', 'evaluate', 'read', 'train_als', 'train_lightfm', 'tune_als', 'tune_lightfm', 'upload']);
     expect(run.dataStats).toMatchObject({ users: 60, items: 80 });
     expect(run.outcomes.map((o) => [o.modelType, o.promoted])).toEqual([
       [MODEL_ALS, true],
@@ -86,7 +88,9 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
 
     const { models } = await call(client.listModels, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED });
     expect(models.map((m) => [m.modelType, m.version, m.active])).toEqual(run.outcomes.map((o) => [o.modelType, o.version, true]));
-    expect(models[0].params).toMatchObject({ factors: 4, iterations: 3 });
+    expect(models[0].params).toMatchObject({ factors: 4 }); // an override is fixed, never searched
+    expect(models[0].tuning).toMatchObject({ metric: 'ndcgAt10', startedFrom: 'configured' });
+    expect(Object.keys(models[0].tuning!.space).sort()).toEqual(['alpha', 'iterations', 'regularization']);
     expect((await call(client.listModels, { modelType: MODEL_LIGHTFM })).models).toHaveLength(1);
 
     // Hot reload: the activation message makes the running recommendation service load and swap each version.
@@ -155,6 +159,64 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     const [code, message] = await codeOf(call(client.activateModel, { modelType: MODEL_LIGHTFM, version }));
     expect(code).toBe(FAILED_PRECONDITION);
     expect(message).toMatch(/checksum of userVectors does not match the manifest/);
+  });
+
+  it("stores each model's settings: read and changed over gRPC, validated with the allowed ranges, used by the next run", async () => {
+    const { INVALID_ARGUMENT } = grpc.status;
+    const update = (patch: Partial<UpdateModelConfigRequest>) =>
+      call(client.updateModelConfig, { modelType: MODEL_ALS, values: {}, search: {}, stopSearching: [], reset: false, ...patch });
+    const initial = (await call(client.getModelConfig, { modelType: MODEL_ALS })).config!;
+    expect(initial).toMatchObject({ modelType: MODEL_ALS, source: 'environment', values: { factors: 8, iterations: 3 }, tuning: { enabled: true, maxTrials: 3 } });
+    expect(initial.updatedAt).toBeUndefined();
+    expect(Object.keys(initial.search).sort()).toEqual(['alpha', 'factors', 'iterations', 'regularization']);
+
+    const updated = (await update({ values: { factors: 6 }, search: { alpha: { min: 0.1, max: 2, integer: false, scale: '' } }, stopSearching: ['factors', 'iterations'], tuning: { maxTrials: 2 } })).config!;
+    expect(updated).toMatchObject({ source: 'stored', values: { factors: 6, iterations: 3 }, tuning: { maxTrials: 2, enabled: true }, search: { alpha: { min: 0.1, max: 2, scale: 'log' } } });
+    expect(Object.keys(updated.search).sort()).toEqual(['alpha', 'regularization']);
+    expect((await call(client.getModelConfig, { modelType: MODEL_ALS })).config).toEqual(updated);
+
+    expect(await codeOf(update({ values: { factors: 2000 } }))).toEqual([INVALID_ARGUMENT, 'values.factors must be at least 1 and at most 1024, got 2000']);
+    expect(await codeOf(update({ values: { rank: 3 } }))).toEqual([
+      INVALID_ARGUMENT,
+      'values.rank is not a als hyper-parameter (allowed: factors, regularization, alpha, iterations, cgSteps, seed)',
+    ]);
+    expect(await codeOf(update({ search: { alpha: { min: 3, max: 2, integer: false, scale: 'log' } } }))).toEqual([
+      INVALID_ARGUMENT,
+      'search.alpha.min (3) must not exceed search.alpha.max (2)',
+    ]);
+    expect(await codeOf(update({ search: { seed: { min: 1, max: 2, integer: true, scale: 'log' } } }))).toEqual([INVALID_ARGUMENT, 'search.seed cannot be searched (only fixed)']);
+    expect(await codeOf(update({ tuning: { validationFraction: 0.9 } }))).toEqual([INVALID_ARGUMENT, 'tuning.validation_fraction must be at least 0.05 and at most 0.5, got 0.9']);
+    expect((await codeOf(call(client.getModelConfig, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED })))[0]).toBe(INVALID_ARGUMENT);
+    expect((await call(client.getModelConfig, { modelType: MODEL_ALS })).config).toEqual(updated); // nothing half-written
+
+    // The next run (scheduled runs carry no overrides either) uses the stored settings, warm-started from the active version.
+    const activeBefore = (await call(client.listModels, { modelType: MODEL_ALS })).models.find((m) => m.active)!.version;
+    const run = await waitForRun((await startTraining({ modelTypes: [MODEL_ALS] })).run!.runId);
+    expect(run.state).toBe(TrainingRunState.TRAINING_RUN_STATE_COMPLETED);
+    const newest = (await call(client.listModels, { modelType: MODEL_ALS })).models.find((m) => m.version === run.outcomes[0].version)!;
+    expect(newest.params.factors).toBe(6);
+    expect(newest.tuning!.startedFrom).toBe(`active:${activeBefore}`);
+    expect(newest.tuning!.trials.length).toBeLessThanOrEqual(2);
+    expect(Object.keys(newest.tuning!.space).sort()).toEqual(['alpha', 'regularization']);
+    expect(run.outcomes[0].reason).toMatch(/on the same holdout|no active version/);
+
+    const reset = (await update({ reset: true })).config!;
+    expect(reset).toMatchObject({ source: 'environment', values: { factors: 8 } });
+  });
+
+  it('never activates an insane version by hand: FAILED_PRECONDITION with the reason', async () => {
+    const registry = new ModelRegistry(backends.objects);
+    const version = newVersion(new Date(Date.UTC(2030, 0, 1)));
+    await registry.publish(
+      { modelType: 'als', version, createdAt: new Date().toISOString(), params: { factors: 2 }, dataStats: {}, metrics: { ndcgAt10: 0.1 }, dimensions: { users: 1, items: 2, factors: 2 } },
+      { [A.userVectors]: new Float32Array([1, Number.NaN]), [A.itemVectors]: new Float32Array([1, 0, 0, 1]), [A.userBiases]: new Float32Array(1), [A.itemBiases]: new Float32Array(2) },
+      { users: ['u1'], items: ['m1', 'm2'] },
+    );
+    const before = await registry.activeVersion('als');
+    const [code, message] = await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version }));
+    expect(code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(message).toBe(`als ${version} cannot be activated: userVectors[1] is NaN: the fit diverged (scores would not be finite)`);
+    expect(await registry.activeVersion('als')).toBe(before);
   });
 }
 

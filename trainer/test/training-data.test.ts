@@ -3,7 +3,8 @@ import { GENRES } from '../../lib/src/domain.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import type { MovieDoc } from '../../lib/src/store/types.js';
 import { rowData, rowIndices } from '../../lib/src/sparse.js';
-import { BadTrainingDataError, buildTrainingData, readTrainingData, removePairs, type TrainingData } from '../src/training-data.js';
+import { BadTrainingDataError, buildTrainingData, csrToCoo, readTrainingData, removePairs, type TrainingData } from '../src/training-data.js';
+import { timeSplit } from '../../lib/src/evaluation.js';
 import { PermanentJobError } from '../src/queue/types.js';
 
 const movie = (movieId: string, genres: string[]): MovieDoc => ({ movieId, title: movieId, year: 2000, genres, rating: 7, popularity: 0 });
@@ -75,6 +76,24 @@ describe('training data', () => {
     expect([...rowIndices(data.itemGenres, 2)]).toEqual([]);
     expect([...rowIndices(data.userGenres, 0)]).toEqual([col('Comedy'), col('Horror')].sort((x, y) => x - y));
     expect([...rowData(data.userGenres, 0)]).toEqual([1, 1]);
+  });
+
+  it('keeps when each user first met each movie, for the temporal holdout', async () => {
+    const store = new MemoryStore();
+    await store.insertMany('movies', [movie('m1', []), movie('m2', []), movie('m3', [])]);
+    await store.insertMany('watched_movies', [
+      { userId: 'u1', movieId: 'm1', completed: true, watchedAt: at(5) },
+      { userId: 'u1', movieId: 'm2', completed: true, watchedAt: at(9) },
+    ]);
+    await store.insertMany('likes', [{ userId: 'u1', movieId: 'm1', rating: 8, likedAt: at(3) }]);
+    await store.insertMany('bookmarks', [{ userId: 'u1', movieId: 'm3', createdAt: at(7) }]);
+    const data = await build(store);
+    const u = data.users.indexOf('u1');
+    const items = [...rowIndices(data.interactions, u)].map((i) => data.items[i]);
+    const times = [...data.pairTimes.subarray(data.interactions.indptr[u], data.interactions.indptr[u + 1])];
+    expect(Object.fromEntries(items.map((id, j) => [id, times[j]]))).toEqual({ m1: at(3).getTime(), m2: at(9).getTime(), m3: at(7).getTime() });
+    const split = timeSplit(csrToCoo(data.interactions), data.pairTimes, { testFraction: 0.34 });
+    expect([...rowIndices(split.test, u)].map((i) => data.items[i])).toEqual(['m2']); // the latest
   });
 
   it('refuses data that cannot be trained on, without retry', async () => {

@@ -1,4 +1,5 @@
-import type { Job, ModelVersion, TrainingRun } from '../../../lib/src/proto.js';
+import type { Job, ModelConfig, ModelVersion, ParamRange, TrainingRun, TuningTrace } from '../../../lib/src/proto.js';
+import { ModelConfigParams, ModelConfigSchema, UpdateModelConfigBody } from '../model-config-schemas.js';
 import { JobState, TrainingRunState } from '../../../lib/src/proto.js';
 import { modelTypeName, modelTypeToProto } from '../../../lib/src/proto-mapping.js';
 import { ModelType } from '../../../lib/src/proto.js';
@@ -82,6 +83,24 @@ function toRestJob(job: Job | undefined) {
   };
 }
 
+const scaleOf = (scale: string) => (scale === 'linear' ? 'linear' : 'log') as 'log' | 'linear';
+const toRestRanges = (ranges: Record<string, ParamRange>) =>
+  Object.fromEntries(Object.entries(ranges).map(([name, r]) => [name, { min: r.min, max: r.max, integer: r.integer, scale: scaleOf(r.scale) }]));
+
+function toRestTrace(trace: TuningTrace | undefined) {
+  if (!trace) return undefined;
+  return {
+    metric: trace.metric,
+    started_from: trace.startedFrom,
+    stopped_by: trace.stoppedBy,
+    budget_seconds: trace.budgetSeconds,
+    validation_fraction: trace.validationFraction,
+    space: toRestRanges(trace.space),
+    trials: trace.trials.map((t) => ({ params: t.params, score: t.score, seconds: t.seconds, kept: t.kept })),
+    chosen: trace.chosen,
+  };
+}
+
 function toRestModel(model: ModelVersion | undefined) {
   if (!model) throw new Error('trainer answered without a model');
   return {
@@ -92,6 +111,26 @@ function toRestModel(model: ModelVersion | undefined) {
     data_stats: model.dataStats,
     metrics: model.metrics,
     active: model.active,
+    ...(model.tuning ? { tuning: toRestTrace(model.tuning) } : {}),
+  };
+}
+
+function toRestConfig(config: ModelConfig | undefined) {
+  if (!config) throw new Error('trainer answered without a config');
+  const t = config.tuning;
+  return {
+    model_type: modelName(config.modelType),
+    values: config.values,
+    search: toRestRanges(config.search),
+    tuning: {
+      enabled: t?.enabled,
+      budget_fits: t?.budgetFits,
+      max_trials: t?.maxTrials,
+      validation_fraction: t?.validationFraction,
+      min_improvement: t?.minImprovement,
+    },
+    source: config.source === 'stored' ? ('stored' as const) : ('environment' as const),
+    updated_at: iso(config.updatedAt),
   };
 }
 
@@ -196,6 +235,59 @@ export const trainingRoutes: RouteModule = (app, upstreams) => {
         request.id,
       );
       return toRestModel(res.model);
+    },
+  );
+
+  app.get(
+    '/models/:model_type/config',
+    {
+      schema: {
+        summary: "A model's training settings: hyper-parameter values, search ranges, tuning budget (environment values until changed)",
+        tags: ['training'],
+        params: ModelConfigParams,
+        response: { 200: ModelConfigSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const res = await upstreams.call(trainer, trainer.getModelConfig, { modelType: modelTypeToProto(request.params.model_type) }, request.id);
+      return toRestConfig(res.config);
+    },
+  );
+
+  app.put(
+    '/models/:model_type/config',
+    {
+      schema: {
+        summary: "Change a model's training settings (used by every later run, scheduled ones included); 400 names the allowed range",
+        tags: ['training'],
+        params: ModelConfigParams,
+        body: UpdateModelConfigBody,
+        response: { 200: ModelConfigSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {};
+      const t = body.tuning;
+      const res = await upstreams.call(
+        trainer,
+        trainer.updateModelConfig,
+        {
+          modelType: modelTypeToProto(request.params.model_type),
+          values: body.values ?? {},
+          search: Object.fromEntries(Object.entries(body.search ?? {}).map(([name, r]) => [name, { min: r.min, max: r.max, integer: false, scale: r.scale ?? '' }])),
+          stopSearching: body.stop_searching ?? [],
+          tuning: t && {
+            enabled: t.enabled,
+            budgetFits: t.budget_fits,
+            maxTrials: t.max_trials,
+            validationFraction: t.validation_fraction,
+            minImprovement: t.min_improvement,
+          },
+          reset: body.reset ?? false,
+        },
+        request.id,
+      );
+      return toRestConfig(res.config);
     },
   );
 

@@ -223,6 +223,8 @@ export interface ModelVersion {
   dataStats: { [key: string]: number };
   metrics: { [key: string]: number };
   active: boolean;
+  /** How params were chosen; absent for versions trained without tuning. */
+  tuning?: TuningTrace | undefined;
 }
 
 export interface ModelVersion_ParamsEntry {
@@ -238,6 +240,135 @@ export interface ModelVersion_DataStatsEntry {
 export interface ModelVersion_MetricsEntry {
   key: string;
   value: number;
+}
+
+/** The range a hyper-parameter is searched in (inclusive). */
+export interface ParamRange {
+  min: number;
+  max: number;
+  /** Set by the trainer from the parameter (ignored on input). */
+  integer: boolean;
+  /** "log" (steps multiply; min above 0) or "linear". */
+  scale: string;
+}
+
+export interface TuningBudget {
+  /** False: the values are used as they are, no search. */
+  enabled?:
+    | boolean
+    | undefined;
+  /** Seconds allowed = budget_fits x the duration of the first fit (0 to 100). */
+  budgetFits?:
+    | number
+    | undefined;
+  /** Hard cap on fits, the first included (1 to 1000). */
+  maxTrials?:
+    | number
+    | undefined;
+  /** Share of each user's training items held out for validation (0.05 to 0.5). */
+  validationFraction?:
+    | number
+    | undefined;
+  /** A trial must beat the best validation score by more than this to be kept (0 to 0.1). */
+  minImprovement?: number | undefined;
+}
+
+export interface TuningTrial {
+  /** The searched parameters of this fit (camelCase names, as in ModelVersion.params). */
+  params: { [key: string]: number };
+  /** Validation score of the promotion metric; -1 when the fit failed or was not finite. */
+  score: number;
+  seconds: number;
+  /** True for the chosen trial. */
+  kept: boolean;
+}
+
+export interface TuningTrial_ParamsEntry {
+  key: string;
+  value: number;
+}
+
+export interface TuningTrace {
+  /** The validation metric (the promotion metric, e.g. ndcgAt10). */
+  metric: string;
+  /** "configured", or "active:<version>" when warm-started from the active version's choice. */
+  startedFrom: string;
+  /** disabled, budget, max_trials, converged or nothing_to_search. */
+  stoppedBy: string;
+  budgetSeconds: number;
+  validationFraction: number;
+  space: { [key: string]: ParamRange };
+  trials: TuningTrial[];
+  /** Index of the chosen trial in trials; -1 when disabled. */
+  chosen: number;
+}
+
+export interface TuningTrace_SpaceEntry {
+  key: string;
+  value?: ParamRange | undefined;
+}
+
+/** A model type's training settings. */
+export interface ModelConfig {
+  modelType: ModelType;
+  /** Every hyper-parameter (camelCase names, as in ModelVersion.params): fixed, or the start of its search. */
+  values: { [key: string]: number };
+  /** The searched parameters and their ranges. */
+  search: { [key: string]: ParamRange };
+  tuning?:
+    | TuningBudget
+    | undefined;
+  /** "environment" (the initial values) or "stored" (changed through UpdateModelConfig). */
+  source: string;
+  updatedAt?: Date | undefined;
+}
+
+export interface ModelConfig_ValuesEntry {
+  key: string;
+  value: number;
+}
+
+export interface ModelConfig_SearchEntry {
+  key: string;
+  value?: ParamRange | undefined;
+}
+
+export interface GetModelConfigRequest {
+  modelType: ModelType;
+}
+
+export interface GetModelConfigResponse {
+  config?: ModelConfig | undefined;
+}
+
+export interface UpdateModelConfigRequest {
+  modelType: ModelType;
+  /** Values to change; the others stay. */
+  values: { [key: string]: number };
+  /** Ranges to set (a parameter not searched so far starts being searched). */
+  search: { [key: string]: ParamRange };
+  /** Parameters to stop searching (their value becomes fixed). */
+  stopSearching: string[];
+  /** The budget fields given change; the others stay. */
+  tuning?:
+    | TuningBudget
+    | undefined;
+  /** Back to the environment's initial values (the other fields are then ignored). */
+  reset: boolean;
+}
+
+export interface UpdateModelConfigRequest_ValuesEntry {
+  key: string;
+  value: number;
+}
+
+export interface UpdateModelConfigRequest_SearchEntry {
+  key: string;
+  value?: ParamRange | undefined;
+}
+
+export interface UpdateModelConfigResponse {
+  config?: ModelConfig | undefined;
 }
 
 export interface ListModelsRequest {
@@ -1803,7 +1934,16 @@ export const GetTrainingRunResponse: MessageFns<GetTrainingRunResponse> = {
 };
 
 function createBaseModelVersion(): ModelVersion {
-  return { modelType: 0, version: "", createdAt: undefined, params: {}, dataStats: {}, metrics: {}, active: false };
+  return {
+    modelType: 0,
+    version: "",
+    createdAt: undefined,
+    params: {},
+    dataStats: {},
+    metrics: {},
+    active: false,
+    tuning: undefined,
+  };
 }
 
 export const ModelVersion: MessageFns<ModelVersion> = {
@@ -1828,6 +1968,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     });
     if (message.active !== false) {
       writer.uint32(56).bool(message.active);
+    }
+    if (message.tuning !== undefined) {
+      TuningTrace.encode(message.tuning, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1908,6 +2051,14 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             }
 
             message.active = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tuning = TuningTrace.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1991,6 +2142,7 @@ export const ModelVersion: MessageFns<ModelVersion> = {
         )
         : {},
       active: isSet(object.active) ? globalThis.Boolean(object.active) : false,
+      tuning: isSet(object.tuning) ? TuningTrace.fromJSON(object.tuning) : undefined,
     };
   },
 
@@ -2035,6 +2187,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     if (message.active !== false) {
       obj.active = message.active;
     }
+    if (message.tuning !== undefined) {
+      obj.tuning = TuningTrace.toJSON(message.tuning);
+    }
     return obj;
   },
 
@@ -2074,6 +2229,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
       {},
     );
     message.active = object.active ?? false;
+    message.tuning = (object.tuning !== undefined && object.tuning !== null)
+      ? TuningTrace.fromPartial(object.tuning)
+      : undefined;
     return message;
   },
 };
@@ -2329,6 +2487,1836 @@ export const ModelVersion_MetricsEntry: MessageFns<ModelVersion_MetricsEntry> = 
     const message = createBaseModelVersion_MetricsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseParamRange(): ParamRange {
+  return { min: 0, max: 0, integer: false, scale: "" };
+}
+
+export const ParamRange: MessageFns<ParamRange> = {
+  encode(message: ParamRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.min !== 0) {
+      writer.uint32(9).double(message.min);
+    }
+    if (message.max !== 0) {
+      writer.uint32(17).double(message.max);
+    }
+    if (message.integer !== false) {
+      writer.uint32(24).bool(message.integer);
+    }
+    if (message.scale !== "") {
+      writer.uint32(34).string(message.scale);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParamRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParamRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.min = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.max = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.integer = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scale = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParamRange {
+    return {
+      min: isSet(object.min) ? globalThis.Number(object.min) : 0,
+      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+      integer: isSet(object.integer) ? globalThis.Boolean(object.integer) : false,
+      scale: isSet(object.scale) ? globalThis.String(object.scale) : "",
+    };
+  },
+
+  toJSON(message: ParamRange): unknown {
+    const obj: any = {};
+    if (message.min !== 0) {
+      obj.min = floatToJson(message.min);
+    }
+    if (message.max !== 0) {
+      obj.max = floatToJson(message.max);
+    }
+    if (message.integer !== false) {
+      obj.integer = message.integer;
+    }
+    if (message.scale !== "") {
+      obj.scale = message.scale;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParamRange>, I>>(base?: I): ParamRange {
+    return ParamRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParamRange>, I>>(object: I): ParamRange {
+    const message = createBaseParamRange();
+    message.min = object.min ?? 0;
+    message.max = object.max ?? 0;
+    message.integer = object.integer ?? false;
+    message.scale = object.scale ?? "";
+    return message;
+  },
+};
+
+function createBaseTuningBudget(): TuningBudget {
+  return {
+    enabled: undefined,
+    budgetFits: undefined,
+    maxTrials: undefined,
+    validationFraction: undefined,
+    minImprovement: undefined,
+  };
+}
+
+export const TuningBudget: MessageFns<TuningBudget> = {
+  encode(message: TuningBudget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== undefined) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.budgetFits !== undefined) {
+      writer.uint32(17).double(message.budgetFits);
+    }
+    if (message.maxTrials !== undefined) {
+      writer.uint32(24).int32(message.maxTrials);
+    }
+    if (message.validationFraction !== undefined) {
+      writer.uint32(33).double(message.validationFraction);
+    }
+    if (message.minImprovement !== undefined) {
+      writer.uint32(41).double(message.minImprovement);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TuningBudget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTuningBudget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.budgetFits = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxTrials = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.validationFraction = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.minImprovement = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TuningBudget {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
+      budgetFits: isSet(object.budgetFits)
+        ? globalThis.Number(object.budgetFits)
+        : isSet(object.budget_fits)
+        ? globalThis.Number(object.budget_fits)
+        : undefined,
+      maxTrials: isSet(object.maxTrials)
+        ? globalThis.Number(object.maxTrials)
+        : isSet(object.max_trials)
+        ? globalThis.Number(object.max_trials)
+        : undefined,
+      validationFraction: isSet(object.validationFraction)
+        ? globalThis.Number(object.validationFraction)
+        : isSet(object.validation_fraction)
+        ? globalThis.Number(object.validation_fraction)
+        : undefined,
+      minImprovement: isSet(object.minImprovement)
+        ? globalThis.Number(object.minImprovement)
+        : isSet(object.min_improvement)
+        ? globalThis.Number(object.min_improvement)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TuningBudget): unknown {
+    const obj: any = {};
+    if (message.enabled !== undefined) {
+      obj.enabled = message.enabled;
+    }
+    if (message.budgetFits !== undefined) {
+      obj.budgetFits = floatToJson(message.budgetFits);
+    }
+    if (message.maxTrials !== undefined) {
+      obj.maxTrials = Math.round(message.maxTrials);
+    }
+    if (message.validationFraction !== undefined) {
+      obj.validationFraction = floatToJson(message.validationFraction);
+    }
+    if (message.minImprovement !== undefined) {
+      obj.minImprovement = floatToJson(message.minImprovement);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TuningBudget>, I>>(base?: I): TuningBudget {
+    return TuningBudget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TuningBudget>, I>>(object: I): TuningBudget {
+    const message = createBaseTuningBudget();
+    message.enabled = object.enabled ?? undefined;
+    message.budgetFits = object.budgetFits ?? undefined;
+    message.maxTrials = object.maxTrials ?? undefined;
+    message.validationFraction = object.validationFraction ?? undefined;
+    message.minImprovement = object.minImprovement ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTuningTrial(): TuningTrial {
+  return { params: {}, score: 0, seconds: 0, kept: false };
+}
+
+export const TuningTrial: MessageFns<TuningTrial> = {
+  encode(message: TuningTrial, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.params).forEach(([key, value]: [string, number]) => {
+      TuningTrial_ParamsEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    if (message.score !== 0) {
+      writer.uint32(17).double(message.score);
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(25).double(message.seconds);
+    }
+    if (message.kept !== false) {
+      writer.uint32(32).bool(message.kept);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TuningTrial {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTuningTrial();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = TuningTrial_ParamsEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.params[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.seconds = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kept = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TuningTrial {
+    return {
+      params: isObject(object.params)
+        ? (globalThis.Object.entries(object.params) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+      kept: isSet(object.kept) ? globalThis.Boolean(object.kept) : false,
+    };
+  },
+
+  toJSON(message: TuningTrial): unknown {
+    const obj: any = {};
+    if (message.params) {
+      const entries = globalThis.Object.entries(message.params) as [string, number][];
+      if (entries.length > 0) {
+        obj.params = {};
+        entries.forEach(([k, v]) => {
+          obj.params[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.seconds !== 0) {
+      obj.seconds = floatToJson(message.seconds);
+    }
+    if (message.kept !== false) {
+      obj.kept = message.kept;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TuningTrial>, I>>(base?: I): TuningTrial {
+    return TuningTrial.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TuningTrial>, I>>(object: I): TuningTrial {
+    const message = createBaseTuningTrial();
+    message.params = (globalThis.Object.entries(object.params ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.score = object.score ?? 0;
+    message.seconds = object.seconds ?? 0;
+    message.kept = object.kept ?? false;
+    return message;
+  },
+};
+
+function createBaseTuningTrial_ParamsEntry(): TuningTrial_ParamsEntry {
+  return { key: "", value: 0 };
+}
+
+export const TuningTrial_ParamsEntry: MessageFns<TuningTrial_ParamsEntry> = {
+  encode(message: TuningTrial_ParamsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TuningTrial_ParamsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTuningTrial_ParamsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TuningTrial_ParamsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: TuningTrial_ParamsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TuningTrial_ParamsEntry>, I>>(base?: I): TuningTrial_ParamsEntry {
+    return TuningTrial_ParamsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TuningTrial_ParamsEntry>, I>>(object: I): TuningTrial_ParamsEntry {
+    const message = createBaseTuningTrial_ParamsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseTuningTrace(): TuningTrace {
+  return {
+    metric: "",
+    startedFrom: "",
+    stoppedBy: "",
+    budgetSeconds: 0,
+    validationFraction: 0,
+    space: {},
+    trials: [],
+    chosen: 0,
+  };
+}
+
+export const TuningTrace: MessageFns<TuningTrace> = {
+  encode(message: TuningTrace, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metric !== "") {
+      writer.uint32(10).string(message.metric);
+    }
+    if (message.startedFrom !== "") {
+      writer.uint32(18).string(message.startedFrom);
+    }
+    if (message.stoppedBy !== "") {
+      writer.uint32(26).string(message.stoppedBy);
+    }
+    if (message.budgetSeconds !== 0) {
+      writer.uint32(33).double(message.budgetSeconds);
+    }
+    if (message.validationFraction !== 0) {
+      writer.uint32(41).double(message.validationFraction);
+    }
+    globalThis.Object.entries(message.space).forEach(([key, value]: [string, ParamRange]) => {
+      TuningTrace_SpaceEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    for (const v of message.trials) {
+      TuningTrial.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.chosen !== 0) {
+      writer.uint32(64).int32(message.chosen);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TuningTrace {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTuningTrace();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.startedFrom = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stoppedBy = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.budgetSeconds = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.validationFraction = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = TuningTrace_SpaceEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.space[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.trials.push(TuningTrial.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.chosen = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TuningTrace {
+    return {
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      startedFrom: isSet(object.startedFrom)
+        ? globalThis.String(object.startedFrom)
+        : isSet(object.started_from)
+        ? globalThis.String(object.started_from)
+        : "",
+      stoppedBy: isSet(object.stoppedBy)
+        ? globalThis.String(object.stoppedBy)
+        : isSet(object.stopped_by)
+        ? globalThis.String(object.stopped_by)
+        : "",
+      budgetSeconds: isSet(object.budgetSeconds)
+        ? globalThis.Number(object.budgetSeconds)
+        : isSet(object.budget_seconds)
+        ? globalThis.Number(object.budget_seconds)
+        : 0,
+      validationFraction: isSet(object.validationFraction)
+        ? globalThis.Number(object.validationFraction)
+        : isSet(object.validation_fraction)
+        ? globalThis.Number(object.validation_fraction)
+        : 0,
+      space: isObject(object.space)
+        ? (globalThis.Object.entries(object.space) as [string, any][]).reduce(
+          (acc: { [key: string]: ParamRange }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ParamRange.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      trials: globalThis.Array.isArray(object?.trials)
+        ? object.trials.map((e: any) => TuningTrial.fromJSON(e))
+        : [],
+      chosen: isSet(object.chosen) ? globalThis.Number(object.chosen) : 0,
+    };
+  },
+
+  toJSON(message: TuningTrace): unknown {
+    const obj: any = {};
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.startedFrom !== "") {
+      obj.startedFrom = message.startedFrom;
+    }
+    if (message.stoppedBy !== "") {
+      obj.stoppedBy = message.stoppedBy;
+    }
+    if (message.budgetSeconds !== 0) {
+      obj.budgetSeconds = floatToJson(message.budgetSeconds);
+    }
+    if (message.validationFraction !== 0) {
+      obj.validationFraction = floatToJson(message.validationFraction);
+    }
+    if (message.space) {
+      const entries = globalThis.Object.entries(message.space) as [string, ParamRange][];
+      if (entries.length > 0) {
+        obj.space = {};
+        entries.forEach(([k, v]) => {
+          obj.space[k] = ParamRange.toJSON(v);
+        });
+      }
+    }
+    if (message.trials?.length) {
+      obj.trials = message.trials.map((e) => TuningTrial.toJSON(e));
+    }
+    if (message.chosen !== 0) {
+      obj.chosen = Math.round(message.chosen);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TuningTrace>, I>>(base?: I): TuningTrace {
+    return TuningTrace.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TuningTrace>, I>>(object: I): TuningTrace {
+    const message = createBaseTuningTrace();
+    message.metric = object.metric ?? "";
+    message.startedFrom = object.startedFrom ?? "";
+    message.stoppedBy = object.stoppedBy ?? "";
+    message.budgetSeconds = object.budgetSeconds ?? 0;
+    message.validationFraction = object.validationFraction ?? 0;
+    message.space = (globalThis.Object.entries(object.space ?? {}) as [string, ParamRange][]).reduce(
+      (acc: { [key: string]: ParamRange }, [key, value]: [string, ParamRange]) => {
+        if (value !== undefined) {
+          acc[key] = ParamRange.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.trials = object.trials?.map((e) => TuningTrial.fromPartial(e)) || [];
+    message.chosen = object.chosen ?? 0;
+    return message;
+  },
+};
+
+function createBaseTuningTrace_SpaceEntry(): TuningTrace_SpaceEntry {
+  return { key: "", value: undefined };
+}
+
+export const TuningTrace_SpaceEntry: MessageFns<TuningTrace_SpaceEntry> = {
+  encode(message: TuningTrace_SpaceEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ParamRange.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TuningTrace_SpaceEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTuningTrace_SpaceEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ParamRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TuningTrace_SpaceEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ParamRange.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: TuningTrace_SpaceEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ParamRange.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TuningTrace_SpaceEntry>, I>>(base?: I): TuningTrace_SpaceEntry {
+    return TuningTrace_SpaceEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TuningTrace_SpaceEntry>, I>>(object: I): TuningTrace_SpaceEntry {
+    const message = createBaseTuningTrace_SpaceEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ParamRange.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseModelConfig(): ModelConfig {
+  return { modelType: 0, values: {}, search: {}, tuning: undefined, source: "", updatedAt: undefined };
+}
+
+export const ModelConfig: MessageFns<ModelConfig> = {
+  encode(message: ModelConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelType !== 0) {
+      writer.uint32(8).int32(message.modelType);
+    }
+    globalThis.Object.entries(message.values).forEach(([key, value]: [string, number]) => {
+      ModelConfig_ValuesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.search).forEach(([key, value]: [string, ParamRange]) => {
+      ModelConfig_SearchEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.tuning !== undefined) {
+      TuningBudget.encode(message.tuning, writer.uint32(34).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.modelType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ModelConfig_ValuesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.values[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ModelConfig_SearchEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.search[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tuning = TuningBudget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelConfig {
+    return {
+      modelType: isSet(object.modelType)
+        ? modelTypeFromJSON(object.modelType)
+        : isSet(object.model_type)
+        ? modelTypeFromJSON(object.model_type)
+        : 0,
+      values: isObject(object.values)
+        ? (globalThis.Object.entries(object.values) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      search: isObject(object.search)
+        ? (globalThis.Object.entries(object.search) as [string, any][]).reduce(
+          (acc: { [key: string]: ParamRange }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ParamRange.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      tuning: isSet(object.tuning) ? TuningBudget.fromJSON(object.tuning) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ModelConfig): unknown {
+    const obj: any = {};
+    if (message.modelType !== 0) {
+      obj.modelType = modelTypeToJSON(message.modelType);
+    }
+    if (message.values) {
+      const entries = globalThis.Object.entries(message.values) as [string, number][];
+      if (entries.length > 0) {
+        obj.values = {};
+        entries.forEach(([k, v]) => {
+          obj.values[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.search) {
+      const entries = globalThis.Object.entries(message.search) as [string, ParamRange][];
+      if (entries.length > 0) {
+        obj.search = {};
+        entries.forEach(([k, v]) => {
+          obj.search[k] = ParamRange.toJSON(v);
+        });
+      }
+    }
+    if (message.tuning !== undefined) {
+      obj.tuning = TuningBudget.toJSON(message.tuning);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelConfig>, I>>(base?: I): ModelConfig {
+    return ModelConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelConfig>, I>>(object: I): ModelConfig {
+    const message = createBaseModelConfig();
+    message.modelType = object.modelType ?? 0;
+    message.values = (globalThis.Object.entries(object.values ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.search = (globalThis.Object.entries(object.search ?? {}) as [string, ParamRange][]).reduce(
+      (acc: { [key: string]: ParamRange }, [key, value]: [string, ParamRange]) => {
+        if (value !== undefined) {
+          acc[key] = ParamRange.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.tuning = (object.tuning !== undefined && object.tuning !== null)
+      ? TuningBudget.fromPartial(object.tuning)
+      : undefined;
+    message.source = object.source ?? "";
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseModelConfig_ValuesEntry(): ModelConfig_ValuesEntry {
+  return { key: "", value: 0 };
+}
+
+export const ModelConfig_ValuesEntry: MessageFns<ModelConfig_ValuesEntry> = {
+  encode(message: ModelConfig_ValuesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelConfig_ValuesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelConfig_ValuesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelConfig_ValuesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ModelConfig_ValuesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelConfig_ValuesEntry>, I>>(base?: I): ModelConfig_ValuesEntry {
+    return ModelConfig_ValuesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelConfig_ValuesEntry>, I>>(object: I): ModelConfig_ValuesEntry {
+    const message = createBaseModelConfig_ValuesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseModelConfig_SearchEntry(): ModelConfig_SearchEntry {
+  return { key: "", value: undefined };
+}
+
+export const ModelConfig_SearchEntry: MessageFns<ModelConfig_SearchEntry> = {
+  encode(message: ModelConfig_SearchEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ParamRange.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelConfig_SearchEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelConfig_SearchEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ParamRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelConfig_SearchEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ParamRange.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: ModelConfig_SearchEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ParamRange.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelConfig_SearchEntry>, I>>(base?: I): ModelConfig_SearchEntry {
+    return ModelConfig_SearchEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelConfig_SearchEntry>, I>>(object: I): ModelConfig_SearchEntry {
+    const message = createBaseModelConfig_SearchEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ParamRange.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetModelConfigRequest(): GetModelConfigRequest {
+  return { modelType: 0 };
+}
+
+export const GetModelConfigRequest: MessageFns<GetModelConfigRequest> = {
+  encode(message: GetModelConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelType !== 0) {
+      writer.uint32(8).int32(message.modelType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.modelType = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetModelConfigRequest {
+    return {
+      modelType: isSet(object.modelType)
+        ? modelTypeFromJSON(object.modelType)
+        : isSet(object.model_type)
+        ? modelTypeFromJSON(object.model_type)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetModelConfigRequest): unknown {
+    const obj: any = {};
+    if (message.modelType !== 0) {
+      obj.modelType = modelTypeToJSON(message.modelType);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetModelConfigRequest>, I>>(base?: I): GetModelConfigRequest {
+    return GetModelConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelConfigRequest>, I>>(object: I): GetModelConfigRequest {
+    const message = createBaseGetModelConfigRequest();
+    message.modelType = object.modelType ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetModelConfigResponse(): GetModelConfigResponse {
+  return { config: undefined };
+}
+
+export const GetModelConfigResponse: MessageFns<GetModelConfigResponse> = {
+  encode(message: GetModelConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      ModelConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = ModelConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetModelConfigResponse {
+    return { config: isSet(object.config) ? ModelConfig.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: GetModelConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = ModelConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetModelConfigResponse>, I>>(base?: I): GetModelConfigResponse {
+    return GetModelConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelConfigResponse>, I>>(object: I): GetModelConfigResponse {
+    const message = createBaseGetModelConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? ModelConfig.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateModelConfigRequest(): UpdateModelConfigRequest {
+  return { modelType: 0, values: {}, search: {}, stopSearching: [], tuning: undefined, reset: false };
+}
+
+export const UpdateModelConfigRequest: MessageFns<UpdateModelConfigRequest> = {
+  encode(message: UpdateModelConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelType !== 0) {
+      writer.uint32(8).int32(message.modelType);
+    }
+    globalThis.Object.entries(message.values).forEach(([key, value]: [string, number]) => {
+      UpdateModelConfigRequest_ValuesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.search).forEach(([key, value]: [string, ParamRange]) => {
+      UpdateModelConfigRequest_SearchEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    for (const v of message.stopSearching) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.tuning !== undefined) {
+      TuningBudget.encode(message.tuning, writer.uint32(42).fork()).join();
+    }
+    if (message.reset !== false) {
+      writer.uint32(48).bool(message.reset);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.modelType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = UpdateModelConfigRequest_ValuesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.values[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = UpdateModelConfigRequest_SearchEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.search[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stopSearching.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tuning = TuningBudget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reset = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelConfigRequest {
+    return {
+      modelType: isSet(object.modelType)
+        ? modelTypeFromJSON(object.modelType)
+        : isSet(object.model_type)
+        ? modelTypeFromJSON(object.model_type)
+        : 0,
+      values: isObject(object.values)
+        ? (globalThis.Object.entries(object.values) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      search: isObject(object.search)
+        ? (globalThis.Object.entries(object.search) as [string, any][]).reduce(
+          (acc: { [key: string]: ParamRange }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ParamRange.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      stopSearching: globalThis.Array.isArray(object?.stopSearching)
+        ? object.stopSearching.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.stop_searching)
+        ? object.stop_searching.map((e: any) => globalThis.String(e))
+        : [],
+      tuning: isSet(object.tuning) ? TuningBudget.fromJSON(object.tuning) : undefined,
+      reset: isSet(object.reset) ? globalThis.Boolean(object.reset) : false,
+    };
+  },
+
+  toJSON(message: UpdateModelConfigRequest): unknown {
+    const obj: any = {};
+    if (message.modelType !== 0) {
+      obj.modelType = modelTypeToJSON(message.modelType);
+    }
+    if (message.values) {
+      const entries = globalThis.Object.entries(message.values) as [string, number][];
+      if (entries.length > 0) {
+        obj.values = {};
+        entries.forEach(([k, v]) => {
+          obj.values[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.search) {
+      const entries = globalThis.Object.entries(message.search) as [string, ParamRange][];
+      if (entries.length > 0) {
+        obj.search = {};
+        entries.forEach(([k, v]) => {
+          obj.search[k] = ParamRange.toJSON(v);
+        });
+      }
+    }
+    if (message.stopSearching?.length) {
+      obj.stopSearching = message.stopSearching;
+    }
+    if (message.tuning !== undefined) {
+      obj.tuning = TuningBudget.toJSON(message.tuning);
+    }
+    if (message.reset !== false) {
+      obj.reset = message.reset;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateModelConfigRequest>, I>>(base?: I): UpdateModelConfigRequest {
+    return UpdateModelConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateModelConfigRequest>, I>>(object: I): UpdateModelConfigRequest {
+    const message = createBaseUpdateModelConfigRequest();
+    message.modelType = object.modelType ?? 0;
+    message.values = (globalThis.Object.entries(object.values ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.search = (globalThis.Object.entries(object.search ?? {}) as [string, ParamRange][]).reduce(
+      (acc: { [key: string]: ParamRange }, [key, value]: [string, ParamRange]) => {
+        if (value !== undefined) {
+          acc[key] = ParamRange.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.stopSearching = object.stopSearching?.map((e) => e) || [];
+    message.tuning = (object.tuning !== undefined && object.tuning !== null)
+      ? TuningBudget.fromPartial(object.tuning)
+      : undefined;
+    message.reset = object.reset ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdateModelConfigRequest_ValuesEntry(): UpdateModelConfigRequest_ValuesEntry {
+  return { key: "", value: 0 };
+}
+
+export const UpdateModelConfigRequest_ValuesEntry: MessageFns<UpdateModelConfigRequest_ValuesEntry> = {
+  encode(message: UpdateModelConfigRequest_ValuesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelConfigRequest_ValuesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelConfigRequest_ValuesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelConfigRequest_ValuesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: UpdateModelConfigRequest_ValuesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateModelConfigRequest_ValuesEntry>, I>>(
+    base?: I,
+  ): UpdateModelConfigRequest_ValuesEntry {
+    return UpdateModelConfigRequest_ValuesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateModelConfigRequest_ValuesEntry>, I>>(
+    object: I,
+  ): UpdateModelConfigRequest_ValuesEntry {
+    const message = createBaseUpdateModelConfigRequest_ValuesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpdateModelConfigRequest_SearchEntry(): UpdateModelConfigRequest_SearchEntry {
+  return { key: "", value: undefined };
+}
+
+export const UpdateModelConfigRequest_SearchEntry: MessageFns<UpdateModelConfigRequest_SearchEntry> = {
+  encode(message: UpdateModelConfigRequest_SearchEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ParamRange.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelConfigRequest_SearchEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelConfigRequest_SearchEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ParamRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelConfigRequest_SearchEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ParamRange.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateModelConfigRequest_SearchEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ParamRange.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateModelConfigRequest_SearchEntry>, I>>(
+    base?: I,
+  ): UpdateModelConfigRequest_SearchEntry {
+    return UpdateModelConfigRequest_SearchEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateModelConfigRequest_SearchEntry>, I>>(
+    object: I,
+  ): UpdateModelConfigRequest_SearchEntry {
+    const message = createBaseUpdateModelConfigRequest_SearchEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ParamRange.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateModelConfigResponse(): UpdateModelConfigResponse {
+  return { config: undefined };
+}
+
+export const UpdateModelConfigResponse: MessageFns<UpdateModelConfigResponse> = {
+  encode(message: UpdateModelConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      ModelConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = ModelConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelConfigResponse {
+    return { config: isSet(object.config) ? ModelConfig.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: UpdateModelConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = ModelConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateModelConfigResponse>, I>>(base?: I): UpdateModelConfigResponse {
+    return UpdateModelConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateModelConfigResponse>, I>>(object: I): UpdateModelConfigResponse {
+    const message = createBaseUpdateModelConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? ModelConfig.fromPartial(object.config)
+      : undefined;
     return message;
   },
 };
@@ -3350,6 +5338,33 @@ export const TrainerServiceService = {
     responseSerialize: (value: GetJobResponse): Buffer => Buffer.from(GetJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetJobResponse => GetJobResponse.decode(value),
   },
+  /** The stored training settings of a model type: hyper-parameter values, search ranges, tuning budget. */
+  getModelConfig: {
+    path: "/recsys.v1.TrainerService/GetModelConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetModelConfigRequest): Buffer =>
+      Buffer.from(GetModelConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetModelConfigRequest => GetModelConfigRequest.decode(value),
+    responseSerialize: (value: GetModelConfigResponse): Buffer =>
+      Buffer.from(GetModelConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetModelConfigResponse => GetModelConfigResponse.decode(value),
+  },
+  /**
+   * Changes them; every later run (scheduled or on demand) uses them. Out-of-range values are INVALID_ARGUMENT
+   * naming the allowed range.
+   */
+  updateModelConfig: {
+    path: "/recsys.v1.TrainerService/UpdateModelConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateModelConfigRequest): Buffer =>
+      Buffer.from(UpdateModelConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateModelConfigRequest => UpdateModelConfigRequest.decode(value),
+    responseSerialize: (value: UpdateModelConfigResponse): Buffer =>
+      Buffer.from(UpdateModelConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateModelConfigResponse => UpdateModelConfigResponse.decode(value),
+  },
 } as const;
 
 export interface TrainerServiceServer extends UntypedServiceImplementation {
@@ -3367,6 +5382,13 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
    * NOT_FOUND when unknown or older than the retention.
    */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
+  /** The stored training settings of a model type: hyper-parameter values, search ranges, tuning budget. */
+  getModelConfig: handleUnaryCall<GetModelConfigRequest, GetModelConfigResponse>;
+  /**
+   * Changes them; every later run (scheduled or on demand) uses them. Out-of-range values are INVALID_ARGUMENT
+   * naming the allowed range.
+   */
+  updateModelConfig: handleUnaryCall<UpdateModelConfigRequest, UpdateModelConfigResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
@@ -3467,6 +5489,41 @@ export interface TrainerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetJobResponse) => void,
+  ): ClientUnaryCall;
+  /** The stored training settings of a model type: hyper-parameter values, search ranges, tuning budget. */
+  getModelConfig(
+    request: GetModelConfigRequest,
+    callback: (error: ServiceError | null, response: GetModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  getModelConfig(
+    request: GetModelConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  getModelConfig(
+    request: GetModelConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes them; every later run (scheduled or on demand) uses them. Out-of-range values are INVALID_ARGUMENT
+   * naming the allowed range.
+   */
+  updateModelConfig(
+    request: UpdateModelConfigRequest,
+    callback: (error: ServiceError | null, response: UpdateModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  updateModelConfig(
+    request: UpdateModelConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  updateModelConfig(
+    request: UpdateModelConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateModelConfigResponse) => void,
   ): ClientUnaryCall;
 }
 

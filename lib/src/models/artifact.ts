@@ -32,6 +32,8 @@ export interface ModelManifest {
   dimensions: Record<string, number>;
   /** What the version was trained on (lib/src/models/fingerprint.ts); absent in versions made before the field. */
   data?: DataFingerprint;
+  /** The hyper-parameter search that chose `params` (the trainer's TuningTrace), when the version was tuned. */
+  tuning?: object;
   files: ManifestFile[];
 }
 

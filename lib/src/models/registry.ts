@@ -13,9 +13,13 @@ import {
   type ModelManifest,
   type NumericArray,
 } from './artifact.js';
+import { insanityReason } from './sanity.js';
 
 /** A stored version is unreadable: missing file, wrong checksum or size, unknown format. */
 export class CorruptModelError extends FailedPreconditionError {}
+
+/** A stored version whose scores are not finite or absurd: never activated. */
+export class InsaneModelError extends FailedPreconditionError {}
 
 /** Redis channel on which a newly activated version is announced to the recommendation services. */
 export const MODEL_ACTIVATED_CHANNEL = 'models:activated';
@@ -65,9 +69,15 @@ export class ModelRegistry {
     }
   }
 
-  /** Moves the ACTIVE pointer to a stored version after verifying every file of it. */
+  /**
+   * Moves the ACTIVE pointer to a stored version after verifying every file of it and that its scores are sane
+   * (lib/src/models/sanity.ts): an insane version throws InsaneModelError (FAILED_PRECONDITION, with the reason)
+   * and the pointer stays where it was.
+   */
   async activate(modelType: ModelTypeName, version: string): Promise<ModelManifest> {
     const artifact = await this.load(modelType, version);
+    const insane = insanityReason(artifact.manifest, artifact.arrays);
+    if (insane) throw new InsaneModelError(`${modelType} ${version} cannot be activated: ${insane}`);
     await this.objects.put(activeKey(modelType), Buffer.from(version));
     return artifact.manifest;
   }

@@ -28,6 +28,7 @@ export const FAST_ENV: Record<string, string> = {
   ALS_ITERATIONS: '3',
   WARP_COMPONENTS: '8',
   WARP_EPOCHS: '3',
+  TUNE_MAX_TRIALS: '3',
   TRAIN_THREADS: '1',
   JOB_BACKOFF_MS: '100',
   SCAN_BATCH_SIZE: '500',
