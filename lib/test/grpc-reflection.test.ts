@@ -30,7 +30,7 @@ function grpcurl(...args: string[]): Promise<Run> {
 }
 
 /** grpcurl exits with 64 + the gRPC status code when the call fails with a status. */
-const exitFor = { OK: 0, NOT_FOUND: 64 + 5, DEADLINE_EXCEEDED: 64 + 4 } as const;
+const exitFor = { OK: 0, INVALID_ARGUMENT: 64 + 3, NOT_FOUND: 64 + 5, DEADLINE_EXCEEDED: 64 + 4 } as const;
 
 /** `rpc Name ( .pkg.Req ) returns ( .pkg.Res );` lines of a `describe <service>` output. */
 function methodsOf(description: string): { name: string; input: string; output: string }[] {
@@ -153,9 +153,15 @@ suite(haveGrpcurl ? 'gRPC reflection, seen by grpcurl' : `gRPC reflection, seen 
       }),
       'recsys.v1.TrainerService/RefreshRecommendations': async () => ({ args: ['-d', '{}'], expect: 'OK', output: /"jobId": "/ }),
       'recsys.v1.TrainerService/GetJob': async () => ({ args: ['-d', JSON.stringify({ job_id: runId })], expect: 'OK', output: /"name": "train_model"/ }),
+      'recsys.v1.TrainerService/GetModelConfig': async () => ({ args: ['-d', '{"model_type":"MODEL_TYPE_ALS"}'], expect: 'OK', output: /"values"/ }),
+      'recsys.v1.TrainerService/UpdateModelConfig': async () => ({
+        args: ['-d', '{"model_type":"MODEL_TYPE_ALS","values":{"regularization":-1}}'],
+        expect: 'INVALID_ARGUMENT',
+        output: /regularization must be at least 0/,
+      }),
       ...health('recsys.v1.TrainerService'),
     });
-    expect(called).toHaveLength(9);
+    expect(called).toHaveLength(11);
   });
 
   it('the reflection service itself can be called', async () => {

@@ -49,6 +49,12 @@ export interface RawTrainingData {
   readonly dislikes: { users: Int32Array; items: Int32Array };
   /** Time (ms since the epoch, 0 when unknown) of each interaction record, in the order of `interactions`' entries. */
   readonly times: Float64Array;
+  /**
+   * The genre features' vocabulary (column order of itemGenres/userGenres): the MovieLens 100k genres (GENRES, in
+   * their order, so existing catalogues keep their columns) and then every other genre the catalogue's movies or the
+   * users' favourite genres name (IMAX, Children, an own catalogue's genres), in order of first appearance.
+   */
+  readonly genres: readonly string[];
   readonly counts: ReadCounts;
   /** Examples of records that did not map, for the error message. */
   readonly rejectedExamples: string[];
@@ -76,8 +82,6 @@ export interface ReadOptions {
   readonly onBatch?: (documentsRead: number, collectionsDone: number) => void | Promise<void>;
 }
 
-const genreIndex = new Map<string, number>(GENRES.map((g, i) => [g, i]));
-
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 /**
@@ -90,6 +94,14 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   let users = new IdIndex();
   const itemGenres = new CooBuilder();
   const userGenres = new CooBuilder();
+  // The genres come from the data (see RawTrainingData.genres); a non-string or empty genre is ignored.
+  const genreIndex = new Map<string, number>(GENRES.map((g, i) => [g, i]));
+  const genreColumn = (genre: unknown): number | undefined => {
+    if (typeof genre !== 'string' || genre.length === 0) return undefined;
+    let g = genreIndex.get(genre);
+    if (g === undefined) genreIndex.set(genre, (g = genreIndex.size));
+    return g;
+  };
   const counts: ReadCounts = {
     movies: 0,
     watched: 0,
@@ -119,7 +131,7 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
       const item = items.intern(movie.movieId);
       counts.movies++;
       for (const genre of Array.isArray(movie.genres) ? movie.genres : []) {
-        const g = genreIndex.get(genre);
+        const g = genreColumn(genre);
         if (g !== undefined) itemGenres.push(item, g, 1);
       }
     }
@@ -213,7 +225,7 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
       if (user === -1 || !Array.isArray(doc.favoriteGenres)) continue;
       let any = false;
       for (const genre of doc.favoriteGenres) {
-        const g = genreIndex.get(genre);
+        const g = genreColumn(genre);
         if (g !== undefined) {
           userGenres.push(user, g, 1);
           any = true;
@@ -225,7 +237,8 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   }
 
   const rejectedExamples = ['watched_movies', 'likes', 'bookmarks'].flatMap((c) => rejectedBy.get(c) ?? []).slice(0, 3);
-  return { users, items, interactions, itemGenres, userGenres, dislikes, times: times.subarray(0, interactions.length), counts, rejectedExamples };
+  const genres = [...genreIndex.keys()];
+  return { users, items, interactions, itemGenres, userGenres, dislikes, times: times.subarray(0, interactions.length), genres, counts, rejectedExamples };
 }
 
 export interface BuildOptions {
@@ -287,10 +300,10 @@ export function buildTrainingData(raw: RawTrainingData, options: BuildOptions): 
   return {
     users: raw.users.ids,
     items: raw.items.ids,
-    genres: GENRES,
+    genres: raw.genres,
     interactions,
-    itemGenres: cooToCsr(raw.itemGenres.toCoo(nItems, GENRES.length)),
-    userGenres: cooToCsr(raw.userGenres.toCoo(nUsers, GENRES.length)),
+    itemGenres: cooToCsr(raw.itemGenres.toCoo(nItems, raw.genres.length)),
+    userGenres: cooToCsr(raw.userGenres.toCoo(nUsers, raw.genres.length)),
     pairTimes,
     stats: {
       users: nUsers,
@@ -312,7 +325,7 @@ export function buildTrainingData(raw: RawTrainingData, options: BuildOptions): 
       itemsWithInteractions,
       itemsWithoutInteractions: nItems - itemsWithInteractions,
       usersWithFavoriteGenres: counts.usersWithFavoriteGenres,
-      genres: GENRES.length,
+      genres: raw.genres.length,
     },
   };
 }

@@ -70,10 +70,12 @@ describe('training data', () => {
       usersWithFavoriteGenres: 1,
     });
     expect(data.stats.density).toBeCloseTo(5 / 12, 10);
-    // Genre features: columns in GENRES order, weight 1; unknown genres ignored.
-    const col = (g: string) => GENRES.indexOf(g as (typeof GENRES)[number]);
+    // Genre features: the MovieLens 100k genres in GENRES order, then the catalogue's other genres (from the data,
+    // not a fixed list: an own catalogue's or ml-latest's IMAX gets a column too); weight 1.
+    expect(data.genres).toEqual([...GENRES, 'Unknown genre']);
+    const col = (g: string) => data.genres.indexOf(g);
     expect([...rowIndices(data.itemGenres, 0)]).toEqual([col('Comedy'), col('Drama')].sort((x, y) => x - y));
-    expect([...rowIndices(data.itemGenres, 2)]).toEqual([]);
+    expect([...rowIndices(data.itemGenres, 2)]).toEqual([GENRES.length]);
     expect([...rowIndices(data.userGenres, 0)]).toEqual([col('Comedy'), col('Horror')].sort((x, y) => x - y));
     expect([...rowData(data.userGenres, 0)]).toEqual([1, 1]);
   });
