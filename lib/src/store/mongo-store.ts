@@ -1,5 +1,9 @@
 import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
+import type { ValidEvent } from '../events/interaction-event.js';
+import { LIKE_AS_RATING } from '../events/interaction-event.js';
 import type {
+  AppliedEvents,
+  BookmarkDoc,
   CollectionDocs,
   CollectionName,
   ExperimentArmTotals,
@@ -11,7 +15,7 @@ import type {
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
-import { COLLECTION_NAMES } from './types.js';
+import { COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
@@ -28,17 +32,22 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
     { key: { popularity: -1, movieId: 1 }, name: 'popularity' },
     { key: { genres: 1, popularity: -1 }, name: 'genres_popularity' },
   ],
+  // eventId: not unique (imported records have none and FerretDB v1 has no partial indexes); the event's effect is
+  // an upsert on it, and interaction_events.eventId is the unique idempotency record.
   watched_movies: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   likes: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   bookmarks: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   recommendation_logs: [
     { key: { sessionId: 1 }, name: 'sessionId_unique', unique: true },
@@ -49,6 +58,10 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
     { key: { sessionId: 1, movieId: 1 }, name: 'session_movie_unique', unique: true },
     { key: { userId: 1, liked: 1 }, name: 'user_liked' },
     { key: { sessionCreatedAt: 1 }, name: 'sessionCreatedAt' },
+  ],
+  interaction_events: [
+    { key: { eventId: 1 }, name: 'eventId_unique', unique: true },
+    { key: { userId: 1, occurredAt: 1 }, name: 'user_occurredAt' },
   ],
 };
 
@@ -96,7 +109,9 @@ export class MongoStore implements Store {
   }
 
   async getUser(userId: string): Promise<UserDoc | null> {
-    return this.col('users').findOne({ userId }, withoutId);
+    const user = await this.col('users').findOne({ userId }, withoutId);
+    // Users created by interaction events: FerretDB v1 drops the empty array of their $setOnInsert.
+    return user && { ...user, favoriteGenres: user.favoriteGenres ?? [] };
   }
 
   async setFavoriteGenres(userId: string, genres: readonly string[], now = new Date()): Promise<{ created: boolean }> {
@@ -168,7 +183,101 @@ export class MongoStore implements Store {
     for (const d of watched) add(d.movieId, watchedWeight(d));
     for (const d of likes) add(d.movieId, likeWeight(d));
     for (const d of bookmarks) add(d.movieId, bookmarkWeight(d));
+    for (const [movieId, liked] of await this.latestVerdicts(userId)) if (!liked) weights.delete(movieId);
     return weights;
+  }
+
+  /** movieId -> liked of the user's latest decision per movie (session feedback and event decisions). */
+  private async latestVerdicts(userId: string): Promise<Map<string, boolean>> {
+    const docs = await this.col('feedback')
+      .find({ userId }, { projection: { _id: 0, movieId: 1, liked: 1, updatedAt: 1, createdAt: 1 } })
+      .toArray();
+    const latest = new Map<string, { at: number; liked: boolean }>();
+    for (const f of docs) {
+      const at = new Date(f.updatedAt ?? f.createdAt ?? 0).getTime() || 0;
+      const seen = latest.get(f.movieId);
+      if (!seen || at >= seen.at) latest.set(f.movieId, { at, liked: f.liked });
+    }
+    return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
+  }
+
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+    const result: AppliedEvents = { applied: [], duplicates: [] };
+    if (events.length === 0) return result;
+    const ids = [...new Set(events.map((e) => e.eventId))];
+    const done = new Set((await this.col('interaction_events').distinct('eventId', { eventId: { $in: ids } })) as string[]);
+    for (const e of events) {
+      if (done.has(e.eventId)) result.duplicates.push(e);
+      else {
+        done.add(e.eventId);
+        result.applied.push(e);
+      }
+    }
+    const watched: AnyBulkWriteOperation<Document>[] = [];
+    const likes: AnyBulkWriteOperation<Document>[] = [];
+    const bookmarks: AnyBulkWriteOperation<BookmarkDoc>[] = [];
+    const decisions: AnyBulkWriteOperation<Document>[] = [];
+    // Effects are upserts keyed by eventId ($setOnInsert): applying an event again changes nothing.
+    const insertOnce = (eventId: string, doc: Document): AnyBulkWriteOperation<Document> => ({
+      updateOne: { filter: { eventId }, update: { $setOnInsert: doc }, upsert: true },
+    });
+    for (const e of result.applied) {
+      const { userId, movieId, eventId, occurredAt } = e;
+      if (e.type === 'watched') watched.push(insertOnce(eventId, { userId, movieId, completed: e.completed === true, watchedAt: occurredAt }));
+      if (e.type === 'rated' || e.type === 'liked') {
+        likes.push(insertOnce(eventId, { userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt }));
+      }
+      if (e.type === 'bookmarked') bookmarks.push(insertOnce(eventId, { userId, movieId, createdAt: occurredAt }) as AnyBulkWriteOperation<BookmarkDoc>);
+      if (e.type === 'bookmark_removed') bookmarks.push({ deleteMany: { filter: { userId, movieId } } });
+      if (e.type === 'liked' || e.type === 'disliked') {
+        // Only a decision at least as recent as the stored one replaces it; an older one finds no document, tries to
+        // insert and hits the unique (sessionId, movieId) key: ignored below.
+        decisions.push({
+          updateOne: {
+            filter: { sessionId: eventDecisionSessionId(userId), movieId, updatedAt: { $lte: occurredAt } },
+            update: { $set: { userId, liked: e.type === 'liked', eventId, updatedAt: occurredAt }, $setOnInsert: { createdAt: now } },
+            upsert: true,
+          },
+        });
+      }
+    }
+    await Promise.all([
+      this.bulk('watched_movies', watched, true),
+      this.bulk('likes', likes, true),
+      this.bulk('bookmarks', bookmarks as AnyBulkWriteOperation<Document>[], true), // in event order: add/remove
+      this.bulk('feedback', decisions, false),
+    ]);
+    const users = [...new Set(result.applied.map((e) => e.userId))];
+    await this.bulk(
+      'users',
+      users.map((userId) => ({
+        updateOne: {
+          filter: { userId },
+          update: { $set: { interactionsChangedAt: now }, $setOnInsert: { favoriteGenres: [], createdAt: now, updatedAt: now } },
+          upsert: true,
+        },
+      })),
+      false,
+    );
+    // Last: the idempotency records. A crash before this line re-applies the batch's (idempotent) effects.
+    await this.insertMany(
+      'interaction_events',
+      result.applied.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),
+    );
+    return result;
+  }
+
+  /** bulkWrite in chunks FerretDB v1 answers; duplicate-key errors (lost races of conditional upserts) are ignored. */
+  private async bulk(collection: CollectionName, ops: AnyBulkWriteOperation<Document>[], ordered: boolean): Promise<void> {
+    for (let i = 0; i < ops.length; i += UPDATE_BATCH) {
+      try {
+        await this.db.collection(collection).bulkWrite(ops.slice(i, i + UPDATE_BATCH), { ordered });
+      } catch (err) {
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        if (ordered || !writeErrors.every((e) => e.code === DUPLICATE_KEY)) throw err;
+      }
+    }
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {
@@ -176,7 +285,7 @@ export class MongoStore implements Store {
   }
 
   async dislikedMovieIds(userId: string): Promise<string[]> {
-    return (await this.col('feedback').distinct('movieId', { userId, liked: false })) as string[];
+    return [...(await this.latestVerdicts(userId))].filter(([, liked]) => !liked).map(([movieId]) => movieId);
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
