@@ -17,6 +17,7 @@ import type { RecsvcMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { MovieInfoCache } from './movie-info.js';
 import type { EventIngest } from './event-ingest.js';
+import { userHistory } from './seen-rule.js';
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -97,12 +98,7 @@ export class Recommender {
       }
     }
     if (!source) {
-      const [user, interactions, disliked] = await Promise.all([
-        this.deps.store.getUser(userId),
-        this.deps.store.userInteractionWeights(userId),
-        this.deps.store.dislikedMovieIds(userId),
-      ]);
-      const excluded = new Set([...interactions.keys(), ...disliked]);
+      const [user, { interactions, seen: excluded }] = await Promise.all([this.deps.store.getUser(userId), userHistory(this.deps.store, userId)]);
       const favoriteGenres = user?.favoriteGenres ?? [];
       if (model) {
         // A user whose interactions changed through events is recomputed from their current interactions
