@@ -5,6 +5,8 @@ import type {
   AppliedEvents,
   BookmarkDoc,
   CollectionDocs,
+  LikeDoc,
+  WatchedDoc,
   CollectionName,
   ExperimentArmTotals,
   ExperimentWindow,
@@ -201,6 +203,13 @@ export class MongoStore implements Store {
     return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
   }
 
+  /**
+   * A few statements per batch, never one per event (FerretDB v1 scans a collection for every filtered update, so
+   * per-event upserts grow quadratically): (1) the idempotency records of the batch's ids are looked up (applied
+   * ids are duplicates), (2) effects already written under the other ids are looked up (a crash after writing them
+   * and before (4)), (3) the missing effects are inserted with their eventId, decisions and users updated, (4) the
+   * idempotency records inserted. Redelivery after a crash anywhere therefore writes nothing twice.
+   */
   async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     if (events.length === 0) return result;
@@ -213,25 +222,32 @@ export class MongoStore implements Store {
         result.applied.push(e);
       }
     }
-    const watched: AnyBulkWriteOperation<Document>[] = [];
-    const likes: AnyBulkWriteOperation<Document>[] = [];
-    const bookmarks: AnyBulkWriteOperation<BookmarkDoc>[] = [];
+    if (result.applied.length === 0) return result;
+    // Effects written before a crash (same ids, no idempotency record yet) are not written again.
+    const fresh = { eventId: { $in: result.applied.map((e) => e.eventId) } };
+    const written = new Set(
+      (
+        await Promise.all(['watched_movies', 'likes', 'bookmarks'].map((c) => this.db.collection(c).distinct('eventId', fresh)))
+      ).flat() as string[],
+    );
+    const watched: WatchedDoc[] = [];
+    const likes: LikeDoc[] = [];
+    const bookmarkSteps: ({ insert: BookmarkDoc[] } | { remove: { userId: string; movieId: string } })[] = [];
     const decisions: AnyBulkWriteOperation<Document>[] = [];
-    // Effects are upserts keyed by eventId ($setOnInsert): applying an event again changes nothing.
-    const insertOnce = (eventId: string, doc: Document): AnyBulkWriteOperation<Document> => ({
-      updateOne: { filter: { eventId }, update: { $setOnInsert: doc }, upsert: true },
-    });
     for (const e of result.applied) {
       const { userId, movieId, eventId, occurredAt } = e;
-      if (e.type === 'watched') watched.push(insertOnce(eventId, { userId, movieId, completed: e.completed === true, watchedAt: occurredAt }));
-      if (e.type === 'rated' || e.type === 'liked') {
-        likes.push(insertOnce(eventId, { userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt }));
+      const write = !written.has(eventId); // decisions and bookmark removals are idempotent: always (re)done
+      if (write && e.type === 'watched') watched.push({ userId, movieId, completed: e.completed === true, watchedAt: occurredAt, eventId });
+      if (write && (e.type === 'rated' || e.type === 'liked')) likes.push({ userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
+      if (write && e.type === 'bookmarked') {
+        const last = bookmarkSteps.at(-1);
+        if (last && 'insert' in last) last.insert.push({ userId, movieId, createdAt: occurredAt, eventId });
+        else bookmarkSteps.push({ insert: [{ userId, movieId, createdAt: occurredAt, eventId }] });
       }
-      if (e.type === 'bookmarked') bookmarks.push(insertOnce(eventId, { userId, movieId, createdAt: occurredAt }) as AnyBulkWriteOperation<BookmarkDoc>);
-      if (e.type === 'bookmark_removed') bookmarks.push({ deleteMany: { filter: { userId, movieId } } });
+      if (e.type === 'bookmark_removed') bookmarkSteps.push({ remove: { userId, movieId } });
       if (e.type === 'liked' || e.type === 'disliked') {
         // Only a decision at least as recent as the stored one replaces it; an older one finds no document, tries to
-        // insert and hits the unique (sessionId, movieId) key: ignored below.
+        // insert and hits the unique (sessionId, movieId) key: ignored in bulk().
         decisions.push({
           updateOne: {
             filter: { sessionId: eventDecisionSessionId(userId), movieId, updatedAt: { $lte: occurredAt } },
@@ -241,25 +257,29 @@ export class MongoStore implements Store {
         });
       }
     }
-    await Promise.all([
-      this.bulk('watched_movies', watched, true),
-      this.bulk('likes', likes, true),
-      this.bulk('bookmarks', bookmarks as AnyBulkWriteOperation<Document>[], true), // in event order: add/remove
-      this.bulk('feedback', decisions, false),
-    ]);
+    const bookmarks = async () => {
+      for (const step of bookmarkSteps) {
+        if ('insert' in step) await this.insertMany('bookmarks', step.insert);
+        else await this.col('bookmarks').deleteMany(step.remove);
+      }
+    };
     const users = [...new Set(result.applied.map((e) => e.userId))];
-    await this.bulk(
-      'users',
-      users.map((userId) => ({
-        updateOne: {
-          filter: { userId },
-          update: { $set: { interactionsChangedAt: now }, $setOnInsert: { favoriteGenres: [], createdAt: now, updatedAt: now } },
-          upsert: true,
-        },
-      })),
-      false,
-    );
-    // Last: the idempotency records. A crash before this line re-applies the batch's (idempotent) effects.
+    const touchUsers = async () => {
+      await this.col('users').updateMany({ userId: { $in: users } }, { $set: { interactionsChangedAt: now } });
+      const existing = new Set((await this.col('users').distinct('userId', { userId: { $in: users } })) as string[]);
+      await this.insertMany(
+        'users',
+        users.filter((u) => !existing.has(u)).map((userId) => ({ userId, favoriteGenres: [], createdAt: now, updatedAt: now, interactionsChangedAt: now })),
+      );
+    };
+    await Promise.all([
+      this.insertMany('watched_movies', watched),
+      this.insertMany('likes', likes),
+      bookmarks(),
+      this.bulk('feedback', decisions, false),
+      touchUsers(),
+    ]);
+    // Last: the idempotency records. A crash before this line re-applies the batch without writing anything twice.
     await this.insertMany(
       'interaction_events',
       result.applied.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),

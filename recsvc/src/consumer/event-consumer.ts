@@ -136,6 +136,7 @@ export class EventConsumer {
   private async handle(batch: Record[]): Promise<void> {
     const { metrics, log } = this.options;
     const started = process.hrtime.bigint();
+    log.debug({ records: batch.length }, 'event batch');
     for (let attempt = 0; ; attempt++) {
       try {
         await this.apply(batch);
