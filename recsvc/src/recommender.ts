@@ -98,13 +98,16 @@ export class Recommender {
       }
     }
     if (!source) {
-      const [user, { interactions, seen: excluded }] = await Promise.all([this.deps.store.getUser(userId), userHistory(this.deps.store, userId)]);
+      const [user, { interactions, seen: excluded }, lastEventAt] = await Promise.all([
+        this.deps.store.getUser(userId),
+        userHistory(this.deps.store, userId),
+        this.deps.store.lastInteractionEventAt(userId),
+      ]);
       const favoriteGenres = user?.favoriteGenres ?? [];
       if (model) {
         // A user whose interactions changed through events is recomputed from their current interactions
         // (ServingModel.refreshUser); events drop the user's cached lists, so such lists can be cached too.
-        const changedAt = user?.interactionsChangedAt?.getTime();
-        const changed = changedAt !== undefined && changedAt >= model.dataSnapshotAt;
+        const changed = lastEventAt !== null && lastEventAt.getTime() >= model.dataSnapshotAt;
         let representation = changed ? null : model.userRepresentation(userId);
         source = representation ? 'model' : undefined;
         if (!representation) {

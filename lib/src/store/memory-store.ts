@@ -133,13 +133,16 @@ export class MemoryStore implements Store {
           Object.assign(existing, { liked, eventId, updatedAt: occurredAt });
         }
       }
-      const user = this.lookup('users', userId);
-      if (user) user.interactionsChangedAt = now;
-      else this.add('users', { userId, favoriteGenres: [], createdAt: now, updatedAt: now, interactionsChangedAt: now });
       this.add('interaction_events', { eventId, userId, movieId, type: e.type, occurredAt, appliedAt: now });
       result.applied.push(structuredClone(e));
     }
     return result;
+  }
+
+  async lastInteractionEventAt(userId: string): Promise<Date | null> {
+    let last: Date | null = null;
+    for (const e of this.rows.interaction_events) if (e.userId === userId && (!last || e.appliedAt > last)) last = e.appliedAt;
+    return last;
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {

@@ -63,7 +63,7 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
   ],
   interaction_events: [
     { key: { eventId: 1 }, name: 'eventId_unique', unique: true },
-    { key: { userId: 1, occurredAt: 1 }, name: 'user_occurredAt' },
+    { key: { userId: 1, appliedAt: -1 }, name: 'user_appliedAt' },
   ],
 };
 
@@ -111,9 +111,7 @@ export class MongoStore implements Store {
   }
 
   async getUser(userId: string): Promise<UserDoc | null> {
-    const user = await this.col('users').findOne({ userId }, withoutId);
-    // Users created by interaction events: FerretDB v1 drops the empty array of their $setOnInsert.
-    return user && { ...user, favoriteGenres: user.favoriteGenres ?? [] };
+    return this.col('users').findOne({ userId }, withoutId);
   }
 
   async setFavoriteGenres(userId: string, genres: readonly string[], now = new Date()): Promise<{ created: boolean }> {
@@ -263,21 +261,11 @@ export class MongoStore implements Store {
         else await this.col('bookmarks').deleteMany(step.remove);
       }
     };
-    const users = [...new Set(result.applied.map((e) => e.userId))];
-    const touchUsers = async () => {
-      await this.col('users').updateMany({ userId: { $in: users } }, { $set: { interactionsChangedAt: now } });
-      const existing = new Set((await this.col('users').distinct('userId', { userId: { $in: users } })) as string[]);
-      await this.insertMany(
-        'users',
-        users.filter((u) => !existing.has(u)).map((userId) => ({ userId, favoriteGenres: [], createdAt: now, updatedAt: now, interactionsChangedAt: now })),
-      );
-    };
     await Promise.all([
       this.insertMany('watched_movies', watched),
       this.insertMany('likes', likes),
       bookmarks(),
       this.bulk('feedback', decisions, false),
-      touchUsers(),
     ]);
     // Last: the idempotency records. A crash before this line re-applies the batch without writing anything twice.
     await this.insertMany(
@@ -285,6 +273,11 @@ export class MongoStore implements Store {
       result.applied.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),
     );
     return result;
+  }
+
+  async lastInteractionEventAt(userId: string): Promise<Date | null> {
+    const last = await this.col('interaction_events').find({ userId }, { projection: { _id: 0, appliedAt: 1 } }).sort({ appliedAt: -1 }).limit(1).toArray();
+    return last[0]?.appliedAt ?? null;
   }
 
   /** bulkWrite in chunks FerretDB v1 answers; duplicate-key errors (lost races of conditional upserts) are ignored. */

@@ -7,8 +7,6 @@ export interface UserDoc {
   favoriteGenres: string[];
   createdAt: Date;
   updatedAt: Date;
-  /** When an interaction event last changed the user's interactions (serving recomputes the user after it). */
-  interactionsChangedAt?: Date;
 }
 
 export interface MovieDoc {
@@ -198,10 +196,11 @@ export interface Store {
    * Applies interaction events in order, each at most once per eventId (ids applied before, or repeated in the
    * batch, come back as duplicates and change nothing). Effects: watched -> watched_movies, rated/liked -> likes
    * (liked as rating 10), bookmarked -> bookmarks, bookmark_removed deletes the user's bookmarks of the movie,
-   * liked/disliked -> the user's decision document in feedback (the later occurred_at wins), and the user's
-   * interactionsChangedAt. The caller checks that the movies exist. Safe to repeat after a crash mid-way.
+   * liked/disliked -> the user's decision document in feedback (the later occurred_at wins). The caller checks that the movies exist. Safe to repeat after a crash mid-way.
    */
   applyInteractionEvents(events: readonly ValidEvent[], now?: Date): Promise<AppliedEvents>;
+  /** When an interaction event of the user was last applied (serving recomputes the user after it); null if never. */
+  lastInteractionEventAt(userId: string): Promise<Date | null>;
 
   /** Writes served lists; a list whose sessionId is already stored is skipped (so retries are idempotent). */
   insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void>;
