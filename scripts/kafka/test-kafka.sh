@@ -36,12 +36,24 @@ die() { printf '[test-kafka] ERROR: %s\n' "$*" >&2; exit 1; }
 
 env_lines() { echo "KAFKA_BROKERS=$HOST:$KAFKA_PORT"; }
 
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root (or sudo) to run: $*"
+  fi
+}
+
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 install_kafka() {
   [ -n "$KAFKA_VERSION" ] || die "no <kafka.version> in $SCRIPT_DIR/pom.xml"
   if [ -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" ] && [ -f "$KAFKA_HOME/.complete" ]; then return; fi
+  if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+    log "installing java and maven (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+  fi
   command -v java >/dev/null 2>&1 || die "java (17+) is required for Kafka (apt-get install openjdk-17-jre-headless)"
   command -v mvn >/dev/null 2>&1 || die "mvn is required to fetch the Kafka jars (apt-get install maven)"
   log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_HOME/libs"
