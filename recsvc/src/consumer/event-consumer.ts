@@ -101,7 +101,7 @@ export class EventConsumer {
     this.stopping = true;
     this.consumer?.stopLagMonitoring();
     await this.stream?.close().catch(() => undefined);
-    await this.loop;
+    if (!this.crashed) await this.loop; // an aborted member's batch is abandoned, not awaited
     await this.consumer?.close(true).catch(() => undefined);
     await this.dlq?.close().catch(() => undefined);
   }
