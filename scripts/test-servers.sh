@@ -3,6 +3,7 @@
 #   Redis   (Debian redis-server)            127.0.0.1:6390
 #   MongoDB wire protocol (FerretDB v1 on SQLite)  127.0.0.1:27027
 #   S3      (MinIO, built from source)       127.0.0.1:9010 (console 127.0.0.1:9011)
+#   Kafka   (Apache Kafka 4.1, KRaft)        127.0.0.1:9092 (controller :9093) — scripts/kafka/test-kafka.sh
 #
 # Usage: scripts/test-servers.sh [start|stop|restart|status|env|install]
 #   start    (default) install what is missing, (re)start all three with fresh data,
@@ -60,7 +61,11 @@ S3_SECRET_KEY=$S3_SECRET_KEY
 S3_BUCKET=$S3_BUCKET
 S3_REGION=$S3_REGION
 EOF
+  kafka env
 }
+
+# Kafka lives in its own script (jars from Maven Central, KRaft storage format, start/stop by pid).
+kafka() { bash "$(dirname "${BASH_SOURCE[0]}")/kafka/test-kafka.sh" "$@"; }
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -187,6 +192,7 @@ install_all_locked() {
   build_ferretdb
   build_minio
   build_grpcurl
+  kafka install
 }
 
 # ---------------------------------------------------------------- process helpers
@@ -214,6 +220,7 @@ stop_pidfile() {
 }
 
 stop_all() {
+  kafka stop
   stop_pidfile minio "$STATE_DIR/minio.pid"
   stop_pidfile ferretdb "$STATE_DIR/ferretdb.pid"
   stop_pidfile redis "$STATE_DIR/redis.pid"
@@ -334,6 +341,7 @@ start_all() {
   start_redis
   start_ferretdb
   start_minio
+  kafka start || { stop_all; exit 1; }
   write_env_file
   cat <<EOF
 
@@ -341,6 +349,7 @@ Test servers are running (state: $STATE_DIR, logs: $STATE_DIR/*.log):
   Redis     redis://$HOST:$REDIS_PORT          (redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'))
   MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, SQLite backend)
   S3        http://$HOST:$S3_PORT            (MinIO $MINIO_VERSION; console http://$HOST:$S3_CONSOLE_PORT)
+  Kafka     $(kafka env | cut -d= -f2)             (Apache Kafka $(kafka version), KRaft, one broker+controller)
 
 Environment for the tests (also in $STATE_DIR/env, for \`source\`):
 EOF
@@ -353,6 +362,7 @@ status_all() {
     pid=$(cat "$STATE_DIR/$name.pid" 2>/dev/null || true)
     if pid_alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
   done
+  kafka status
 }
 
 cmd="${1:-start}"

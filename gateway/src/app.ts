@@ -13,6 +13,7 @@ import { errorBody, handleError } from './http-errors.js';
 import { genreRoutes } from './routes/genres.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { trainingRoutes } from './routes/training.js';
+import { eventRoutes } from './routes/events.js';
 import type { GatewayApp } from './routes/types.js';
 import type { Upstreams } from './upstreams.js';
 
@@ -90,7 +91,7 @@ export async function buildGateway({ upstreams, log, extraRoutes }: GatewayDeps)
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 
-  for (const routes of [genreRoutes, recommendationRoutes, trainingRoutes]) routes(app, upstreams);
+  for (const routes of [genreRoutes, recommendationRoutes, trainingRoutes, eventRoutes]) routes(app, upstreams);
   await extraRoutes?.(app);
   return app;
 }

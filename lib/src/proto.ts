@@ -2,5 +2,6 @@
 export * from '../../gen/recsys/v1/common.js';
 export * from '../../gen/recsys/v1/recommendation_service.js';
 export * from '../../gen/recsys/v1/trainer_service.js';
+export * from '../../gen/recsys/v1/events.js';
 export { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 export { type DeepPartial, type Exact, type MessageFns, protobufPackage, protobufFileName } from '../../gen/recsys/v1/common.js';

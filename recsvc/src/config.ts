@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkStorageEnv, env, grpcServerEnvShape, loadConfig, metricsEnvShape, storageEnvShape } from '../../lib/src/config.js';
+import { eventsEnvShape } from '../../lib/src/events/config.js';
 
 const schema = z
   .object({
@@ -23,6 +24,7 @@ const schema = z
     LOG_RETRY_MS: env.positiveInt(500),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
+    ...eventsEnvShape,
   })
   .superRefine(checkStorageEnv);
 

@@ -1,6 +1,7 @@
 import { GENRES, assertId, boundedInt, validateFavoriteGenres } from '../../lib/src/domain.js';
 import { NotFoundError } from '../../lib/src/errors.js';
 import type { MovieDoc, Store } from '../../lib/src/store/types.js';
+import { userHistory } from './seen-rule.js';
 
 export const DEFAULT_TOP_LIMIT = 10;
 export const MAX_TOP_LIMIT = 100;
@@ -84,13 +85,13 @@ export class GenreCatalog {
     return { userId, genres, created };
   }
 
-  /** The most popular movies in the user's favourite genres, excluding movies the user has watched. */
+  /** The most popular movies in the user's favourite genres, without the movies the user has seen (seen-rule.ts). */
   async genresTop(userIdInput: unknown, limitInput: number | undefined): Promise<GenresTop> {
     const userId = assertId(userIdInput, 'user_id');
     const limit = boundedInt(limitInput, 'limit', 1, MAX_TOP_LIMIT, DEFAULT_TOP_LIMIT);
     const user = await this.store.getUser(userId);
     if (!user) throw new NotFoundError(`user '${userId}' not found`);
-    const excludeMovieIds = await this.store.watchedMovieIds(userId);
+    const excludeMovieIds = [...(await userHistory(this.store, userId)).seen];
     const genres = user.favoriteGenres;
     const movies = await this.store.topMovies({ genres: genres.length ? genres : undefined, excludeMovieIds, limit });
     return { userId, genres, fallback: genres.length ? null : 'global', movies };

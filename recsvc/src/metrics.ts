@@ -13,6 +13,7 @@ export class RecsvcMetrics {
   readonly logDropped: Counter;
   readonly logWriteFailures: Counter;
   readonly feedback: Counter<'model_type' | 'liked'>;
+  readonly eventsIngested: Counter<'mode' | 'result'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -49,6 +50,12 @@ export class RecsvcMetrics {
     this.logBuffer = new Gauge({ name: 'recommendation_log_buffer_size', help: 'Served lists waiting to be written to MongoDB', registers });
     this.logDropped = new Counter({ name: 'recommendation_log_dropped_total', help: 'Served lists dropped because the buffer was full', registers });
     this.logWriteFailures = new Counter({ name: 'recommendation_log_write_failures_total', help: 'Failed batch writes (retried)', registers });
+    this.eventsIngested = new Counter({
+      name: 'events_ingested_total',
+      help: 'Interaction events of IngestEvents / POST /events by mode (kafka, direct) and result (accepted, duplicate, refused)',
+      labelNames: ['mode', 'result'],
+      registers,
+    });
     this.feedback = new Counter({ name: 'feedback_total', help: 'Feedback received, by model and like/dislike', labelNames: ['model_type', 'liked'], registers });
   }
 

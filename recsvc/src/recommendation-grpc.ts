@@ -18,6 +18,7 @@ import type { MovieDoc } from '../../lib/src/store/types.js';
 import type { GenreCatalog } from './genre-catalog.js';
 import { experimentReportFromStore, type ArmReport } from '../../lib/src/experiment-report.js';
 import type { Recommender } from './recommender.js';
+import type { EventIngest } from './event-ingest.js';
 import { DEFAULT_REPORT_K, MAX_REPORT_K } from '../../lib/src/experiment-report.js';
 import { assertId, boundedInt } from '../../lib/src/domain.js';
 import { NotFoundError } from '../../lib/src/errors.js';
@@ -82,6 +83,7 @@ export const MAX_HISTORY_LIMIT = 100;
 export interface RecommendationServiceDeps {
   catalog: GenreCatalog;
   recommender: Recommender;
+  events: EventIngest;
   store: Store;
   log: Logger;
   observe?: CallObserver;
@@ -123,6 +125,9 @@ export function recommendationService(deps: RecommendationServiceDeps): ServiceB
       },
       async submitFeedback(request) {
         return recommender.submitFeedback(request.sessionId, request.movieId, request.liked);
+      },
+      async ingestEvents(request) {
+        return deps.events.ingest(request.events);
       },
       async getExperimentReport(request) {
         const k = boundedInt(request.k, 'k', 1, MAX_REPORT_K, DEFAULT_REPORT_K);

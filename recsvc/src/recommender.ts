@@ -17,6 +17,8 @@ import type { RecsvcMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import type { MovieInfoCache } from './movie-info.js';
 import { explainList, type Explanation } from './explain-list.js';
+import type { EventIngest } from './event-ingest.js';
+import { userHistory } from './seen-rule.js';
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -58,6 +60,8 @@ export interface RecommenderDeps {
   log: Logger;
   experiment: ExperimentSettings;
   cacheTtlSeconds: number;
+  /** Records feedback likes/dislikes as interaction events (absent: feedback is only stored for the A/B report). */
+  events?: Pick<EventIngest, 'recordFeedback'>;
 }
 
 const SESSION_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -99,24 +103,27 @@ export class Recommender {
       }
     }
     if (!source) {
-      let user, disliked;
-      [user, interactions, disliked] = await Promise.all([
+      const [user, history, lastEventAt] = await Promise.all([
         this.deps.store.getUser(userId),
-        this.deps.store.userInteractionWeights(userId),
-        this.deps.store.dislikedMovieIds(userId),
+        userHistory(this.deps.store, userId),
+        this.deps.store.lastInteractionEventAt(userId),
       ]);
-      const excluded = new Set([...interactions.keys(), ...disliked]);
+      interactions = history.interactions;
+      const excluded = history.seen;
       favoriteGenres = user?.favoriteGenres ?? [];
       if (model) {
-        let representation = model.userRepresentation(userId);
+        // A user whose interactions changed through events is recomputed from their current interactions
+        // (ServingModel.refreshUser); events drop the user's cached lists, so such lists can be cached too.
+        const changed = lastEventAt !== null && lastEventAt.getTime() >= model.dataSnapshotAt;
+        let representation = changed ? null : model.userRepresentation(userId);
         source = representation ? 'model' : undefined;
         if (!representation) {
-          representation = model.foldIn(interactions, favoriteGenres);
+          representation = changed ? model.refreshUser(userId, interactions, favoriteGenres) : model.foldIn(interactions, favoriteGenres);
           if (representation) source = 'fold_in';
         }
         if (representation) {
           const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH);
-          if (source === 'model' && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
+          if ((source === 'model' || changed) && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
           scored = full.slice(0, k);
         }
       }
@@ -183,6 +190,7 @@ export class Recommender {
       arm: session.arm,
     });
     this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
+    await this.deps.events?.recordFeedback(session.userId, sessionId, movieId, liked);
     if (!liked) {
       // The disliked movie must disappear from the user's next list at once: drop the cached lists.
       const keys = MODEL_TYPES.flatMap((type) => {

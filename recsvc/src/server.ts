@@ -16,6 +16,9 @@ import { ModelHolder } from './model-holder.js';
 import { MovieInfoCache } from './movie-info.js';
 import { recommendationService } from './recommendation-grpc.js';
 import { Recommender } from './recommender.js';
+import { EventApplier } from '../../lib/src/events/applier.js';
+import { EventProducer, ensureTopics, parseBrokers } from '../../lib/src/events/kafka.js';
+import { EventIngest } from './event-ingest.js';
 
 export interface RecsvcDeps {
   /** Injected by tests and the demo; otherwise created from the configuration (and closed on shutdown). */
@@ -61,6 +64,38 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     },
   );
   logs.start();
+  // Interaction events: produced to Kafka when KAFKA_BROKERS is set, otherwise applied in this process.
+  let producer: EventProducer | undefined;
+  if (config.KAFKA_BROKERS) {
+    const settings = {
+      brokers: parseBrokers(config.KAFKA_BROKERS),
+      topic: config.EVENTS_TOPIC,
+      dlqTopic: config.EVENTS_DLQ_TOPIC,
+      clientId: 'recsvc',
+      partitions: config.EVENTS_PARTITIONS,
+    };
+    await ensureTopics(settings);
+    producer = new EventProducer(settings);
+    log.info({ brokers: settings.brokers, topic: settings.topic }, 'events: produced to Kafka');
+  } else {
+    log.info('events: applied directly (KAFKA_BROKERS not set)');
+  }
+  const events = new EventIngest(
+    producer
+      ? { mode: 'kafka', producer }
+      : {
+          mode: 'direct',
+          applier: new EventApplier(store, cache, async () => ({ als: models.current('als')?.version, lightfm: models.current('lightfm')?.version })),
+        },
+    store,
+    {
+      onIngested: (mode, accepted, duplicates, refused) => {
+        metrics.eventsIngested.inc({ mode, result: 'accepted' }, accepted - duplicates);
+        metrics.eventsIngested.inc({ mode, result: 'duplicate' }, duplicates);
+        metrics.eventsIngested.inc({ mode, result: 'refused' }, refused);
+      },
+    },
+  );
   const recommender = new Recommender({
     store,
     cache,
@@ -71,17 +106,19 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     log,
     experiment: { experimentId: config.EXPERIMENT_ID, alsShare: config.EXPERIMENT_ALS_SHARE, mode: config.EXPERIMENT_MODE },
     cacheTtlSeconds: config.RECOMMENDATION_TTL_SECONDS,
+    events,
   });
   const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.RECSVC_METRICS_PORT);
   const server = await startGrpcServer({
     host: config.RECSVC_HOST,
     port: config.RECSVC_PORT,
     maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
-    services: [recommendationService({ catalog: new GenreCatalog(store), recommender, store, log, observe: grpcCallObserver(registry) })],
+    services: [recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) })],
     log,
     onClosed: async () => {
       await models.stop();
       await logs.close(config.SHUTDOWN_GRACE_MS);
+      await producer?.close();
       await new Promise((resolve) => metricsServer.close(resolve));
       if (!deps.store) await store.close();
       if (!deps.cache) await cache.close();

@@ -3,6 +3,7 @@ import type { ModelArtifact, ModelManifest } from '../../lib/src/models/artifact
 import { ARTIFACT_ARRAYS as A, ARTIFACT_ID_MAPS as M } from '../../lib/src/models/layout.js';
 import { CorruptModelError } from '../../lib/src/models/registry.js';
 import * as models from '../../native/src/index.js';
+import { userSeed, WARP_FOLD_IN_DEFAULTS, warpFoldIn } from './warp-fold-in.js';
 
 export interface UserRepresentation {
   vector: Float32Array;
@@ -87,6 +88,14 @@ export class ServingModel {
     return this.itemIds.length;
   }
 
+  /**
+   * When the data this version was trained on was read (ms since the epoch): the trainer's dataReadStartedAtMs,
+   * or the version's creation time for artifacts without it. Interaction events applied later are not in it.
+   */
+  get dataSnapshotAt(): number {
+    return this.manifest.dataStats?.dataReadStartedAtMs ?? Date.parse(this.manifest.createdAt);
+  }
+
   knowsUser(userId: string): boolean {
     return this.userIndex.has(userId);
   }
@@ -162,6 +171,32 @@ export class ServingModel {
       }
     }
     return { itemVector: this.itemVectors.subarray(row * d, (row + 1) * d), itemBias: this.itemBiases[row], genres: features };
+  }
+
+  /**
+   * The representation of a user from their CURRENT interactions (called after interaction events changed them),
+   * with every item parameter fixed. ALS: the exact least-squares solve of implicit's recalculate_user (the same
+   * solve the trained vector came from, now on today's interactions). LightFM-style: WARP updates of the user's
+   * vector only (recsvc/src/warp-fold-in.ts), starting from the trained vector, or for a user the model has not
+   * seen from the sum of their favourite genres' embeddings; the bias is kept. Null when there is nothing to use.
+   */
+  refreshUser(userId: string, interactions: ReadonlyMap<string, number>, favoriteGenres: readonly string[]): UserRepresentation | null {
+    if (this.modelType === 'als') return this.foldIn(interactions, favoriteGenres);
+    const start = this.userRepresentation(userId) ?? this.foldIn(interactions, favoriteGenres) ?? { vector: new Float32Array(this.dim), bias: 0 };
+    const positives: { item: number; weight: number }[] = [];
+    for (const [movieId, weight] of interactions) {
+      const item = this.itemIndex.get(movieId);
+      if (item !== undefined && weight > 0) positives.push({ item, weight });
+    }
+    if (positives.length === 0) return start.vector.some((v) => v !== 0) ? start : null;
+    const params = this.manifest.params;
+    const vector = warpFoldIn(start.vector, positives, this.itemVectors, this.itemBiases, {
+      ...WARP_FOLD_IN_DEFAULTS,
+      learningRate: params.learningRate ?? WARP_FOLD_IN_DEFAULTS.learningRate,
+      maxSampled: params.maxSampled ?? WARP_FOLD_IN_DEFAULTS.maxSampled,
+      seed: userSeed(userId),
+    });
+    return { vector, bias: start.bias };
   }
 
   /** The k best movies for a representation, never any of `excludeMovieIds`. */

@@ -184,6 +184,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
   }
 
   // Read and build.
+  const readStartedAt = Date.now(); // serving recomputes users whose interaction events came after it
   const raw = await reporter.timed('read', () =>
     readTrainingData(deps.store, {
       batchSize: config.SCAN_BATCH_SIZE,
@@ -216,6 +217,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
     temporalHoldout: config.EVAL_SPLIT === 'temporal' ? 1 : 0,
     trainInteractions: split.train.indices.length,
     testInteractions: split.test.indices.length,
+    dataReadStartedAtMs: readStartedAt,
   };
   log.info({ dataStats: state.dataStats }, 'training data built');
   await reporter.update({ fraction: 0.2 }, true);

@@ -20,6 +20,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { ModelType, modelTypeFromJSON, modelTypeToJSON, Movie } from "./common.js";
+import { InteractionEvent } from "./events.js";
 
 export const protobufPackage = "recsys.v1";
 
@@ -456,6 +457,33 @@ export interface GetUserHistoryResponse {
   items: HistoryItem[];
   /** How many movies the user interacted with in all. */
   total: number;
+}
+
+export interface IngestEventsRequest {
+  /** 1 to 1,000 events. */
+  events: InteractionEvent[];
+}
+
+/** Why one event of a batch was refused. */
+export interface EventError {
+  /** 0-based position of the event in the request. */
+  index: number;
+  /** The event's id as sent (may be empty or invalid). */
+  eventId: string;
+  /** The field at fault ("event_id", "user_id", "movie_id", "type", "occurred_at", "rating", "progress"). */
+  field: string;
+  message: string;
+}
+
+export interface IngestEventsResponse {
+  /** Events taken: produced to the topic (Kafka configured) or applied (embedded). */
+  accepted: number;
+  /** Of the accepted, events whose id had been applied before (applied mode only; counted, not applied again). */
+  duplicates: number;
+  /** One entry per refused event; the other events of the batch are still taken. */
+  errors: EventError[];
+  /** "kafka" (produced; applied asynchronously by the consumer group) or "direct" (applied before answering). */
+  mode: string;
 }
 
 function createBaseSetFavoriteGenresRequest(): SetFavoriteGenresRequest {
@@ -3091,6 +3119,315 @@ export const GetUserHistoryResponse: MessageFns<GetUserHistoryResponse> = {
   },
 };
 
+function createBaseIngestEventsRequest(): IngestEventsRequest {
+  return { events: [] };
+}
+
+export const IngestEventsRequest: MessageFns<IngestEventsRequest> = {
+  encode(message: IngestEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      InteractionEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IngestEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIngestEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(InteractionEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IngestEventsRequest {
+    return {
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => InteractionEvent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IngestEventsRequest): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => InteractionEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IngestEventsRequest>, I>>(base?: I): IngestEventsRequest {
+    return IngestEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IngestEventsRequest>, I>>(object: I): IngestEventsRequest {
+    const message = createBaseIngestEventsRequest();
+    message.events = object.events?.map((e) => InteractionEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEventError(): EventError {
+  return { index: 0, eventId: "", field: "", message: "" };
+}
+
+export const EventError: MessageFns<EventError> = {
+  encode(message: EventError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventError {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: EventError): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventError>, I>>(base?: I): EventError {
+    return EventError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventError>, I>>(object: I): EventError {
+    const message = createBaseEventError();
+    message.index = object.index ?? 0;
+    message.eventId = object.eventId ?? "";
+    message.field = object.field ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseIngestEventsResponse(): IngestEventsResponse {
+  return { accepted: 0, duplicates: 0, errors: [], mode: "" };
+}
+
+export const IngestEventsResponse: MessageFns<IngestEventsResponse> = {
+  encode(message: IngestEventsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== 0) {
+      writer.uint32(8).int32(message.accepted);
+    }
+    if (message.duplicates !== 0) {
+      writer.uint32(16).int32(message.duplicates);
+    }
+    for (const v of message.errors) {
+      EventError.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.mode !== "") {
+      writer.uint32(34).string(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IngestEventsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIngestEventsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicates = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.errors.push(EventError.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IngestEventsResponse {
+    return {
+      accepted: isSet(object.accepted) ? globalThis.Number(object.accepted) : 0,
+      duplicates: isSet(object.duplicates) ? globalThis.Number(object.duplicates) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => EventError.fromJSON(e)) : [],
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+    };
+  },
+
+  toJSON(message: IngestEventsResponse): unknown {
+    const obj: any = {};
+    if (message.accepted !== 0) {
+      obj.accepted = Math.round(message.accepted);
+    }
+    if (message.duplicates !== 0) {
+      obj.duplicates = Math.round(message.duplicates);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => EventError.toJSON(e));
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IngestEventsResponse>, I>>(base?: I): IngestEventsResponse {
+    return IngestEventsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IngestEventsResponse>, I>>(object: I): IngestEventsResponse {
+    const message = createBaseIngestEventsResponse();
+    message.accepted = object.accepted ?? 0;
+    message.duplicates = object.duplicates ?? 0;
+    message.errors = object.errors?.map((e) => EventError.fromPartial(e)) || [];
+    message.mode = object.mode ?? "";
+    return message;
+  },
+};
+
 /** Serves recommendations and records what users think of them. */
 export type RecommendationServiceService = typeof RecommendationServiceService;
 export const RecommendationServiceService = {
@@ -3175,6 +3512,20 @@ export const RecommendationServiceService = {
       Buffer.from(GetUserHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetUserHistoryResponse => GetUserHistoryResponse.decode(value),
   },
+  /**
+   * Interaction events (batch of 1 to 1,000): produced to the event topic when Kafka is configured, otherwise
+   * applied at once. Every refused event is reported; the others are taken. The user's next list reflects them.
+   */
+  ingestEvents: {
+    path: "/recsys.v1.RecommendationService/IngestEvents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IngestEventsRequest): Buffer => Buffer.from(IngestEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IngestEventsRequest => IngestEventsRequest.decode(value),
+    responseSerialize: (value: IngestEventsResponse): Buffer =>
+      Buffer.from(IngestEventsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IngestEventsResponse => IngestEventsResponse.decode(value),
+  },
 } as const;
 
 export interface RecommendationServiceServer extends UntypedServiceImplementation {
@@ -3192,6 +3543,11 @@ export interface RecommendationServiceServer extends UntypedServiceImplementatio
   getExperimentReport: handleUnaryCall<GetExperimentReportRequest, GetExperimentReportResponse>;
   /** The movies a user interacted with (watched, liked, bookmarked), strongest model-input weight first. */
   getUserHistory: handleUnaryCall<GetUserHistoryRequest, GetUserHistoryResponse>;
+  /**
+   * Interaction events (batch of 1 to 1,000): produced to the event topic when Kafka is configured, otherwise
+   * applied at once. Every refused event is reported; the others are taken. The user's next list reflects them.
+   */
+  ingestEvents: handleUnaryCall<IngestEventsRequest, IngestEventsResponse>;
 }
 
 export interface RecommendationServiceClient extends Client {
@@ -3306,6 +3662,25 @@ export interface RecommendationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetUserHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Interaction events (batch of 1 to 1,000): produced to the event topic when Kafka is configured, otherwise
+   * applied at once. Every refused event is reported; the others are taken. The user's next list reflects them.
+   */
+  ingestEvents(
+    request: IngestEventsRequest,
+    callback: (error: ServiceError | null, response: IngestEventsResponse) => void,
+  ): ClientUnaryCall;
+  ingestEvents(
+    request: IngestEventsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IngestEventsResponse) => void,
+  ): ClientUnaryCall;
+  ingestEvents(
+    request: IngestEventsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IngestEventsResponse) => void,
   ): ClientUnaryCall;
 }
 

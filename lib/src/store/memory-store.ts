@@ -1,4 +1,7 @@
+import type { ValidEvent } from '../events/interaction-event.js';
+import { LIKE_AS_RATING } from '../events/interaction-event.js';
 import type {
+  AppliedEvents,
   CollectionDocs,
   CollectionName,
   ExperimentArmTotals,
@@ -13,7 +16,7 @@ import type {
   UserDoc,
 } from './types.js';
 import { MODEL_TYPES } from '../domain.js';
-import { bucketStart, COLLECTION_NAMES } from './types.js';
+import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { bookmarkWeight, byPopularity, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 type Rows = { [C in CollectionName]: CollectionDocs[C][] };
@@ -24,6 +27,7 @@ const uniqueKeys: Partial<{ [C in CollectionName]: (doc: CollectionDocs[C]) => s
   movies: (d) => d.movieId,
   recommendation_logs: (d) => d.sessionId,
   feedback: (d) => `${d.sessionId}\u0000${d.movieId}`,
+  interaction_events: (d) => d.eventId,
 };
 
 /** In-process store: the embedded default for the one-command demo and for unit tests. */
@@ -95,7 +99,56 @@ export class MemoryStore implements Store {
     for (const d of this.rows.watched_movies) if (d.userId === userId) add(d.movieId, watchedWeight(d));
     for (const d of this.rows.likes) if (d.userId === userId) add(d.movieId, likeWeight(d));
     for (const d of this.rows.bookmarks) if (d.userId === userId) add(d.movieId, bookmarkWeight(d));
+    for (const [movieId, liked] of this.latestVerdicts(userId)) if (!liked) weights.delete(movieId);
     return weights;
+  }
+
+  /** movieId -> liked of the user's latest decision per movie (feedback and event decisions). */
+  private latestVerdicts(userId: string): Map<string, boolean> {
+    const latest = new Map<string, { at: number; liked: boolean }>();
+    for (const f of this.rows.feedback) {
+      if (f.userId !== userId) continue;
+      const at = new Date(f.updatedAt ?? f.createdAt ?? 0).getTime() || 0;
+      const seen = latest.get(f.movieId);
+      if (!seen || at >= seen.at) latest.set(f.movieId, { at, liked: f.liked });
+    }
+    return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
+  }
+
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+    const result: AppliedEvents = { applied: [], duplicates: [] };
+    for (const e of events) {
+      if (this.lookup('interaction_events', e.eventId)) {
+        result.duplicates.push(e);
+        continue;
+      }
+      const { userId, movieId, eventId, occurredAt } = e;
+      if (e.type === 'watched') this.add('watched_movies', { userId, movieId, completed: e.completed === true, watchedAt: occurredAt, eventId });
+      if (e.type === 'rated' || e.type === 'liked') {
+        this.add('likes', { userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
+      }
+      if (e.type === 'bookmarked') this.add('bookmarks', { userId, movieId, createdAt: occurredAt, eventId });
+      if (e.type === 'bookmark_removed') this.rows.bookmarks = this.rows.bookmarks.filter((b) => b.userId !== userId || b.movieId !== movieId);
+      if (e.type === 'liked' || e.type === 'disliked') {
+        const sessionId = eventDecisionSessionId(userId);
+        const liked = e.type === 'liked';
+        const existing = this.lookup('feedback', `${sessionId}\u0000${movieId}`);
+        if (!existing) {
+          this.add('feedback', { sessionId, userId, movieId, liked, eventId, createdAt: now, updatedAt: occurredAt } as unknown as FeedbackDoc);
+        } else if (existing.updatedAt.getTime() <= occurredAt.getTime()) {
+          Object.assign(existing, { liked, eventId, updatedAt: occurredAt });
+        }
+      }
+      this.add('interaction_events', { eventId, userId, movieId, type: e.type, occurredAt, appliedAt: now });
+      result.applied.push(structuredClone(e));
+    }
+    return result;
+  }
+
+  async lastInteractionEventAt(userId: string): Promise<Date | null> {
+    let last: Date | null = null;
+    for (const e of this.rows.interaction_events) if (e.userId === userId && (!last || e.appliedAt > last)) last = e.appliedAt;
+    return last;
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {
@@ -103,7 +156,7 @@ export class MemoryStore implements Store {
   }
 
   async dislikedMovieIds(userId: string): Promise<string[]> {
-    return [...new Set(this.rows.feedback.filter((f) => f.userId === userId && !f.liked).map((f) => f.movieId))];
+    return [...this.latestVerdicts(userId)].filter(([, liked]) => !liked).map(([movieId]) => movieId);
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {

@@ -1,6 +1,12 @@
 import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
+import type { ValidEvent } from '../events/interaction-event.js';
+import { LIKE_AS_RATING } from '../events/interaction-event.js';
 import type {
+  AppliedEvents,
+  BookmarkDoc,
   CollectionDocs,
+  LikeDoc,
+  WatchedDoc,
   CollectionName,
   ExperimentArmTotals,
   ExperimentWindow,
@@ -13,7 +19,7 @@ import type {
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
-import { bucketStart, COLLECTION_NAMES } from './types.js';
+import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
@@ -30,17 +36,22 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
     { key: { popularity: -1, movieId: 1 }, name: 'popularity' },
     { key: { genres: 1, popularity: -1 }, name: 'genres_popularity' },
   ],
+  // eventId: not unique (imported records have none and FerretDB v1 has no partial indexes); the event's effect is
+  // an upsert on it, and interaction_events.eventId is the unique idempotency record.
   watched_movies: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   likes: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   bookmarks: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
+    { key: { eventId: 1 }, name: 'eventId' },
   ],
   recommendation_logs: [
     { key: { sessionId: 1 }, name: 'sessionId_unique', unique: true },
@@ -51,6 +62,10 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
     { key: { sessionId: 1, movieId: 1 }, name: 'session_movie_unique', unique: true },
     { key: { userId: 1, liked: 1 }, name: 'user_liked' },
     { key: { sessionCreatedAt: 1 }, name: 'sessionCreatedAt' },
+  ],
+  interaction_events: [
+    { key: { eventId: 1 }, name: 'eventId_unique', unique: true },
+    { key: { userId: 1, appliedAt: -1 }, name: 'user_appliedAt' },
   ],
 };
 
@@ -176,7 +191,114 @@ export class MongoStore implements Store {
     for (const d of watched) add(d.movieId, watchedWeight(d));
     for (const d of likes) add(d.movieId, likeWeight(d));
     for (const d of bookmarks) add(d.movieId, bookmarkWeight(d));
+    for (const [movieId, liked] of await this.latestVerdicts(userId)) if (!liked) weights.delete(movieId);
     return weights;
+  }
+
+  /** movieId -> liked of the user's latest decision per movie (session feedback and event decisions). */
+  private async latestVerdicts(userId: string): Promise<Map<string, boolean>> {
+    const docs = await this.col('feedback')
+      .find({ userId }, { projection: { _id: 0, movieId: 1, liked: 1, updatedAt: 1, createdAt: 1 } })
+      .toArray();
+    const latest = new Map<string, { at: number; liked: boolean }>();
+    for (const f of docs) {
+      const at = new Date(f.updatedAt ?? f.createdAt ?? 0).getTime() || 0;
+      const seen = latest.get(f.movieId);
+      if (!seen || at >= seen.at) latest.set(f.movieId, { at, liked: f.liked });
+    }
+    return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
+  }
+
+  /**
+   * A few statements per batch, never one per event (FerretDB v1 scans a collection for every filtered update, so
+   * per-event upserts grow quadratically): (1) the idempotency records of the batch's ids are looked up (applied
+   * ids are duplicates), (2) effects already written under the other ids are looked up (a crash after writing them
+   * and before (4)), (3) the missing effects are inserted with their eventId, decisions and users updated, (4) the
+   * idempotency records inserted. Redelivery after a crash anywhere therefore writes nothing twice.
+   */
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+    const result: AppliedEvents = { applied: [], duplicates: [] };
+    if (events.length === 0) return result;
+    const ids = [...new Set(events.map((e) => e.eventId))];
+    const done = new Set((await this.col('interaction_events').distinct('eventId', { eventId: { $in: ids } })) as string[]);
+    for (const e of events) {
+      if (done.has(e.eventId)) result.duplicates.push(e);
+      else {
+        done.add(e.eventId);
+        result.applied.push(e);
+      }
+    }
+    if (result.applied.length === 0) return result;
+    // Effects written before a crash (same ids, no idempotency record yet) are not written again.
+    const fresh = { eventId: { $in: result.applied.map((e) => e.eventId) } };
+    const written = new Set(
+      (
+        await Promise.all(['watched_movies', 'likes', 'bookmarks'].map((c) => this.db.collection(c).distinct('eventId', fresh)))
+      ).flat() as string[],
+    );
+    const watched: WatchedDoc[] = [];
+    const likes: LikeDoc[] = [];
+    const bookmarkSteps: ({ insert: BookmarkDoc[] } | { remove: { userId: string; movieId: string } })[] = [];
+    const decisions: AnyBulkWriteOperation<Document>[] = [];
+    for (const e of result.applied) {
+      const { userId, movieId, eventId, occurredAt } = e;
+      const write = !written.has(eventId); // decisions and bookmark removals are idempotent: always (re)done
+      if (write && e.type === 'watched') watched.push({ userId, movieId, completed: e.completed === true, watchedAt: occurredAt, eventId });
+      if (write && (e.type === 'rated' || e.type === 'liked')) likes.push({ userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
+      if (write && e.type === 'bookmarked') {
+        const last = bookmarkSteps.at(-1);
+        if (last && 'insert' in last) last.insert.push({ userId, movieId, createdAt: occurredAt, eventId });
+        else bookmarkSteps.push({ insert: [{ userId, movieId, createdAt: occurredAt, eventId }] });
+      }
+      if (e.type === 'bookmark_removed') bookmarkSteps.push({ remove: { userId, movieId } });
+      if (e.type === 'liked' || e.type === 'disliked') {
+        // Only a decision at least as recent as the stored one replaces it; an older one finds no document, tries to
+        // insert and hits the unique (sessionId, movieId) key: ignored in bulk().
+        decisions.push({
+          updateOne: {
+            filter: { sessionId: eventDecisionSessionId(userId), movieId, updatedAt: { $lte: occurredAt } },
+            update: { $set: { userId, liked: e.type === 'liked', eventId, updatedAt: occurredAt }, $setOnInsert: { createdAt: now } },
+            upsert: true,
+          },
+        });
+      }
+    }
+    const bookmarks = async () => {
+      for (const step of bookmarkSteps) {
+        if ('insert' in step) await this.insertMany('bookmarks', step.insert);
+        else await this.col('bookmarks').deleteMany(step.remove);
+      }
+    };
+    await Promise.all([
+      this.insertMany('watched_movies', watched),
+      this.insertMany('likes', likes),
+      bookmarks(),
+      this.bulk('feedback', decisions, false),
+    ]);
+    // Last: the idempotency records. A crash before this line re-applies the batch without writing anything twice.
+    await this.insertMany(
+      'interaction_events',
+      result.applied.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),
+    );
+    return result;
+  }
+
+  async lastInteractionEventAt(userId: string): Promise<Date | null> {
+    const last = await this.col('interaction_events').find({ userId }, { projection: { _id: 0, appliedAt: 1 } }).sort({ appliedAt: -1 }).limit(1).toArray();
+    return last[0]?.appliedAt ?? null;
+  }
+
+  /** bulkWrite in chunks FerretDB v1 answers; duplicate-key errors (lost races of conditional upserts) are ignored. */
+  private async bulk(collection: CollectionName, ops: AnyBulkWriteOperation<Document>[], ordered: boolean): Promise<void> {
+    for (let i = 0; i < ops.length; i += UPDATE_BATCH) {
+      try {
+        await this.db.collection(collection).bulkWrite(ops.slice(i, i + UPDATE_BATCH), { ordered });
+      } catch (err) {
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        if (ordered || !writeErrors.every((e) => e.code === DUPLICATE_KEY)) throw err;
+      }
+    }
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {
@@ -184,7 +306,7 @@ export class MongoStore implements Store {
   }
 
   async dislikedMovieIds(userId: string): Promise<string[]> {
-    return (await this.col('feedback').distinct('movieId', { userId, liked: false })) as string[];
+    return [...(await this.latestVerdicts(userId))].filter(([, liked]) => !liked).map(([movieId]) => movieId);
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ModelTypeName } from '../domain.js';
+import type { InteractionTypeName, ValidEvent } from '../events/interaction-event.js';
 
 /** Documents of the MongoDB collections (MISSION.md §5). Ids are strings of ID_PATTERN. */
 export interface UserDoc {
@@ -35,6 +36,8 @@ export interface WatchedDoc {
   /** Watched to the end (weight 1.0) or partly (0.5). */
   completed: boolean;
   watchedAt: Date;
+  /** The interaction event that wrote it (absent for imported or generated data). */
+  eventId?: string;
 }
 
 export interface LikeDoc {
@@ -43,12 +46,43 @@ export interface LikeDoc {
   /** 1 to 10. */
   rating: number;
   likedAt: Date;
+  eventId?: string;
 }
 
 export interface BookmarkDoc {
   userId: string;
   movieId: string;
   createdAt: Date;
+  eventId?: string;
+}
+
+/**
+ * One applied interaction event (the idempotency record: an event whose id is here is never applied again).
+ * Written after the event's effect, so a crash in between re-applies the (idempotent) effect on redelivery.
+ */
+export interface InteractionEventDoc {
+  eventId: string;
+  userId: string;
+  movieId: string;
+  type: InteractionTypeName;
+  occurredAt: Date;
+  appliedAt: Date;
+}
+
+/**
+ * Like and dislike decisions of interaction events live in the feedback collection too, one document per
+ * (user, movie) with this sessionId and no modelType (the experiment report groups by modelType and so ignores
+ * them); updatedAt is the decision's occurred_at. The latest verdict on a (user, movie) over all feedback
+ * documents wins, in serving and in training (trainer/src/training-data.ts).
+ */
+export function eventDecisionSessionId(userId: string): string {
+  return `events:${userId}`;
+}
+
+/** What applying a batch of events did: events applied now, and events whose id had been applied before. */
+export interface AppliedEvents {
+  applied: ValidEvent[];
+  duplicates: ValidEvent[];
 }
 
 export type RecommendationSourceName = 'cache' | 'model' | 'fold_in' | 'genres_top' | 'global_top';
@@ -92,6 +126,7 @@ export interface CollectionDocs {
   bookmarks: BookmarkDoc;
   recommendation_logs: RecommendationLogDoc;
   feedback: FeedbackDoc;
+  interaction_events: InteractionEventDoc;
 }
 export type CollectionName = keyof CollectionDocs;
 export const COLLECTION_NAMES: readonly CollectionName[] = [
@@ -102,6 +137,7 @@ export const COLLECTION_NAMES: readonly CollectionName[] = [
   'bookmarks',
   'recommendation_logs',
   'feedback',
+  'interaction_events',
 ];
 export type InteractionCollection = 'watched_movies' | 'likes' | 'bookmarks';
 
@@ -183,12 +219,25 @@ export interface Store {
    */
   setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number>;
 
-  /** The movies the user watched, liked or bookmarked, with the model-input weight summed per movie. */
+  /**
+   * The movies the user watched, rated/liked or bookmarked, with the model-input weight summed per movie, without
+   * the movies whose latest like/dislike decision (feedback and events) is a dislike (as the training job does).
+   */
   userInteractionWeights(userId: string): Promise<Map<string, number>>;
   watchedMovieIds(userId: string): Promise<string[]>;
 
-  /** Movies the user disliked in feedback. */
+  /** Movies whose latest like/dislike decision by the user (feedback or events) is a dislike. */
   dislikedMovieIds(userId: string): Promise<string[]>;
+
+  /**
+   * Applies interaction events in order, each at most once per eventId (ids applied before, or repeated in the
+   * batch, come back as duplicates and change nothing). Effects: watched -> watched_movies, rated/liked -> likes
+   * (liked as rating 10), bookmarked -> bookmarks, bookmark_removed deletes the user's bookmarks of the movie,
+   * liked/disliked -> the user's decision document in feedback (the later occurred_at wins). The caller checks that the movies exist. Safe to repeat after a crash mid-way.
+   */
+  applyInteractionEvents(events: readonly ValidEvent[], now?: Date): Promise<AppliedEvents>;
+  /** When an interaction event of the user was last applied (serving recomputes the user after it); null if never. */
+  lastInteractionEventAt(userId: string): Promise<Date | null>;
 
   /** Writes served lists; a list whose sessionId is already stored is skipped (so retries are idempotent). */
   insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void>;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
  * Without it they skip with a one-line reason (printed after the run by skip-reasons-reporter.ts), unless
  * RECSYS_REQUIRE_SERVERS=1 (set by .ci/run), which turns the skip into a failure.
  */
-export type ServerVar = 'MONGO_URL' | 'REDIS_URL' | 'S3_ENDPOINT';
+export type ServerVar = 'MONGO_URL' | 'REDIS_URL' | 'S3_ENDPOINT' | 'KAFKA_BROKERS';
 
 export const requireServers = process.env.RECSYS_REQUIRE_SERVERS === '1';
 

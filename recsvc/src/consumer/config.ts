@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { checkStorageEnv, env, loadConfig, storageEnvShape } from '../../../lib/src/config.js';
+import { eventsEnvShape } from '../../../lib/src/events/config.js';
+
+const schema = z
+  .object({
+    ...storageEnvShape,
+    ...eventsEnvShape,
+    /** Required here: the consumer reads the event topic. */
+    KAFKA_BROKERS: eventsEnvShape.KAFKA_BROKERS.unwrap(),
+    /** The consumer group: every replica with the same id shares the topic's partitions. */
+    EVENTS_GROUP_ID: z.string().min(1).default('recsys-events'),
+    /** Most records applied in one batch (one round of MongoDB writes, then one offset commit). */
+    EVENTS_MAX_BATCH: env.positiveInt(500),
+    /** How long a batch waits for more records once it has one, in ms. */
+    EVENTS_MAX_WAIT_MS: env.positiveInt(20),
+    /** Consumer group session timeout, ms (a member silent this long loses its partitions). */
+    EVENTS_SESSION_TIMEOUT_MS: env.positiveInt(10_000),
+    CONSUMER_HOST: env.host(),
+    /** Prometheus /metrics over HTTP; 0 picks a free port. */
+    CONSUMER_METRICS_PORT: env.port(9466),
+    LOG_LEVEL: env.logLevel(),
+    SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
+  })
+  .superRefine(checkStorageEnv);
+
+export type ConsumerConfig = z.output<typeof schema>;
+
+/** The event consumer's configuration, validated once at start-up. */
+export function loadConsumerConfig(source: NodeJS.ProcessEnv = process.env): ConsumerConfig {
+  return loadConfig(schema, source);
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../lib/src/store/memory-store.js';
+import type { Store } from '../../lib/src/store/types.js';
+import type { Cache } from '../../lib/src/cache/types.js';
+import type { ObjectStore } from '../../lib/src/objectstore/types.js';
+import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
+import { connectRealBackends, describeWithServers, dropTestDatabase } from '../../lib/test/support/servers.js';
+
+interface Backends {
+  store: Store;
+  cache?: Cache;
+  objects?: ObjectStore;
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = (response: Response): Promise<any> => response.json();
+const ids = (body: { items: { movie_id: string }[] }) => body.items.map((i) => i.movie_id);
+const at = '2026-11-29T12:00:00Z';
+
+/** POST /events on embedded defaults (no Kafka): events are applied before the answer and the next list shows them. */
+function eventsSuite(makeBackends: () => Promise<Backends>) {
+  let stack: TestStack;
+  let backends: Backends;
+  const get = (path: string) => fetch(`${stack.baseUrl}${path}`);
+  const post = (path: string, body: unknown) =>
+    fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    backends = await makeBackends();
+    await seedServingWorld(backends.store);
+    stack = await startStack(backends.store, { cache: backends.cache, objects: backends.objects });
+    await publishServingModel(stack.objects, 'als', { second: 1 });
+    await publishServingModel(stack.objects, 'lightfm', { second: 1 });
+    await Promise.all([stack.recsvc.models.checkActive('als'), stack.recsvc.models.checkActive('lightfm')]);
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await backends?.cache?.close();
+    await dropTestDatabase(backends?.store);
+    await backends?.store.close();
+  });
+
+  it('changes an ALS list at once: the user vector is solved again from the current interactions', async () => {
+    const before = await json(await get('/recommendations/u1?model=als&k=2'));
+    expect(ids(before)).toEqual(['m2', 'm3']); // a comedy fan
+    expect((await json(await get('/recommendations/u1?model=als&k=2'))).source).toBe('cache');
+    const response = await post('/events', {
+      events: [
+        { event_id: 'a-1', user_id: 'u1', movie_id: 'm5', type: 'rated', rating: 10, occurred_at: at },
+        { event_id: 'a-2', user_id: 'u1', movie_id: 'm6', type: 'watched', completed: true, progress: 1, occurred_at: at },
+        { event_id: 'a-3', user_id: 'u1', movie_id: 'm4', type: 'bookmarked', occurred_at: at },
+      ],
+    });
+    expect(response.status).toBe(200);
+    expect(await json(response)).toEqual({ accepted: 3, duplicates: 0, mode: 'direct', errors: [] });
+    const after = await json(await get('/recommendations/u1?model=als&k=3'));
+    expect(after.source).toBe('fold_in'); // not the cached list
+    expect(ids(after)).toEqual(['m2', 'm3']); // everything else was seen: m1 watched, m4 bookmarked, m5 rated, m6 watched
+    expect(after.items[0].score).toBeLessThan(before.items[0].score); // now two-thirds horror: comedy scores drop
+    // the same batch again: counted, not applied twice
+    const again = await json(await post('/events', { events: [{ event_id: 'a-1', user_id: 'u1', movie_id: 'm5', type: 'rated', rating: 10, occurred_at: at }] }));
+    expect(again).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect((await backends.store.userInteractionWeights('u1')).get('m5')).toBeCloseTo(1, 9);
+  });
+
+  it('changes a LightFM-style list at once: WARP updates of the user vector with the items fixed', async () => {
+    const before = await json(await get('/recommendations/u2?model=lightfm&k=5'));
+    expect(ids(before).slice(0, 2)).toEqual(['m5', 'm6']); // a horror fan
+    await post('/events', {
+      events: ['m1', 'm2'].map((movieId, i) => ({ event_id: `l-${i}`, user_id: 'u2', movie_id: movieId, type: 'liked', occurred_at: at })),
+    });
+    const after = await json(await get('/recommendations/u2?model=lightfm&k=5'));
+    expect(after.source).toBe('fold_in');
+    expect(ids(after)).not.toContain('m1');
+    expect(ids(after)).not.toContain('m2');
+    expect(ids(after)[0]).toBe('m3'); // the comedy left is now first
+  });
+
+  it('never offers a disliked movie again, in the genre top list too; a later like counts it again', async () => {
+    const top = await json(await get('/recommendations/u4?model=als&k=3'));
+    expect(top.source).toBe('genres_top');
+    const first = top.items[0].movie_id;
+    await post('/events', { events: [{ event_id: 'd-1', user_id: 'u4', movie_id: first, type: 'disliked', occurred_at: at }] });
+    const next = await json(await get('/recommendations/u4?model=als&k=3'));
+    expect(ids(next)).not.toContain(first);
+    const genres = await json(await get('/genres_top?user_id=u4&limit=3'));
+    expect(genres.items.map((i: { movie_id: string }) => i.movie_id)).not.toContain(first);
+    expect(await backends.store.dislikedMovieIds('u4')).toEqual([first]);
+    await post('/events', { events: [{ event_id: 'd-2', user_id: 'u4', movie_id: first, type: 'liked', occurred_at: '2026-11-29T13:00:00Z' }] });
+    expect(await backends.store.dislikedMovieIds('u4')).toEqual([]);
+    expect((await backends.store.userInteractionWeights('u4')).get(first)).toBeCloseTo(1, 9);
+  });
+
+  it('reports every refused event with its index and field, and takes the others', async () => {
+    const response = await post('/events', {
+      events: [
+        { event_id: 'v-1', user_id: 'u5', movie_id: 'm1', type: 'watched', completed: false, occurred_at: at },
+        { event_id: 'v-2', user_id: 'u5', movie_id: 'm2', type: 'rated', rating: 11, occurred_at: at },
+        { event_id: 'v-3', user_id: 'u5', movie_id: 'nope', type: 'watched', occurred_at: at },
+        { event_id: 'v-4', user_id: 'u 5', movie_id: 'm2', type: 'watched', occurred_at: at },
+        { event_id: 'v-5', user_id: 'u5', movie_id: 'm2', type: 'shared', occurred_at: at },
+        { event_id: 'v-6', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: 'yesterday' },
+        { event_id: 'v-7', user_id: 'u5', movie_id: 'm2', type: 'bookmarked', occurred_at: at, colour: 'red' },
+        { event_id: 'v-8', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: '2999-01-01T00:00:00Z' },
+        { event_id: 'v-9', user_id: 'u5', movie_id: 'm3', type: 'liked', rating: 5, occurred_at: at },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const body = await json(response);
+    expect(body.accepted).toBe(1);
+    expect(body.errors.map((e: { index: number; field: string }) => [e.index, e.field])).toEqual([
+      [1, 'rating'],
+      [2, 'movie_id'],
+      [3, 'user_id'],
+      [4, 'type'],
+      [5, 'occurred_at'],
+      [6, 'colour'],
+      [7, 'occurred_at'],
+      [8, 'rating'],
+    ]);
+    expect(body.errors[1].message).toMatch(/not in the catalogue/);
+    const none = await post('/events', { events: [{ event_id: 'w-1', user_id: 'u5', movie_id: 'm1', type: 'rated', occurred_at: at }] });
+    expect(none.status).toBe(400);
+    expect(await json(none)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/no event was accepted.*rating/) }, errors: [{ index: 0, field: 'rating' }] });
+    for (const bad of [{}, { events: [] }, { events: 'x' }, { events: Array.from({ length: 1001 }, () => ({})) }]) {
+      const res = await post('/events', bad);
+      expect(res.status, JSON.stringify(bad).slice(0, 40)).toBe(400);
+      expect((await json(res)).error.code).toBe('INVALID_ARGUMENT');
+    }
+  });
+}
+
+describe('interaction events through POST /events (embedded backends)', () => eventsSuite(async () => ({ store: new MemoryStore() })));
+
+describeWithServers(['MONGO_URL', 'REDIS_URL'], 'interaction events through POST /events (real MongoDB-wire server and Redis)', () =>
+  eventsSuite(async () => {
+    const { store, cache, objects } = await connectRealBackends();
+    return { store, cache, objects };
+  }),
+);
