@@ -1,4 +1,6 @@
 import { Type } from 'typebox';
+import type { ModelTypeName } from '../../lib/src/domain.js';
+import { REST_ENUMS, StringEnum } from './enums.js';
 
 /**
  * REST schemas of the model settings (`GET/PUT /models/{model_type}/config`) and of the tuning trace shown by
@@ -14,7 +16,7 @@ export const ParamRangeSchema = Type.Object(
     min: Type.Number(),
     max: Type.Number(),
     integer: Type.Optional(Type.Boolean({ description: 'Set by the trainer from the parameter; ignored on input' })),
-    scale: Type.Optional(Type.Union([Type.Literal('log'), Type.Literal('linear')], { description: 'log: steps multiply (min above 0)' })),
+    scale: Type.Optional(StringEnum<'log' | 'linear'>(REST_ENUMS.paramScale, { description: 'log: steps multiply (min above 0)' })),
   },
   { additionalProperties: false },
 );
@@ -31,15 +33,15 @@ export const TuningBudgetSchema = Type.Object(
 );
 
 export const ModelConfigSchema = Type.Object({
-  model_type: Type.Union([Type.Literal('als'), Type.Literal('lightfm')]),
+  model_type: StringEnum<ModelTypeName>(REST_ENUMS.model),
   values: NumberMap,
   search: Type.Record(Type.String(), ParamRangeSchema),
   tuning: TuningBudgetSchema,
-  source: Type.Union([Type.Literal('environment'), Type.Literal('stored')]),
+  source: StringEnum<'environment' | 'stored'>(REST_ENUMS.configSource),
   updated_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
-export const ModelConfigParams = Type.Object({ model_type: Type.Union([Type.Literal('als'), Type.Literal('lightfm')]) });
+export const ModelConfigParams = Type.Object({ model_type: StringEnum<ModelTypeName>(REST_ENUMS.model) });
 
 export const UpdateModelConfigBody = Type.Object(
   {

@@ -1,34 +1,11 @@
-import { Type, type TUnsafe } from 'typebox';
+import { Type } from 'typebox';
 import { GENRES, ID_PATTERN_SOURCE, JOB_NAMES, MAX_FAVORITE_GENRES, type ModelTypeName } from '../../lib/src/domain.js';
-import { ContributionKind, ExplanationKind, GenresTopFallback, JobState, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
-import { protoEnumNames } from '../../lib/src/proto-mapping.js';
 import type { RecommendationSourceName } from '../../lib/src/store/types.js';
 import { TuningTraceSchema } from './model-config-schemas.js';
 
-/**
- * A string enum for OpenAPI and validation: `{"type": "string", "enum": [...]}` (one schema that every OpenAPI tool
- * renders as a pick list, unlike anyOf of constants). A wrong value is a 400 that lists `values`.
- */
-export function StringEnum<T extends string>(values: readonly string[], options: { description?: string; default?: T } = {}): TUnsafe<T> {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
+export { REST_ENUMS, StringEnum } from './enums.js';
+import { REST_ENUMS, StringEnum } from './enums.js';
 
-/**
- * The REST enums, each derived from its protobuf enum (lib/src/proto-mapping.ts protoEnumNames), so that REST,
- * gRPC and the OpenAPI document cannot drift; gateway/test/schemas.test.ts checks every one of them.
- */
-export const REST_ENUMS = {
-  model: protoEnumNames(ModelType, 'MODEL_TYPE_'),
-  source: protoEnumNames(RecommendationSource, 'RECOMMENDATION_SOURCE_'),
-  explanationKind: protoEnumNames(ExplanationKind, 'EXPLANATION_KIND_'),
-  contributionKind: protoEnumNames(ContributionKind, 'CONTRIBUTION_KIND_'),
-  bucket: protoEnumNames(TimeBucket, 'TIME_BUCKET_'),
-  fallback: protoEnumNames(GenresTopFallback, 'GENRES_TOP_FALLBACK_'),
-  trainingRunState: [...protoEnumNames(TrainingRunState, 'TRAINING_RUN_STATE_'), 'unspecified'],
-  jobState: [...protoEnumNames(JobState, 'JOB_STATE_'), 'unspecified'],
-  /** Job names are a string in the proto (recsys.v1.Job.name); their one list is JOB_NAMES. */
-  jobName: Object.values(JOB_NAMES),
-} as const;
 
 /** REST request/response schemas: validated on the way in, serialised on the way out, published at /docs. */
 export const ErrorResponse = Type.Object(

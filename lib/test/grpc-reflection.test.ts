@@ -131,9 +131,14 @@ suite(haveGrpcurl ? 'gRPC reflection, seen by grpcurl' : `gRPC reflection, seen 
         output: /"since": "2020-01-01T00:00:00Z"|MODEL_TYPE_ALS/,
       }),
       'recsys.v1.RecommendationService/GetUserHistory': async () => ({ args: ['-d', '{"user_id":"u4","limit":3}'], expect: 'OK', output: /"userId": "u4"/ }),
+      'recsys.v1.RecommendationService/IngestEvents': async () => ({
+        args: ['-d', JSON.stringify({ events: [{ event_id: 'reflection-1', user_id: 'u4', movie_id: 'm1', type: 'INTERACTION_TYPE_BOOKMARKED', occurred_at: '2026-11-29T12:00:00Z' }] })],
+        expect: 'OK',
+        output: /"accepted": 1/,
+      }),
       ...health('recsys.v1.RecommendationService'),
     });
-    expect(called).toHaveLength(10);
+    expect(called).toHaveLength(11);
   });
 
   it('TrainerService: lists, describes and calls every method with reflection alone', async () => {

@@ -187,7 +187,7 @@ export class MemoryStore implements Store {
     }
     const bySession = new Map<string, { modelType: string; feedback: number; likes: number; likesTopK: number }>();
     for (const f of this.rows.feedback) {
-      if (!inWindow(f.sessionCreatedAt) || !inPopulation(f.arm)) continue;
+      if (!f.modelType || !inWindow(f.sessionCreatedAt) || !inPopulation(f.arm)) continue;
       const s = bySession.get(f.sessionId) ?? { modelType: f.modelType, feedback: 0, likes: 0, likesTopK: 0 };
       s.feedback++;
       if (f.liked) {
@@ -225,7 +225,9 @@ export class MemoryStore implements Store {
   async likeRateSeries(window: Omit<ExperimentWindow, 'k' | 'forced'>, bucket: TimeBucketName): Promise<LikeRateBucket[]> {
     const buckets = new Map<string, LikeRateBucket>();
     for (const f of this.rows.feedback) {
-      if (f.arm === 'forced') continue;
+      // Decisions from interaction events (no session, no model type) are not A/B feedback (MongoStore groups by
+      // modelType, so it leaves them out the same way).
+      if (!f.modelType || f.arm === 'forced') continue;
       if ((window.since && f.sessionCreatedAt < window.since) || (window.until && f.sessionCreatedAt >= window.until)) continue;
       const start = bucketStart(f.sessionCreatedAt, bucket);
       const key = `${f.modelType}\u0000${start.getTime()}`;
