@@ -4,8 +4,9 @@ import { env, loadConfig } from '../../lib/src/config.js';
 const schema = z.object({
   GATEWAY_HOST: env.host(),
   GATEWAY_PORT: env.port(8080),
-  RECSVC_ADDRESS: z.string().min(1).default('127.0.0.1:50051'),
-  TRAINER_ADDRESS: z.string().min(1).default('127.0.0.1:50052'),
+  /** gRPC targets; `dns:///recsvc:50051` spreads calls over every replica DNS returns (round robin). */
+  RECSVC_ADDRESS: env.grpcTarget().default('127.0.0.1:50051'),
+  TRAINER_ADDRESS: env.grpcTarget().default('127.0.0.1:50052'),
   /** Deadline of every gRPC call the gateway makes. */
   GRPC_DEADLINE_MS: env.positiveInt(5_000),
   LOG_LEVEL: env.logLevel(),

@@ -1,8 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { RecommendationServiceClient, TrainerServiceClient } from '../../lib/src/proto.js';
-import { callUnary, checkHealth } from '../../lib/src/grpc/client.js';
+import { callUnary, checkHealth, clientChannelOptions } from '../../lib/src/grpc/client.js';
 
-/** The gRPC services behind the gateway; every call carries a deadline and the request id. */
+const RECOMMENDATION_SERVICE = 'recsys.v1.RecommendationService';
+const TRAINER_SERVICE = 'recsys.v1.TrainerService';
+
+/**
+ * The gRPC services behind the gateway; every call carries a deadline and the request id. Each address may name
+ * several replicas (`dns:///recsvc:50051`): calls are spread over all of them round robin (see clientChannelOptions).
+ */
 export class Upstreams {
   readonly recommendations: RecommendationServiceClient;
   readonly trainer: TrainerServiceClient;
@@ -12,8 +18,12 @@ export class Upstreams {
     private readonly trainerAddress: string,
     private readonly deadlineMs: number,
   ) {
-    this.recommendations = new RecommendationServiceClient(recsvcAddress, grpc.credentials.createInsecure());
-    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure());
+    this.recommendations = new RecommendationServiceClient(
+      recsvcAddress,
+      grpc.credentials.createInsecure(),
+      clientChannelOptions({ services: [RECOMMENDATION_SERVICE] }),
+    );
+    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure(), clientChannelOptions({ services: [TRAINER_SERVICE] }));
   }
 
   /** Calls one unary method of a client, e.g. `call(u.recommendations, u.recommendations.listGenres, {}, id)`. */

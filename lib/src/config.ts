@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -23,7 +24,12 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 /** Common field builders so every service spells its variables the same way. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
-  host: (fallback = '127.0.0.1') => z.string().min(1).default(fallback),
+  /** An interface to bind: an IP address (0.0.0.0 = every interface) or a host name. */
+  host: (fallback = '127.0.0.1') =>
+    z
+      .string()
+      .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(v), 'must be an IP address (0.0.0.0 for every interface) or a host name')
+      .default(fallback),
   url: () => z.string().url().optional(),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   number: (fallback: number) => z.coerce.number().default(fallback),
@@ -32,7 +38,34 @@ export const env = {
       .enum(['true', 'false', '1', '0'])
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1'),
+  /**
+   * A gRPC target: `host:port`, `dns:///host:port` (every address of the name, round robin), `ipv4:a:p,b:p`,
+   * `ipv6:[a]:p` or `unix:/path`.
+   */
+  grpcTarget: () =>
+    z
+      .string()
+      .refine(
+        (v) => /^(dns:(\/\/[^/]*)?\/)?[^\s/:]+:\d{1,5}$/.test(v) || /^(ipv4|ipv6):\S+$/.test(v) || /^unix:\S+$/.test(v) || /^dns:\/\/\/\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(v),
+        'must be host:port, dns:///host:port, ipv4:ip:port[,ip:port...], ipv6:[ip]:port or unix:/path',
+      ),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/**
+ * Settings every gRPC server shares. GRPC_MAX_CONNECTION_AGE_SECONDS: clients reconnect (and re-resolve DNS, finding
+ * new replicas) after at most this long; 0 keeps connections open indefinitely.
+ */
+export const grpcServerEnvShape = {
+  GRPC_MAX_CONNECTION_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+};
+
+/**
+ * The interface every service's Prometheus /metrics listener binds (one name for all services: recsvc, trainer API
+ * and worker; the gateway serves /metrics on its own port). 127.0.0.1 for the local demo; 0.0.0.0 in containers.
+ */
+export const metricsEnvShape = {
+  METRICS_HOST: env.host('127.0.0.1'),
 };
 
 /** Storage settings shared by every service that talks to MongoDB, Redis or S3 (unset means embedded). */

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { checkStorageEnv, env, loadConfig, storageEnvShape } from '../../lib/src/config.js';
+import { checkStorageEnv, env, grpcServerEnvShape, loadConfig, metricsEnvShape, storageEnvShape } from '../../lib/src/config.js';
 
 const schema = z
   .object({
     ...storageEnvShape,
+    ...grpcServerEnvShape,
+    ...metricsEnvShape,
     RECSVC_HOST: env.host(),
     RECSVC_PORT: env.port(50051),
-    /** Prometheus /metrics over HTTP; 0 picks a free port. */
+    /** Prometheus /metrics over HTTP on METRICS_HOST; 0 picks a free port. */
     RECSVC_METRICS_PORT: env.port(9464),
     EXPERIMENT_ID: z.string().min(1).default('als-vs-lightfm-1'),
     /** Share of users assigned to ALS, 0 to 1. */

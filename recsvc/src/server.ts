@@ -70,10 +70,11 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     experiment: { experimentId: config.EXPERIMENT_ID, alsShare: config.EXPERIMENT_ALS_SHARE, mode: config.EXPERIMENT_MODE },
     cacheTtlSeconds: config.RECOMMENDATION_TTL_SECONDS,
   });
-  const metricsServer = await startMetricsServer(registry, config.RECSVC_HOST, config.RECSVC_METRICS_PORT);
+  const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.RECSVC_METRICS_PORT);
   const server = await startGrpcServer({
     host: config.RECSVC_HOST,
     port: config.RECSVC_PORT,
+    maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
     services: [recommendationService({ catalog: new GenreCatalog(store), recommender, store, log, observe: grpcCallObserver(registry) })],
     log,
     onClosed: async () => {

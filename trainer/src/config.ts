@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
-import { checkStorageEnv, env, loadConfig, storageEnvShape } from '../../lib/src/config.js';
+import { checkStorageEnv, env, grpcServerEnvShape, loadConfig, metricsEnvShape, storageEnvShape } from '../../lib/src/config.js';
 
 /** Offline metrics the promotion gate may compare (keys of the run's and the manifest's metrics). */
 export const PROMOTION_METRICS = ['ndcgAt10', 'precisionAt10', 'recallAt10', 'mapAt10'] as const;
@@ -44,9 +44,11 @@ const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).defa
 const schema = z
   .object({
     ...storageEnvShape,
+    ...grpcServerEnvShape,
+    ...metricsEnvShape,
     TRAINER_HOST: env.host(),
     TRAINER_PORT: env.port(50052),
-    /** Prometheus /metrics over HTTP (API and worker processes each serve one); 0 picks a free port. */
+    /** Prometheus /metrics over HTTP on METRICS_HOST (API and worker processes each serve one); 0 picks a free port. */
     TRAINER_METRICS_PORT: env.port(9465),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),

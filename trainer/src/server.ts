@@ -23,10 +23,11 @@ export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: 
   const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
   const service = new TrainerService(runtime);
   const registry = createMetricsRegistry('trainer');
-  const metricsServer = await startMetricsServer(registry, config.TRAINER_HOST, config.TRAINER_METRICS_PORT);
+  const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.TRAINER_METRICS_PORT);
   const server = await startGrpcServer({
     host: config.TRAINER_HOST,
     port: config.TRAINER_PORT,
+    maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
     services: [trainerService(service, log, grpcCallObserver(registry))],
     log,
     onClosed: async () => {

@@ -34,6 +34,41 @@ export function callUnary<Req, Res>(
   });
 }
 
+/**
+ * Channel options of every client of our services. The target may name several servers: `dns:///recsvc:50051`
+ * (every address DNS returns, e.g. each replica of a compose service), `ipv4:10.0.0.1:50051,10.0.0.2:50051`, or a
+ * plain `host:port` (DNS too). The round_robin policy keeps a connection to every address and spreads calls over the
+ * ready ones; an address that stops answering leaves the rotation at once and DNS is asked again, so replicas that
+ * come and go are followed (servers also close connections after GRPC_MAX_CONNECTION_AGE_SECONDS, which makes
+ * clients re-resolve and find new replicas). Calls that fail with UNAVAILABLE (a replica gone mid-call) are retried
+ * on another address, at most `maxAttempts` times in all.
+ */
+export function clientChannelOptions(options: { services: readonly string[]; maxAttempts?: number }): grpc.ChannelOptions {
+  const serviceConfig = {
+    loadBalancingConfig: [{ round_robin: {} }],
+    methodConfig: [
+      {
+        name: options.services.map((service) => ({ service })),
+        retryPolicy: {
+          maxAttempts: options.maxAttempts ?? 3,
+          initialBackoff: '0.05s',
+          maxBackoff: '0.5s',
+          backoffMultiplier: 2,
+          retryableStatusCodes: ['UNAVAILABLE'],
+        },
+      },
+    ],
+  };
+  return {
+    'grpc.service_config': JSON.stringify(serviceConfig),
+    // A TXT record must not replace the policy above.
+    'grpc.service_config_disable_resolution': 1,
+    'grpc.enable_retries': 1,
+    // After a replica goes away, look DNS up again within 5 s (grpc-js's default is 30 s).
+    'grpc.dns_min_time_between_resolutions_ms': 5_000,
+  };
+}
+
 const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 
 /** Asks a server's grpc.health.v1 service whether it (or one of its services) is SERVING. */

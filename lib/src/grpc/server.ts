@@ -92,6 +92,12 @@ export interface StartGrpcServerOptions {
   port: number;
   services: ServiceBinding[];
   log: Logger;
+  /**
+   * Closes each client connection after this long (plus a grace period of the same length for its calls), so
+   * that clients resolving a name (dns:///recsvc:50051, round robin) look it up again and find new replicas.
+   * Unset: connections live as long as the client keeps them.
+   */
+  maxConnectionAgeMs?: number;
   /** Closes clients (MongoDB, Redis...) after the server has stopped. */
   onClosed?: () => Promise<void>;
 }
@@ -104,7 +110,12 @@ function loadReflectionPackage(): protoLoader.PackageDefinition {
 
 /** Binds a gRPC server with health checking and server reflection; awaits the bind. */
 export async function startGrpcServer(options: StartGrpcServerOptions): Promise<RunningGrpcServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...(options.maxConnectionAgeMs
+      ? { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': options.maxConnectionAgeMs }
+      : {}),
+  });
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);

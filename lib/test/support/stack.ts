@@ -31,6 +31,8 @@ export async function startStack(
     cache?: Cache;
     objects?: ObjectStore;
     recsvcEnv?: Record<string, string>;
+    /** Extra trainer settings (e.g. small hyper-parameters for quick runs). */
+    trainerEnv?: Record<string, string>;
     /** Passed through to buildGateway (e.g. the web console). */
     extraRoutes?: GatewayDeps['extraRoutes'];
   } = {},
@@ -42,7 +44,7 @@ export async function startStack(
   const recsvcConfig = loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_FLUSH_MS: '50', ...options.recsvcEnv });
   const recsvc = await startRecsvc(recsvcConfig, log, { store, cache, objects });
   // The trainer API and an in-process worker share the stack's backends (as in the one-process demo).
-  const trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off' }), log, { store, cache, objects });
+  const trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off', ...options.trainerEnv }), log, { store, cache, objects });
   const recsvcAddress = `127.0.0.1:${recsvc.port}`;
   const trainerAddress = `127.0.0.1:${trainer.port}`;
   const upstreams = new Upstreams(recsvcAddress, trainerAddress, 5_000);
