@@ -11,7 +11,8 @@
  * 3. Exits 0 when both models are active; otherwise 1 with a one-line reason on stderr (2: bad environment).
  *
  * Environment: MONGO_URL, MONGO_DB (required), TRAINER_ADDRESS (required), BOOTSTRAP_MOVIELENS_DIR,
- * BOOTSTRAP_TIMEOUT_SECONDS (default 1800: the whole bootstrap, data and training), BOOTSTRAP_POLL_MS (default 1000).
+ * BOOTSTRAP_TIMEOUT_SECONDS (default 1800: the whole bootstrap, data and training), BOOTSTRAP_POLL_MS (default 1000),
+ * BOOTSTRAP_DEMO_USERS / _MOVIES / _INTERACTIONS (default 1000 / 1700 / 100000, as `npm start`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +38,10 @@ const schema = z.object({
   BOOTSTRAP_MOVIELENS_DIR: z.string().min(1).optional(),
   BOOTSTRAP_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(1800),
   BOOTSTRAP_POLL_MS: z.coerce.number().int().positive().default(1000),
+  /** Sizes of the generated demo data; the defaults are `npm start`'s (smaller ones load faster, e.g. in a smoke test). */
+  BOOTSTRAP_DEMO_USERS: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  BOOTSTRAP_DEMO_MOVIES: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  BOOTSTRAP_DEMO_INTERACTIONS: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
 });
 export type BootstrapConfig = z.output<typeof schema>;
 
@@ -161,8 +166,12 @@ async function callTrainer<Req, Res>(
       return await callUnary(deps.trainer, method, request, { timeoutMs: Math.max(1, Math.min(30_000, timeLeft())), requestId: 'bootstrap' });
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
-      if (!TRANSIENT.has(code) || timeLeft() <= 0) {
-        throw new BootstrapError(`trainer call failed: ${(err as grpc.ServiceError).details || (err as Error).message}`);
+      const details = (err as grpc.ServiceError).details || (err as Error).message;
+      if (!TRANSIENT.has(code)) throw new BootstrapError(`trainer call failed: ${details}`);
+      if (timeLeft() <= 0) {
+        throw new BootstrapError(
+          `the trainer at ${config.TRAINER_ADDRESS} did not answer within BOOTSTRAP_TIMEOUT_SECONDS (${config.BOOTSTRAP_TIMEOUT_SECONDS} s): ${details}`,
+        );
       }
       await sleep(Math.min(config.BOOTSTRAP_POLL_MS, Math.max(timeLeft(), 1)));
     }
@@ -238,7 +247,13 @@ export async function main(environment: NodeJS.ProcessEnv = process.env, io: Cli
     store = await MongoStore.connect(config.MONGO_URL, config.MONGO_DB);
     await store.init();
     lock = await MongoDataLoadLock.connect(config.MONGO_URL, config.MONGO_DB, STALE_LOAD_MS);
-    await runBootstrap(config, { store, lock, trainer, say });
+    const demoData = {
+      users: config.BOOTSTRAP_DEMO_USERS ?? DEMO_DATA.users,
+      movies: config.BOOTSTRAP_DEMO_MOVIES ?? DEMO_DATA.movies,
+      interactions: config.BOOTSTRAP_DEMO_INTERACTIONS ?? DEMO_DATA.interactions,
+      seed: DEMO_DATA.seed,
+    };
+    await runBootstrap(config, { store, lock, trainer, say, demoData });
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -147,6 +147,24 @@ build_versitygw() {
   echo "$VERSITYGW_VERSION" >"$BIN_DIR/versitygw.version"
 }
 
+# grpcurl: a real gRPC reflection client (lib/test/grpc-reflection.test.ts lists, describes and calls every
+# service with reflection alone). A plain `go install` of the released module.
+GRPCURL_MODULE=github.com/fullstorydev/grpcurl/cmd/grpcurl
+GRPCURL_VERSION=v1.9.3
+build_grpcurl() {
+  is_cached grpcurl "$GRPCURL_VERSION" && return
+  need_go grpcurl
+  log "building grpcurl $GRPCURL_VERSION (~1 min on 2 cores; log: $BUILD_LOG_DIR/build-grpcurl.log)"
+  mkdir -p "$BIN_DIR" "$BUILD_LOG_DIR"
+  : >"$BUILD_LOG_DIR/build-grpcurl.log"
+  local tmpbin="$CACHE_DIR/tmpbin-grpcurl"
+  rm -rf "$tmpbin"; mkdir -p "$tmpbin"
+  (cd "$CACHE_DIR" && timed grpcurl env GOBIN="$tmpbin" go install -trimpath "$GRPCURL_MODULE@$GRPCURL_VERSION")
+  mv -f "$tmpbin/grpcurl" "$BIN_DIR/grpcurl"
+  rm -rf "$tmpbin"
+  echo "$GRPCURL_VERSION" >"$BIN_DIR/grpcurl.version"
+}
+
 # with_lock FILE CMD...: serialize concurrent runs (e.g. parallel CI jobs sharing the cache).
 with_lock() {
   local lockfile="$1"; shift
@@ -167,6 +185,7 @@ install_all_locked() {
   install_redis
   build_ferretdb
   build_versitygw
+  build_grpcurl
 }
 
 # ---------------------------------------------------------------- process helpers

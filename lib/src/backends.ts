@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { StorageEnv } from './config.js';
+import { ensureWritableDir, type StorageEnv } from './config.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/types.js';
 import type { Cache } from './cache/types.js';
@@ -44,7 +44,12 @@ export async function createObjectStore(env: StorageEnv, log: Logger): Promise<O
     });
     log.info({ endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET }, 'object store: S3');
   } else {
-    const dir = join(env.DATA_DIR, 'objects');
+    // Only the embedded object store needs DATA_DIR: nothing is created when S3 is configured.
+    const dir = await ensureWritableDir(
+      join(env.DATA_DIR, 'objects'),
+      'DATA_DIR',
+      'set DATA_DIR to a writable folder (a volume in a container), or S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY to keep models in S3',
+    );
     objectStore = new DirectoryObjectStore(dir);
     log.info({ dir }, 'object store: local folder (S3_ENDPOINT not set)');
   }

@@ -4,8 +4,8 @@ import { MongoClient, MongoServerError, type Collection } from 'mongodb';
  * The first-start data load's marker: one document (`_id: 'data-load'`) in the `bootstrap` collection, created
  * with a unique-key insert so that of several bootstraps started together exactly one loads the data; the others
  * wait until it is `done`. The loader renews `heartbeatAt` while it works; a load whose heartbeat is older than
- * `staleMs` (the loader died) or that `failed` may be taken over by one waiter (an atomic compare-and-set on the
- * heartbeat), which then reloads from scratch (`reset`).
+ * `staleMs` (the loader died) or that `failed` may be taken over by one waiter (the winner of a unique-key insert
+ * of a claim document), which then reloads from scratch (`reset`).
  */
 export type DataLoadState = 'loading' | 'done' | 'failed';
 
@@ -16,6 +16,8 @@ export interface DataLoadMarker {
   /** What was loaded (`demo`, `movielens`, or `existing` when the store already held movies). */
   source?: string;
   detail?: string;
+  /** Takeovers so far (MongoDB marker only). */
+  generation?: number;
 }
 
 /** What `acquire` found: `acquired` (load the data; `reset` = clear a half-written earlier load first), `done`, or `held` (wait). */
@@ -119,18 +121,26 @@ export class MongoDataLoadLock implements DataLoadLock {
     const marker = await this.read();
     if (!marker) return this.acquire(owner); // deleted in between by hand: try again
     if (marker.state === 'done') return { outcome: 'done', marker };
-    if (takeoverReason(marker, now, this.staleMs)) {
-      // Compare-and-set on what we read: of several waiters, one wins the takeover.
-      const taken = await this.markers.updateOne(
-        { _id: DATA_LOAD_MARKER_ID, state: marker.state, owner: marker.owner, heartbeatAt: marker.heartbeatAt },
-        { $set: { state: 'loading', owner, heartbeatAt: now }, $unset: { detail: '' } },
+    if (!takeoverReason(marker, now, this.staleMs)) return { outcome: 'held', marker };
+    // Take over through a unique-key insert of a claim for the next generation: of several waiters exactly one wins,
+    // on any MongoDB-compatible server (a conditional update is not atomic on every one, e.g. FerretDB 1.x). A claim
+    // whose winner died before it could update the marker goes stale too, and the generation after it is claimed.
+    const claims = this.markers as unknown as Collection<{ _id: string; owner: string; at: Date }>;
+    for (let generation = (marker.generation ?? 0) + 1; ; generation++) {
+      try {
+        await claims.insertOne({ _id: `${DATA_LOAD_MARKER_ID}-claim-${generation}`, owner, at: now });
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        const claim = await claims.findOne({ _id: `${DATA_LOAD_MARKER_ID}-claim-${generation}` });
+        if (claim && now.getTime() - claim.at.getTime() <= this.staleMs) return { outcome: 'held', marker };
+        continue;
+      }
+      await this.markers.updateOne(
+        { _id: DATA_LOAD_MARKER_ID },
+        { $set: { state: 'loading', owner, heartbeatAt: now, generation }, $unset: { detail: '', source: '' } },
       );
-      if (taken.modifiedCount === 1) return { outcome: 'acquired', reset: true };
-      const again = await this.read();
-      if (again?.state === 'done') return { outcome: 'done', marker: again };
-      return { outcome: 'held', marker: again ?? marker };
+      return { outcome: 'acquired', reset: true };
     }
-    return { outcome: 'held', marker };
   }
 
   async heartbeat(owner: string): Promise<boolean> {

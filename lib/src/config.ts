@@ -1,4 +1,7 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -97,4 +100,21 @@ export function checkStorageEnv(env: Partial<StorageEnv>, ctx: z.RefinementCtx):
   if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
     ctx.addIssue({ code: 'custom', path: ['S3_ACCESS_KEY'], message: 'S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT' });
   }
+}
+
+/**
+ * Creates `dir` (and its parents) if missing and checks that this process may write there; called only when an
+ * embedded backend needs the folder (e.g. model files without S3_ENDPOINT). Throws a ConfigError naming `variable`
+ * and the absolute path when it cannot (a read-only image folder, a path through a file...).
+ */
+export async function ensureWritableDir(dir: string, variable: string, hint: string): Promise<string> {
+  const absolute = resolve(dir);
+  try {
+    await mkdir(absolute, { recursive: true });
+    await access(absolute, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError([`${variable}: cannot create or write the folder ${absolute} (${code}); ${hint}`]);
+  }
+  return absolute;
 }

@@ -117,7 +117,7 @@ describe('bootstrap failures', () => {
     // A half-written earlier load: the taker-over resets the store before loading.
     await store.insertMany('movies', [{ movieId: 'stale', title: 'half', year: 2000, genres: [], rating: 0, popularity: 0 } as never]);
     const takeover = runBootstrap(configFor('127.0.0.1:1', { BOOTSTRAP_TIMEOUT_SECONDS: '1' }), { ...deps, owner: 'y' });
-    await expect(takeover).rejects.toThrow(/^trainer call failed/);
+    await expect(takeover).rejects.toThrow(/^the trainer at 127\.0\.0\.1:1 did not answer within BOOTSTRAP_TIMEOUT_SECONDS \(1 s\)/);
     expect(await lock.read()).toMatchObject({ state: 'done', owner: 'y', source: 'demo' });
     expect(await store.count('movies')).toBe(DEMO.movies);
     unreachable.close();

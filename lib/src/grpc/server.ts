@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -102,10 +104,33 @@ export interface StartGrpcServerOptions {
   onClosed?: () => Promise<void>;
 }
 
-let reflectionPackage: protoLoader.PackageDefinition | undefined;
-function loadReflectionPackage(): protoLoader.PackageDefinition {
-  reflectionPackage ??= protoLoader.loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
-  return reflectionPackage;
+/** Services every server reflects besides its own. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+
+/** Canonical names of the bundled files whose package folders differ from their package (grpc-health-check's). */
+const CANONICAL_NAMES: Record<string, string> = { 'health/v1/health.proto': 'grpc/health/v1/health.proto' };
+
+let reflectionFiles: Uint8Array[] | undefined;
+/**
+ * Every file server reflection serves, exactly as buf compiled it into gen/recsys.binpb
+ * (scripts/build-descriptor-set.sh): proto/ with the files it imports (google/protobuf/timestamp.proto), plus
+ * grpc.health.v1 and grpc.reflection.v1/v1alpha. (Reflection built from proto-loader's package definition lost the
+ * imports, so clients could not resolve google.protobuf.Timestamp, and had no health service.)
+ */
+function loadReflectionFiles(): Uint8Array[] {
+  reflectionFiles ??= fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath)).file.map((file) => {
+    file.name = CANONICAL_NAMES[file.name] ?? file.name;
+    return toBinary(FileDescriptorProtoSchema, file);
+  });
+  return reflectionFiles;
+}
+
+/** Server reflection (grpc.reflection.v1 and v1alpha) of the given services, health and reflection itself. */
+export function reflectionService(services: readonly string[]): ReflectionService {
+  // @grpc/reflection reads only `fileDescriptorProtos` of each entry: hand it the exact compiled files.
+  const definition = { files: { fileDescriptorProtos: loadReflectionFiles() } } as unknown as protoLoader.PackageDefinition;
+  return new ReflectionService(definition, { services: [...services, HEALTH_SERVICE, ...REFLECTION_SERVICES] });
 }
 
 /** Binds a gRPC server with health checking and server reflection; awaits the bind. */
@@ -119,7 +144,7 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(loadReflectionPackage(), { services: options.services.map((s) => s.name) }).addToServer(server);
+  reflectionService(options.services.map((s) => s.name)).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
