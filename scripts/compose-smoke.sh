@@ -156,9 +156,14 @@ scrape() { # scrape CONTAINER-ID PORT: the Prometheus text, fetched from inside 
     "http://$(ip_of "$1"):$2/metrics"
 }
 served_total() { scrape "$1" 9464 | awk '/^recommendations_served_total/ {s += $NF} END {print s + 0}'; }
-for id in $(ids_of recsvc); do scrape "$id" 9464 | grep -q '^recommendations_served_total' || fail "recsvc $id metrics"; done
-scrape "$(ids_of trainer)" 9465 | grep -q '^process_cpu' || fail "trainer API metrics"
-scrape "$(ids_of trainer-worker | head -n 1)" 9465 | grep -q '^process_cpu' || fail "trainer-worker metrics"
+has_metric() { # has_metric CONTAINER-ID PORT NAME: the endpoint answers and declares the metric
+  local text
+  text=$(scrape "$1" "$2") || return 1
+  [[ $text == *"# TYPE $3 "* ]]
+}
+for id in $(ids_of recsvc); do has_metric "$id" 9464 recommendations_served_total || fail "recsvc ${id:0:12} metrics"; done
+has_metric "$(ids_of trainer)" 9465 process_cpu_seconds_total || fail "trainer API metrics"
+has_metric "$(ids_of trainer-worker | head -n 1)" 9465 process_cpu_seconds_total || fail "trainer-worker metrics"
 pass "4. metrics of both recsvc replicas, the trainer API and the worker scraped from the gateway container"
 
 # ---------------------------------------------------------------- 5. two trainer workers both take jobs
