@@ -171,13 +171,13 @@ dc up -d --no-recreate --scale recsvc=2 --scale trainer-worker=2 >&2 || fail "sc
 until [ "$(ids_of trainer-worker | wc -l)" = 2 ] && all_healthy; do check_deadline "second worker healthy"; sleep 2; done
 declare -A before
 for id in $(ids_of trainer-worker); do before[$id]=$($DOCKER logs "$id" 2>&1 | grep -c '"training started"' || true); done
-run_als=$(post /training/runs '{"models":["als"]}' | json 'v.run_id') || fail "POST /training/runs als"
-run_lfm=$(post /training/runs '{"models":["lightfm"]}' | json 'v.run_id') || fail "POST /training/runs lightfm"
+run_als=$(post /training/runs '{"models":["als"]}' | json 'v.run.run_id') || fail "POST /training/runs als"
+run_lfm=$(post /training/runs '{"models":["lightfm"]}' | json 'v.run.run_id') || fail "POST /training/runs lightfm"
 for run in "$run_als" "$run_lfm"; do
   state=""
   until [ "$state" = completed ]; do
     check_deadline "training run $run (state ${state:-unknown})"
-    state=$(get "/training/runs/$run" | json 'v.state') || state=""
+    state=$(get "/training/runs/$run" | json '(v.run || v).state') || state=""
     case "$state" in failed|unspecified) fail "training run $run $state" ;; esac
     [ "$state" = completed ] || sleep 2
   done
