@@ -57,7 +57,8 @@ cleanup() {
       dc logs --no-color --tail 15 >&2 2>/dev/null
     fi
     dc down -v --remove-orphans --timeout 10 >/dev/null 2>&1
-    $DOCKER image prune -f >/dev/null 2>&1   # dangling layers of earlier builds; tagged images stay cached
+    # dangling layers older than a day (a recent build stage stays as the next build's cache); tagged images stay
+    $DOCKER image prune -f --filter until=24h >/dev/null 2>&1
     [ "$ENGINE_STARTED_HERE" = 1 ] && bash scripts/docker-engine.sh stop
   fi
   log "finished with exit code $rc after $((SECONDS - T0)) s"
