@@ -103,6 +103,8 @@ stop_engine() {
     fi
   fi
   rm -f "$PIDFILE"
+  # dockerd bind-mounts the host's network namespace here and leaves it mounted on exit.
+  if mountpoint -q "$RUN_DIR/exec/netns/default" 2>/dev/null; then umount "$RUN_DIR/exec/netns/default" || true; fi
 }
 
 case "${1:-start}" in
