@@ -2,7 +2,7 @@
 # Installs (once, cached) and runs REAL servers on 127.0.0.1 for the integration tests:
 #   Redis   (Debian redis-server)            127.0.0.1:6390
 #   MongoDB wire protocol (FerretDB v1 on SQLite)  127.0.0.1:27027
-#   S3      (MinIO, built from source)       127.0.0.1:9010 (console 127.0.0.1:9011)
+#   S3      (versitygw, built from source)   127.0.0.1:9010
 #   Kafka   (Apache Kafka 4.1, KRaft)        127.0.0.1:9092 (controller :9093) — scripts/kafka/test-kafka.sh
 #
 # Usage: scripts/test-servers.sh [start|stop|restart|status|env|install]
@@ -31,20 +31,19 @@ HOST=127.0.0.1
 REDIS_PORT=6390
 FERRETDB_PORT=27027
 S3_PORT=9010
-S3_CONSOLE_PORT=9011
 
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 FERRETDB_VERSION=v1.24.2
-# MinIO stopped tagging semver-compatible releases (tags are RELEASE.<date>), and the Go
-# module proxy reachable here serves only this pseudo-version: the last commit of
-# minio/minio master (2026-02-12), after the final tag RELEASE.2025-10-15T17-29-55Z.
-MINIO_MODULE=github.com/minio/minio
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# The Versity S3 Gateway (POSIX backend): the S3 server of docker-compose.yml (image versity/versitygw:v1.8.0).
+VERSITYGW_MODULE=github.com/versity/versitygw
+VERSITYGW_VERSION=v1.8.0
 
 S3_ACCESS_KEY=minioadmin
 S3_SECRET_KEY=minioadmin
 S3_BUCKET=recsys-test
 S3_REGION=us-east-1
+# SHA-256 of an empty body: versitygw, like AWS S3, requires x-amz-content-sha256 on every signed request.
+EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 WAIT_SECS=60
 
@@ -139,18 +138,18 @@ build_ferretdb() {
   rm -rf "$src"
 }
 
-build_minio() {
-  is_cached minio "$MINIO_VERSION" && return
-  need_go MinIO
-  log "building MinIO $MINIO_VERSION (~3-5 min on 2 cores; log: $BUILD_LOG_DIR/build-minio.log)"
+build_versitygw() {
+  is_cached versitygw "$VERSITYGW_VERSION" && return
+  need_go versitygw
+  log "building versitygw $VERSITYGW_VERSION (~2-4 min on 2 cores; log: $BUILD_LOG_DIR/build-versitygw.log)"
   mkdir -p "$BIN_DIR" "$BUILD_LOG_DIR"
-  : >"$BUILD_LOG_DIR/build-minio.log"
-  local tmpbin="$CACHE_DIR/tmpbin"
+  : >"$BUILD_LOG_DIR/build-versitygw.log"
+  local tmpbin="$CACHE_DIR/tmpbin-versitygw"
   rm -rf "$tmpbin"; mkdir -p "$tmpbin"
-  (cd "$CACHE_DIR" && timed minio env GOBIN="$tmpbin" go install -trimpath "$MINIO_MODULE@$MINIO_VERSION")
-  mv -f "$tmpbin/minio" "$BIN_DIR/minio"
+  (cd "$CACHE_DIR" && timed versitygw env GOBIN="$tmpbin" CGO_ENABLED=0 go install -trimpath "$VERSITYGW_MODULE/cmd/versitygw@$VERSITYGW_VERSION")
+  mv -f "$tmpbin/versitygw" "$BIN_DIR/versitygw"
   rm -rf "$tmpbin"
-  echo "$MINIO_VERSION" >"$BIN_DIR/minio.version"
+  echo "$VERSITYGW_VERSION" >"$BIN_DIR/versitygw.version"
 }
 
 # grpcurl: a real gRPC reflection client (lib/test/grpc-reflection.test.ts lists, describes and calls every
@@ -190,7 +189,7 @@ install_all() { with_lock "$CACHE_DIR/.lock" install_all_locked; }
 install_all_locked() {
   install_redis
   build_ferretdb
-  build_minio
+  build_versitygw
   build_grpcurl
   kafka install
 }
@@ -221,7 +220,8 @@ stop_pidfile() {
 
 stop_all() {
   kafka stop
-  stop_pidfile minio "$STATE_DIR/minio.pid"
+  stop_pidfile s3 "$STATE_DIR/s3.pid"
+  stop_pidfile minio "$STATE_DIR/minio.pid"   # started by an older version of this script
   stop_pidfile ferretdb "$STATE_DIR/ferretdb.pid"
   stop_pidfile redis "$STATE_DIR/redis.pid"
 }
@@ -309,25 +309,23 @@ start_ferretdb() {
   wait_for ferretdb "$STATE_DIR/ferretdb.pid" "$STATE_DIR/ferretdb.log" ferretdb_ping
 }
 
-s3_live() { curl -sf -o /dev/null --max-time 2 "http://$HOST:$S3_PORT/minio/health/live"; }
+s3_live() { curl -sf -o /dev/null --max-time 2 "http://$HOST:$S3_PORT/_health"; }
 
-start_minio() {
-  local dir="$STATE_DIR/minio"
+start_s3() {
+  local dir="$STATE_DIR/s3"
   rm -rf "$dir"; mkdir -p "$dir/data"
-  ensure_port_free minio "$S3_PORT"
-  ensure_port_free minio-console "$S3_CONSOLE_PORT"
-  MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" \
-    MINIO_SITE_REGION="$S3_REGION" MINIO_UPDATE=off MINIO_CI_CD=on \
-    nohup "$BIN_DIR/minio" server --anonymous \
-      --address "$HOST:$S3_PORT" --console-address "$HOST:$S3_CONSOLE_PORT" \
-      "$dir/data" >"$STATE_DIR/minio.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$STATE_DIR/minio.pid"
-  wait_for minio "$STATE_DIR/minio.pid" "$STATE_DIR/minio.log" s3_live
+  ensure_port_free s3 "$S3_PORT"
+  ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
+    nohup "$BIN_DIR/versitygw" --port "$HOST:$S3_PORT" --region "$S3_REGION" --health /_health \
+      posix "$dir/data" >"$STATE_DIR/s3.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$STATE_DIR/s3.pid"
+  wait_for s3 "$STATE_DIR/s3.pid" "$STATE_DIR/s3.log" s3_live
   # create the test bucket (SigV4-signed PUT; curl >= 7.75)
   curl -sf -o /dev/null --max-time 10 -X PUT \
+    -H "x-amz-content-sha256: $EMPTY_SHA256" \
     --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
     "http://$HOST:$S3_PORT/$S3_BUCKET" \
-    || fail_with_log minio "$STATE_DIR/minio.log" "could not create bucket $S3_BUCKET"
+    || fail_with_log s3 "$STATE_DIR/s3.log" "could not create bucket $S3_BUCKET"
   log "created bucket $S3_BUCKET"
 }
 
@@ -340,7 +338,7 @@ start_all() {
   stop_all
   start_redis
   start_ferretdb
-  start_minio
+  start_s3
   kafka start || { stop_all; exit 1; }
   write_env_file
   cat <<EOF
@@ -348,7 +346,7 @@ start_all() {
 Test servers are running (state: $STATE_DIR, logs: $STATE_DIR/*.log):
   Redis     redis://$HOST:$REDIS_PORT          (redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'))
   MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, SQLite backend)
-  S3        http://$HOST:$S3_PORT            (MinIO $MINIO_VERSION; console http://$HOST:$S3_CONSOLE_PORT)
+  S3        http://$HOST:$S3_PORT            (versitygw $VERSITYGW_VERSION, POSIX backend)
   Kafka     $(kafka env | cut -d= -f2)             (Apache Kafka $(kafka version), KRaft, one broker+controller)
 
 Environment for the tests (also in $STATE_DIR/env, for \`source\`):
@@ -358,7 +356,7 @@ EOF
 
 status_all() {
   local name pid
-  for name in redis ferretdb minio; do
+  for name in redis ferretdb s3; do
     pid=$(cat "$STATE_DIR/$name.pid" 2>/dev/null || true)
     if pid_alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
   done
