@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { checkStorageEnv, env, loadConfig, storageEnvShape } from '../../lib/src/config.js';
+import { apiKeysEnvShape } from '../../lib/src/api-keys.js';
 
 /** Offline metrics the promotion gate may compare (keys of the run's and the manifest's metrics). */
 export const PROMOTION_METRICS = ['ndcgAt10', 'precisionAt10', 'recallAt10', 'mapAt10'] as const;
@@ -44,6 +45,7 @@ const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).defa
 const schema = z
   .object({
     ...storageEnvShape,
+    ...apiKeysEnvShape,
     TRAINER_HOST: env.host(),
     TRAINER_PORT: env.port(50052),
     /** Prometheus /metrics over HTTP (API and worker processes each serve one); 0 picks a free port. */

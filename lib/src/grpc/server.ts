@@ -94,6 +94,8 @@ export interface StartGrpcServerOptions {
   log: Logger;
   /** Closes clients (MongoDB, Redis...) after the server has stopped. */
   onClosed?: () => Promise<void>;
+  /** Server interceptors run before every handler, e.g. the API-key check of lib/src/grpc/auth.ts. */
+  interceptors?: grpc.ServerInterceptor[];
 }
 
 let reflectionPackage: protoLoader.PackageDefinition | undefined;
@@ -104,7 +106,7 @@ function loadReflectionPackage(): protoLoader.PackageDefinition {
 
 /** Binds a gRPC server with health checking and server reflection; awaits the bind. */
 export async function startGrpcServer(options: StartGrpcServerOptions): Promise<RunningGrpcServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, interceptors: options.interceptors ?? [] });
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
