@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { RecommendationServiceClient, TrainerServiceClient } from '../../lib/src/proto.js';
 import { callUnary, checkHealth } from '../../lib/src/grpc/client.js';
+import { forwardApiKey } from './auth.js';
 
 /** The gRPC services behind the gateway; every call carries a deadline and the request id. */
 export class Upstreams {
@@ -13,7 +14,8 @@ export class Upstreams {
     private readonly deadlineMs: number,
   ) {
     this.recommendations = new RecommendationServiceClient(recsvcAddress, grpc.credentials.createInsecure());
-    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure());
+    // The caller's API key goes along on every Trainer call (the Trainer service checks it again).
+    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure(), { interceptors: [forwardApiKey] });
   }
 
   /** Calls one unary method of a client, e.g. `call(u.recommendations, u.recommendations.listGenres, {}, id)`. */
