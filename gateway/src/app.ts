@@ -97,7 +97,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
     logController: new LogController({ disableRequestLogging: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url) }),
     bodyLimit: limits.BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: limits.MAX_PARAM_LENGTH },
-    http: { maxHeaderSize: limits.MAX_HEADER_BYTES },
+    // Node checks header and request timeouts on this interval (30 s by default, too coarse for short timeouts).
+    http: { maxHeaderSize: limits.MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(1_000, limits.HEADERS_TIMEOUT_MS) },
     requestTimeout: limits.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: limits.KEEP_ALIVE_TIMEOUT_MS,
     connectionTimeout: limits.CONNECTION_TIMEOUT_MS,
