@@ -168,6 +168,7 @@ export class RouteTable {
   private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
 
   add(url: string, methods: string | string[]): void {
+    if (url === '*' || url === '/*') return; // catch-all routes (CORS preflight) say nothing about a path
     const source = url
       .split('/')
       .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
