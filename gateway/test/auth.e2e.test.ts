@@ -49,7 +49,7 @@ describe('gateway API keys', () => {
     });
   async function expectError(response: Response, status: number, code: string, message?: RegExp) {
     expect(response.status).toBe(status);
-    const body = await response.json();
+    const body = (await response.json()) as { error: { message: string } };
     expect(body).toEqual({ error: { code, message: expect.any(String) } });
     if (message) expect(body.error.message).toMatch(message);
   }
