@@ -13,6 +13,7 @@ import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { clientIdentity, registerAuth } from './auth.js';
 import { errorBody, handleClientError, handleError, handleFrameworkError, notFoundHandler, RouteTable } from './http-errors.js';
 import { applyBodyLimits, drainRefusedBodies, rateLimitRedis, registerCors, registerRateLimit, resolveLimits, shedLoad, type GatewayLimits } from './limits.js';
+import { ErrorResponse } from './schemas.js';
 import { genreRoutes } from './routes/genres.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { trainingRoutes } from './routes/training.js';
@@ -51,6 +52,31 @@ function requireAdminByDefault(route: { method: string | string[]; url: string; 
   if (!changesState || route.config?.scope) return;
   if (methods.every((m) => CLIENT_WRITE_ROUTES.has(`${m} ${route.url}`))) return;
   route.config = { ...route.config, scope: 'admin' };
+}
+
+/**
+ * Documents in OpenAPI every error a route can answer, in the one error body: 400, 404, 429, 500, 503, 504 always;
+ * 413 and 415 with a body; 414 with path parameters; 401 and 403 when a key is needed (with the route's security
+ * requirement).
+ */
+function documentErrors(
+  route: { method: string | string[]; url: string; config?: { scope?: string }; schema?: Record<string, unknown> },
+  options: { rateLimited: boolean; keysForClientRoutes: boolean },
+): void {
+  const schema = route.schema;
+  if (!schema || schema.hide) return;
+  const errors: Record<number, unknown> = { 400: ErrorResponse, 404: ErrorResponse, 500: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+  if (options.rateLimited) errors[429] = ErrorResponse;
+  if (schema.body) Object.assign(errors, { 413: ErrorResponse, 415: ErrorResponse });
+  if (route.url.includes(':')) errors[414] = ErrorResponse;
+  const keyed = Boolean(route.config?.scope) || options.keysForClientRoutes;
+  if (keyed) Object.assign(errors, { 401: ErrorResponse, 403: ErrorResponse });
+  route.schema = {
+    ...schema,
+    response: { ...errors, ...(schema.response as object | undefined) },
+    ...(keyed ? { security: [{ bearer: [] }, { apiKey: [] }] } : {}),
+    ...(route.config?.scope ? { description: `${(schema.description as string | undefined) ?? ''}${schema.description ? ' ' : ''}Needs an API key with scope \`${route.config.scope}\`.` } : {}),
+  };
 }
 
 /** JSON bodies are never coerced (an object or a number where a string belongs is a 400); query strings are. */
@@ -120,6 +146,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
   app.addHook('onRoute', (route) => {
     routeTable.add(route.url, route.method as string | string[]);
     requireAdminByDefault(route);
+    documentErrors(route as Parameters<typeof documentErrors>[0], { rateLimited: limits.RATE_LIMIT_MAX > 0, keysForClientRoutes: deps.requireKeyForClientRoutes ?? false });
   });
   app.setNotFoundHandler(notFoundHandler(routeTable));
   applyBodyLimits(app, limits);
@@ -146,7 +173,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
 
   await app.register(swagger, {
     openapi: {
+      // 3.1: JSON Schema 2020-12, so TypeBox's numeric exclusiveMinimum is valid as it is.
+      openapi: '3.1.0',
       info: { title: 'Movie recommendation service', version: '1.0.0', description: 'REST gateway in front of the gRPC services' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key: X-API-Key: <key>' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
