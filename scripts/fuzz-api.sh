@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # API fuzzing from the OpenAPI spec: schemathesis (PyPI) against the gateway on embedded defaults.
 #
-#   bash scripts/fuzz-api.sh            # FUZZ_MAX_TIME=120 seconds per pass by default
+#   bash scripts/fuzz-api.sh            # FUZZ_MAX_TIME=90 seconds per pass by default
 #
 # Installs schemathesis into scripts/.fuzz-venv (cached: reinstalled only when the pin changes), builds the
 # TypeScript, starts scripts/fuzz-server.ts (recsvc, trainer and gateway in one process with small generated data,
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 venv="${FUZZ_VENV:-scripts/.fuzz-venv}"
 pin="schemathesis==4.32.5"
-max_time="${FUZZ_MAX_TIME:-120}"
+max_time="${FUZZ_MAX_TIME:-90}"
 python="${PYTHON:-python3}"
 
 if [[ ! -x "$venv/bin/schemathesis" || "$(cat "$venv/.pin" 2>/dev/null)" != "$pin" ]]; then
