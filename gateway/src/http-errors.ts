@@ -70,6 +70,14 @@ const frameworkErrorMessages: Record<string, [number, string]> = {
   FST_ERR_ASYNC_CONSTRAINT: [400, 'the request could not be routed'],
 };
 
+/** Details of a gRPC status that name an address, a socket error or a resolver: not for clients. */
+const INTERNALS = /\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]*\]|[\w.-]+:\d{2,5}\b|unix:|No connection established|Name resolution|getaddrinfo|remote_addr|LB pick|subchannel/i;
+const ERRNO = /\bE(CONN|ADDR|HOST|NET|PIPE|NOTFOUND|AI_|TIMEDOUT)\w*/;
+
+export function revealsInternals(details: string): boolean {
+  return INTERNALS.test(details) || ERRNO.test(details);
+}
+
 /** The body-size limit of the route, for 413 messages. */
 function bodyLimitOf(request: FastifyRequest): number | undefined {
   const limit = (request.routeOptions as { bodyLimit?: number }).bodyLimit;
@@ -89,15 +97,16 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
     const { code, details } = upstreamError;
     const httpStatus = httpStatusOf(code);
     if (httpStatus >= 500) request.log.warn({ grpcCode: code, details }, 'upstream error');
-    // 5xx details name internal addresses and causes: they go to the log, the client gets a generic message.
+    // Transport-level details (grpc-js's own) name internal addresses and causes: they go to the log only; the
+    // services' own messages ("the database is unreachable") pass through.
     const message =
       httpStatus === 500
         ? 'internal error'
-        : httpStatus === 503
-          ? 'a backend service is unavailable: retry shortly'
-          : httpStatus === 504
+        : httpStatus >= 500 && revealsInternals(details)
+          ? httpStatus === 504
             ? 'a backend service did not answer in time: retry shortly'
-            : details;
+            : 'a backend service is unavailable: retry shortly'
+          : details;
     if (httpStatus === 503) reply.header('retry-after', '1');
     return reply.status(httpStatus).send(errorBody(status[code] ?? 'UNKNOWN', message));
   }

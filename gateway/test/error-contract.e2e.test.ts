@@ -156,3 +156,37 @@ describe('the one error contract', () => {
     expect(huge.socketError).toBeUndefined();
   });
 });
+
+describe('upstream failures', () => {
+  it('keep the services\' own messages and hide grpc-js transport details (addresses, socket errors)', async () => {
+    const { revealsInternals } = await import('../src/http-errors.js');
+    for (const internal of [
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50051',
+      'Deadline exceeded after 5.002s,LB pick: 0.001s,remote_addr=10.0.0.7:50052',
+      'Name resolution failed for target dns:recsvc:50051',
+      'read ECONNRESET',
+      'failed to connect to all addresses; last error: UNKNOWN: ipv6:[::1]:50051',
+    ]) expect(revealsInternals(internal), internal).toBe(true);
+    for (const own of ['the database is unreachable: retry shortly', 'the model store is unavailable', 'call cancelled or deadline exceeded']) {
+      expect(revealsInternals(own), own).toBe(false);
+    }
+  });
+
+  it('answer 503 with a generic message and Retry-After when a backend cannot be reached', async () => {
+    const { startGateway: start } = await import('./support/secure-stack.js');
+    const { Upstreams } = await import('../src/upstreams.js');
+    const upstreams = new Upstreams('127.0.0.1:1', '127.0.0.1:1', 2_000);
+    const gw = await start({ upstreams } as unknown as Backend, {});
+    try {
+      const response = await fetch(`${gw.url}/genres`);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+      const text = await response.text();
+      expect(JSON.parse(text)).toEqual({ error: { code: 'UNAVAILABLE', message: 'a backend service is unavailable: retry shortly' } });
+      expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    } finally {
+      await gw.app.close();
+      upstreams.close();
+    }
+  });
+});
