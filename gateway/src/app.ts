@@ -156,11 +156,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
   drainRefusedBodies(app, limits);
   // Order matters: shed load first (cheapest), then rate limits (so failed key guesses count), then keys.
   shedLoad(app, limits);
-  const redis = rateLimitRedis(limits);
-  if (redis) {
-    redis.on('error', (err) => log.warn({ err: err.message }, 'rate-limit Redis error: requests are not counted meanwhile'));
-    app.addHook('onClose', async () => void redis.disconnect());
-  }
+  const redis = await rateLimitRedis(limits, (err) => log.warn({ err: err.message }, 'rate-limit Redis error: requests are not counted meanwhile'));
+  if (redis) app.addHook('onClose', async () => void redis.disconnect());
   await registerRateLimit(app, limits, clientIdentity(keys), redis);
   await registerCors(app, limits);
   registerAuth(app, {

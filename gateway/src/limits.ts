@@ -183,16 +183,30 @@ export async function registerRateLimit(
   });
 }
 
-/** The ioredis client of the rate limiter: short timeouts, no offline queue (a down Redis costs a few ms). */
-export function rateLimitRedis(limits: GatewayLimits): Redis | undefined {
+/**
+ * The ioredis client of the rate limiter: short timeouts, no offline queue (a down Redis costs a few ms). Waits up
+ * to `readyWithinMs` for the first connection, so the first requests are counted too; if Redis is not there by
+ * then, the gateway starts anyway and counts once it connects.
+ */
+export async function rateLimitRedis(limits: GatewayLimits, onError: (err: Error) => void, readyWithinMs = 2_000): Promise<Redis | undefined> {
   if (!limits.REDIS_URL || limits.RATE_LIMIT_MAX === 0) return undefined;
-  return new Redis(limits.REDIS_URL, {
+  const redis = new Redis(limits.REDIS_URL, {
     connectTimeout: 2_000,
     commandTimeout: limits.RATE_LIMIT_REDIS_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
-    lazyConnect: false,
   });
+  redis.on('error', onError);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, readyWithinMs);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+    redis.once('ready', done);
+  });
+  return redis;
 }
 
 /** CORS for the configured origins only; with none, no CORS headers are sent and browsers keep the same-origin rule. */

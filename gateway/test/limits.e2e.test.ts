@@ -117,7 +117,8 @@ describeWithServers(['REDIS_URL'], 'gateway rate limits on Redis', () => {
   it('share one budget across gateway replicas', async () => {
     const secret = `shared-${unique()}`;
     const keys = new ApiKeyStore({ inline: `${secret.slice(0, 60)}:client:${secret}` });
-    const limits = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WINDOW_MS: 600_000, REDIS_URL: serverUrl('REDIS_URL') };
+    // A generous command timeout: on a loaded machine a slow Redis reply would let a request through (fail open).
+    const limits = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WINDOW_MS: 600_000, REDIS_URL: serverUrl('REDIS_URL'), RATE_LIMIT_REDIS_TIMEOUT_MS: 5_000 };
     for (let i = 0; i < 2; i++) gateways.push(await startGateway(backend, { apiKeys: keys, limits }));
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
