@@ -9,7 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/src/logger.js';
 import { REQUEST_ID_HEADER } from '../../lib/src/grpc/server.js';
 import { createMetricsRegistry } from '../../lib/src/metrics.js';
-import { errorBody, handleError } from './http-errors.js';
+import { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { clientIdentity, registerAuth } from './auth.js';
+import { errorBody, handleClientError, handleError, handleFrameworkError, notFoundHandler, RouteTable } from './http-errors.js';
+import { applyBodyLimits, drainRefusedBodies, rateLimitRedis, registerCors, registerRateLimit, resolveLimits, shedLoad, type GatewayLimits } from './limits.js';
+import { ErrorResponse } from './schemas.js';
 import { genreRoutes } from './routes/genres.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { trainingRoutes } from './routes/training.js';
@@ -22,6 +26,58 @@ export interface GatewayDeps {
   log: Logger;
   /** Extra routes mounted by the caller (the web console). */
   extraRoutes?: (app: GatewayApp) => Promise<void> | void;
+  /**
+   * API keys. Default: none, so every route with a `scope` answers 401 (fail closed); main.ts passes the keys of
+   * API_KEYS_FILE / API_KEYS.
+   */
+  apiKeys?: ApiKeyStore;
+  /** Client routes need a key with scope `client` (REQUIRE_KEY_FOR_CLIENT_ROUTES). */
+  requireKeyForClientRoutes?: boolean;
+  /** GET /metrics needs a key with scope `metrics` (REQUIRE_KEY_FOR_METRICS). */
+  requireKeyForMetrics?: boolean;
+  /** Limits and timeouts; each missing field has its documented default (see limits.ts). */
+  limits?: Partial<GatewayLimits>;
+}
+
+/** State-changing routes open to API clients (users' own genres and feedback); open unless REQUIRE_KEY_FOR_CLIENT_ROUTES. */
+const CLIENT_WRITE_ROUTES = new Set(['POST /genres', 'POST /feedback/:session_id']);
+
+/**
+ * Fail closed: a state-changing route needs `admin` unless it declares its own scope (`config: { scope: 'ingest' }`)
+ * or is one of the client write routes. So POST /training/runs, POST /models/:model_type/activate and
+ * POST /recommendations/refresh need `admin`, and so does any new POST route until it says otherwise.
+ */
+function requireAdminByDefault(route: { method: string | string[]; url: string; config?: { scope?: string } }): void {
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  const changesState = methods.some((m) => !['GET', 'HEAD', 'OPTIONS'].includes(m));
+  if (!changesState || route.config?.scope) return;
+  if (methods.every((m) => CLIENT_WRITE_ROUTES.has(`${m} ${route.url}`))) return;
+  route.config = { ...route.config, scope: 'admin' };
+}
+
+/**
+ * Documents in OpenAPI every error a route can answer, in the one error body: 400, 404, 429, 500, 503, 504 always;
+ * 413 and 415 with a body; 414 with path parameters; 401 and 403 when a key is needed (with the route's security
+ * requirement).
+ */
+function documentErrors(
+  route: { method: string | string[]; url: string; config?: { scope?: string }; schema?: Record<string, unknown> },
+  options: { rateLimited: boolean; keysForClientRoutes: boolean },
+): void {
+  const schema = route.schema;
+  if (!schema || schema.hide) return;
+  const errors: Record<number, unknown> = { 400: ErrorResponse, 404: ErrorResponse, 500: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+  if (options.rateLimited) errors[429] = ErrorResponse;
+  if (schema.body) Object.assign(errors, { 413: ErrorResponse, 415: ErrorResponse });
+  if (route.url.includes(':')) errors[414] = ErrorResponse;
+  const keyed = Boolean(route.config?.scope) || options.keysForClientRoutes;
+  if (keyed) Object.assign(errors, { 401: ErrorResponse, 403: ErrorResponse });
+  route.schema = {
+    ...schema,
+    response: { ...errors, ...(schema.response as object | undefined) },
+    ...(keyed ? { security: [{ bearer: [] }, { apiKey: [] }] } : {}),
+    ...(route.config?.scope ? { description: `${(schema.description as string | undefined) ?? ''}${schema.description ? ' ' : ''}Needs an API key with scope \`${route.config.scope}\`.` } : {}),
+  };
 }
 
 /** JSON bodies are never coerced (an object or a number where a string belongs is a 400); query strings are. */
@@ -49,8 +105,14 @@ function observeRequests(app: GatewayApp, registry: Registry): void {
   });
 }
 
-/** The REST gateway: validates, translates to gRPC with a deadline and maps errors; no business logic. */
-export async function buildGateway({ upstreams, log, extraRoutes }: GatewayDeps): Promise<GatewayApp> {
+/**
+ * The REST gateway: validates, translates to gRPC with a deadline and maps errors; no business logic. Every answer,
+ * including the framework's and the HTTP parser's own, is JSON `{"error":{"code","message"}}` when it is an error.
+ */
+export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
+  const { upstreams, log, extraRoutes } = deps;
+  const limits = resolveLimits(deps.limits);
+  const keys = deps.apiKeys ?? new ApiKeyStore();
   const app: GatewayApp = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     genReqId: (req) => {
@@ -60,23 +122,64 @@ export async function buildGateway({ upstreams, log, extraRoutes }: GatewayDeps)
     requestIdHeader: false,
     // Access logs for API calls; probes and scrapes stay quiet.
     logController: new LogController({ disableRequestLogging: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url) }),
+    bodyLimit: limits.BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: limits.MAX_PARAM_LENGTH },
+    // Node checks header and request timeouts on this interval (30 s by default, too coarse for short timeouts).
+    http: { maxHeaderSize: limits.MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(1_000, limits.HEADERS_TIMEOUT_MS) },
+    requestTimeout: limits.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: limits.KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: limits.CONNECTION_TIMEOUT_MS,
+    trustProxy: limits.TRUST_PROXY_HOPS > 0 ? (_address: string, hop: number) => hop < limits.TRUST_PROXY_HOPS : false,
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
+    // Node's own answer to CONNECT and upgrade requests is to drop the socket: refuse them in JSON instead.
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = limits.HEADERS_TIMEOUT_MS;
+  app.server.on('connect', (_req, socket) => {
+    const body = JSON.stringify(errorBody('METHOD_NOT_ALLOWED', 'CONNECT is not supported: this API uses GET and POST'));
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   app.setValidatorCompiler(validatorCompiler());
-  // The API speaks JSON only: other media types are refused with a 400 that says so.
+  // The API speaks JSON only: other media types are refused with a 415 that says so.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  const routeTable = new RouteTable();
+  app.addHook('onRoute', (route) => {
+    routeTable.add(route.url, route.method as string | string[]);
+    requireAdminByDefault(route);
+    documentErrors(route as Parameters<typeof documentErrors>[0], { rateLimited: limits.RATE_LIMIT_MAX > 0, keysForClientRoutes: deps.requireKeyForClientRoutes ?? false });
+  });
+  app.setNotFoundHandler(notFoundHandler(routeTable));
+  applyBodyLimits(app, limits);
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  drainRefusedBodies(app, limits);
+  // Order matters: shed load first (cheapest), then rate limits (so failed key guesses count), then keys.
+  shedLoad(app, limits);
+  const redis = await rateLimitRedis(limits, (err) => log.warn({ err: err.message }, 'rate-limit Redis error: requests are not counted meanwhile'));
+  if (redis) app.addHook('onClose', async () => void redis.disconnect());
+  await registerRateLimit(app, limits, clientIdentity(keys), redis);
+  await registerCors(app, limits);
+  registerAuth(app, {
+    keys,
+    requireKeyForClientRoutes: deps.requireKeyForClientRoutes ?? false,
+    requireKeyForMetrics: deps.requireKeyForMetrics ?? false,
   });
   const registry = createMetricsRegistry('gateway');
   observeRequests(app, registry);
 
   await app.register(swagger, {
     openapi: {
+      // 3.1: JSON Schema 2020-12, so TypeBox's numeric exclusiveMinimum is valid as it is.
+      openapi: '3.1.0',
       info: { title: 'Movie recommendation service', version: '1.0.0', description: 'REST gateway in front of the gRPC services' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key: X-API-Key: <key>' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

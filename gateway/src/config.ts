@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { env, loadConfig } from '../../lib/src/config.js';
+import { apiKeysEnvShape } from '../../lib/src/api-keys.js';
+import { limitsEnvShape } from './limits.js';
 
 const schema = z.object({
   GATEWAY_HOST: env.host(),
@@ -11,6 +13,8 @@ const schema = z.object({
   GRPC_DEADLINE_MS: env.positiveInt(5_000),
   LOG_LEVEL: env.logLevel(),
   SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
+  ...apiKeysEnvShape,
+  ...limitsEnvShape,
 });
 
 export type GatewayConfig = z.output<typeof schema>;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { RecommendationServiceClient, TrainerServiceClient } from '../../lib/src/proto.js';
 import { callUnary, checkHealth, clientChannelOptions } from '../../lib/src/grpc/client.js';
+import { forwardApiKey } from './auth.js';
 
 const RECOMMENDATION_SERVICE = 'recsys.v1.RecommendationService';
 const TRAINER_SERVICE = 'recsys.v1.TrainerService';
@@ -23,7 +24,11 @@ export class Upstreams {
       grpc.credentials.createInsecure(),
       clientChannelOptions({ services: [RECOMMENDATION_SERVICE] }),
     );
-    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure(), clientChannelOptions({ services: [TRAINER_SERVICE] }));
+    // The caller's API key goes along on every Trainer call (the Trainer service checks it again).
+    this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure(), {
+      ...clientChannelOptions({ services: [TRAINER_SERVICE] }),
+      interceptors: [forwardApiKey],
+    });
   }
 
   /** Calls one unary method of a client, e.g. `call(u.recommendations, u.recommendations.listGenres, {}, id)`. */

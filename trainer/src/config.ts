@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { checkStorageEnv, env, grpcServerEnvShape, loadConfig, metricsEnvShape, storageEnvShape } from '../../lib/src/config.js';
+import { apiKeysEnvShape } from '../../lib/src/api-keys.js';
 
 /** Offline metrics the promotion gate may compare (keys of the run's and the manifest's metrics). */
 export const PROMOTION_METRICS = ['ndcgAt10', 'precisionAt10', 'recallAt10', 'mapAt10'] as const;
@@ -46,6 +47,7 @@ const schema = z
     ...storageEnvShape,
     ...grpcServerEnvShape,
     ...metricsEnvShape,
+    ...apiKeysEnvShape,
     TRAINER_HOST: env.host(),
     TRAINER_PORT: env.port(50052),
     /** Prometheus /metrics over HTTP on METRICS_HOST (API and worker processes each serve one); 0 picks a free port. */

@@ -2,6 +2,8 @@ import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/serv
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { TrainerConfig } from './config.js';
+import type { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { trainerAuth } from './auth.js';
 import { createTrainerRuntime, type RuntimeDeps, type TrainerRuntime } from './runtime.js';
 import { trainerService } from './trainer-grpc.js';
 import { TrainerService } from './trainer-service.js';
@@ -10,6 +12,8 @@ import { startTrainerWorker, type RunningWorker, type WorkerDeps } from './worke
 export interface TrainerApiDeps extends RuntimeDeps {
   /** A runtime shared with an in-process worker; created from the configuration when absent. */
   runtime?: TrainerRuntime;
+  /** The API keys callers must present (default: from API_KEYS_FILE / API_KEYS, watched for rotation). */
+  apiKeys?: ApiKeyStore;
 }
 
 export interface RunningTrainer extends RunningGrpcServer {
@@ -20,6 +24,7 @@ export interface RunningTrainer extends RunningGrpcServer {
 
 /** Starts the Trainer gRPC API (no job processing: that is the worker's, see startTrainer for both in one process). */
 export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: TrainerApiDeps = {}): Promise<RunningTrainer> {
+  const auth = trainerAuth(config, log, deps.apiKeys);
   const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
   const service = new TrainerService(runtime);
   const registry = createMetricsRegistry('trainer');
@@ -30,7 +35,9 @@ export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: 
     maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
     services: [trainerService(service, log, grpcCallObserver(registry))],
     log,
+    interceptors: [auth.interceptor],
     onClosed: async () => {
+      if (!deps.apiKeys) auth.keys.close();
       await new Promise((resolve) => metricsServer.close(resolve));
       if (!deps.runtime) await runtime.close();
     },
@@ -50,7 +57,7 @@ export interface RunningTrainerWithWorker extends RunningTrainer {
 export async function startTrainer(config: TrainerConfig, log: Logger, deps: TrainerApiDeps & WorkerDeps = {}): Promise<RunningTrainerWithWorker> {
   const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
   const worker = await startTrainerWorker(runtime, deps);
-  const api = await startTrainerApi(config, log, { runtime });
+  const api = await startTrainerApi(config, log, { runtime, apiKeys: deps.apiKeys });
   const ownsRuntime = !deps.runtime;
   let closing: Promise<void> | undefined;
   return {

@@ -107,7 +107,8 @@ function runView(job: JobRecord): TrainingRunView {
     runId: job.id,
     modelTypes: modelTypesOf(job.data),
     state: job.state,
-    progress: job.state === 'completed' ? 1 : progress.fraction,
+    // The API promises a fraction in [0, 1] (the REST schema says so); the job's own counter has overshot.
+    progress: job.state === 'completed' ? 1 : Math.min(1, Math.max(0, progress.fraction)),
     stage: job.state === 'queued' ? (job.attempts === 0 ? 'queued' : 'retry_pending') : progress.stage,
     createdAt: job.createdAt,
     startedAt: job.startedAt,

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callUnary } from '../../lib/src/grpc/client.js';
+import { sendApiKey } from '../../lib/src/grpc/auth.js';
 import { fileNameOf, newVersion } from '../../lib/src/models/artifact.js';
 import { ModelRegistry } from '../../lib/src/models/registry.js';
 import { ARTIFACT_ARRAYS as A } from '../../lib/src/models/layout.js';
@@ -20,6 +21,7 @@ import { loadTrainerConfig } from '../src/config.js';
 import { startTrainer, type RunningTrainerWithWorker } from '../src/server.js';
 import { embeddedBackends, eventually, FAST_ENV, fillSmallWorld, realBackends, silentLog, type Backends } from './support/harness.js';
 
+const ADMIN_KEY = 'trainer-e2e-admin-key-0123456789';
 const { ALS: MODEL_ALS, LIGHTFM: MODEL_LIGHTFM } = { ALS: ModelType.MODEL_TYPE_ALS, LIGHTFM: ModelType.MODEL_TYPE_LIGHTFM };
 
 /** The Trainer API over gRPC (API and worker in one process) next to a recommendation service on the same backends. */
@@ -56,8 +58,9 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     await fillSmallWorld(backends.store);
     const deps = { store: backends.store, cache: backends.cache, objects: backends.objects };
     recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', MODEL_POLL_SECONDS: '3600' }), silentLog, deps);
-    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', ...FAST_ENV, ...backends.env }), silentLog, deps);
-    client = new TrainerServiceClient(`127.0.0.1:${trainer.port}`, grpc.credentials.createInsecure());
+    const apiKeys = `e2e:admin:${ADMIN_KEY}`;
+    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', API_KEYS: apiKeys, ...FAST_ENV, ...backends.env }), silentLog, deps);
+    client = new TrainerServiceClient(`127.0.0.1:${trainer.port}`, grpc.credentials.createInsecure(), { interceptors: [sendApiKey(ADMIN_KEY)] });
   });
   afterAll(async () => {
     client?.close();

@@ -102,6 +102,8 @@ export interface StartGrpcServerOptions {
   maxConnectionAgeMs?: number;
   /** Closes clients (MongoDB, Redis...) after the server has stopped. */
   onClosed?: () => Promise<void>;
+  /** Server interceptors run before every handler, e.g. the API-key check of lib/src/grpc/auth.ts. */
+  interceptors?: grpc.ServerInterceptor[];
 }
 
 /** Services every server reflects besides its own. */
@@ -140,6 +142,7 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     ...(options.maxConnectionAgeMs
       ? { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': options.maxConnectionAgeMs }
       : {}),
+    interceptors: options.interceptors ?? [],
   });
   for (const service of options.services) server.addService(service.definition, service.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING' });

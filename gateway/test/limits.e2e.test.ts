@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { ConfigError } from '../../lib/src/config.js';
+import { describeWithServers, serverUrl } from '../../lib/test/support/servers.js';
+import { loadGatewayConfig } from '../src/config.js';
+import { startBackend, startGateway, type Backend, type Gateway } from './support/secure-stack.js';
+
+const unique = () => randomUUID().replaceAll('-', '');
+
+describe('gateway limits', () => {
+  let backend: Backend;
+  const gateways: Gateway[] = [];
+  const start = async (...args: Parameters<typeof startGateway> extends [unknown, infer D] ? [D] : never) => {
+    const gw = await startGateway(backend, ...args);
+    gateways.push(gw);
+    return gw;
+  };
+
+  beforeAll(async () => {
+    backend = await startBackend(new ApiKeyStore());
+  });
+  afterAll(async () => {
+    for (const gw of gateways) await gw.app.close();
+    await backend?.close();
+  });
+
+  it('rate-limit each client with 429, Retry-After and the JSON body; a key is its own client; probes never count', async () => {
+    const a = `a-${unique()}`;
+    const b = `b-${unique()}`;
+    const keys = new ApiKeyStore({ inline: `${a.slice(0, 60)}:client:${a};${b.slice(0, 60)}:client:${b}` });
+    const gw = await start({ apiKeys: keys, limits: { RATE_LIMIT_MAX: 3, RATE_LIMIT_WINDOW_MS: 600_000 } });
+    const get = (key?: string, path = '/genres') => fetch(`${gw.url}${path}`, { headers: key ? { 'x-api-key': key } : {} });
+    for (let i = 0; i < 3; i++) expect((await get(a)).status).toBe(200);
+    const limited = await get(a);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('x-ratelimit-limit')).toBe('3');
+    expect(await limited.json()).toEqual({ error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringMatching(/rate limit of 3 requests/) } });
+    expect((await get(b)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await get(a, '/healthz')).status).toBe(200);
+  });
+
+  it('shed load beyond the concurrency cap with 503 and Retry-After, before reading the request; probes still answer', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gw = await start({
+      limits: { MAX_CONCURRENT_REQUESTS: 1, SHED_RETRY_AFTER_SECONDS: 2, RATE_LIMIT_MAX: 0 },
+      extraRoutes: (app) => {
+        app.get('/test/slow', async () => {
+          entered();
+          await gate;
+          return { ok: true };
+        });
+      },
+    });
+    const slow = fetch(`${gw.url}/test/slow`);
+    await inside;
+    const shed = await fetch(`${gw.url}/genres`);
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('2');
+    expect(await shed.json()).toEqual({ error: { code: 'UNAVAILABLE', message: expect.stringMatching(/limit of 1 requests in progress/) } });
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    release();
+    expect((await slow).status).toBe(200);
+    expect((await fetch(`${gw.url}/genres`)).status).toBe(200);
+  });
+
+  it('send CORS headers only to configured origins; none by default', async () => {
+    const closed = await start({ limits: { RATE_LIMIT_MAX: 0 } });
+    const plain = await fetch(`${closed.url}/genres`, { headers: { origin: 'https://evil.example' } });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    const gw = await start({ limits: { CORS_ORIGINS: ['https://app.example.com'], RATE_LIMIT_MAX: 0 } });
+    const allowed = await fetch(`${gw.url}/genres`, { headers: { origin: 'https://app.example.com' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const preflight = await fetch(`${gw.url}/training/runs`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    // The preflight catch-all does not turn unknown paths into 405s.
+    expect((await fetch(`${gw.url}/nope`, { method: 'DELETE' })).status).toBe(404);
+    const other = await fetch(`${gw.url}/genres`, { headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('validate the limits at start-up, naming each bad value', () => {
+    const config = loadGatewayConfig({});
+    expect(config).toMatchObject({ BODY_LIMIT_BYTES: 16_384, BATCH_BODY_LIMIT_BYTES: 1_048_576, MAX_CONCURRENT_REQUESTS: 512, CORS_ORIGINS: [], REQUIRE_KEY_FOR_CLIENT_ROUTES: false });
+    expect(loadGatewayConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).CORS_ORIGINS).toEqual(['https://a.example', 'http://localhost:3000']);
+    let error: ConfigError | undefined;
+    try {
+      loadGatewayConfig({ CORS_ORIGINS: '*', BODY_LIMIT_BYTES: '-1', RATE_LIMIT_MAX: 'lots', REDIS_URL: 'http://x', REQUIRE_KEY_FOR_CLIENT_ROUTES: 'yes' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = error!.problems.join('\n');
+    for (const name of ['CORS_ORIGINS', 'BODY_LIMIT_BYTES', 'RATE_LIMIT_MAX', 'REDIS_URL', 'REQUIRE_KEY_FOR_CLIENT_ROUTES']) expect(problems).toContain(name);
+  });
+});
+
+describeWithServers(['REDIS_URL'], 'gateway rate limits on Redis', () => {
+  let backend: Backend;
+  const gateways: Gateway[] = [];
+  beforeAll(async () => {
+    backend = await startBackend(new ApiKeyStore());
+  });
+  afterAll(async () => {
+    for (const gw of gateways) await gw.app.close();
+    await backend?.close();
+  });
+
+  it('share one budget across gateway replicas', async () => {
+    const secret = `shared-${unique()}`;
+    const keys = new ApiKeyStore({ inline: `${secret.slice(0, 60)}:client:${secret}` });
+    // A generous command timeout: on a loaded machine a slow Redis reply would let a request through (fail open).
+    const limits = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WINDOW_MS: 600_000, REDIS_URL: serverUrl('REDIS_URL'), RATE_LIMIT_REDIS_TIMEOUT_MS: 5_000 };
+    for (let i = 0; i < 2; i++) gateways.push(await startGateway(backend, { apiKeys: keys, limits }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const gw = gateways[i % 2];
+      statuses.push((await fetch(`${gw.url}/genres`, { headers: { authorization: `Bearer ${secret}` } })).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+
+  it('let requests through when Redis is unreachable (fail open), answering at once', async () => {
+    const gw = await startGateway(backend, { limits: { RATE_LIMIT_MAX: 1, REDIS_URL: 'redis://127.0.0.1:1' } });
+    gateways.push(gw);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${gw.url}/genres`)).status).toBe(200);
+  });
+});
