@@ -11,7 +11,7 @@
  * 3. Exits 0 when both models are active; otherwise 1 with a one-line reason on stderr (2: bad environment).
  *
  * Environment: MONGO_URL, MONGO_DB (required), TRAINER_ADDRESS (required), BOOTSTRAP_MOVIELENS_DIR,
- * BOOTSTRAP_TIMEOUT_SECONDS (default 1800: the whole bootstrap, data and training), BOOTSTRAP_POLL_MS (default 1000),
+ * BOOTSTRAP_API_KEY (required: an `admin` key for the Trainer API), BOOTSTRAP_TIMEOUT_SECONDS (default 1800: the whole bootstrap, data and training), BOOTSTRAP_POLL_MS (default 1000),
  * BOOTSTRAP_DEMO_USERS / _MOVIES / _INTERACTIONS (default 1000 / 1700 / 100000, as `npm start`).
  */
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +26,7 @@ import { importMovieLens } from '../lib/src/data/movielens.js';
 import { MODEL_TYPES, type ModelTypeName } from '../lib/src/domain.js';
 import { callUnary, clientChannelOptions } from '../lib/src/grpc/client.js';
 import { modelTypeName, modelTypeToProto } from '../lib/src/proto-mapping.js';
+import { sendApiKey } from '../lib/src/grpc/auth.js';
 import { ModelType, TrainerServiceClient, TrainingRunState, type TrainingRun } from '../lib/src/proto.js';
 import { MongoStore } from '../lib/src/store/mongo-store.js';
 import type { Store } from '../lib/src/store/types.js';
@@ -35,6 +36,8 @@ const schema = z.object({
   MONGO_URL: storageEnvShape.MONGO_URL.unwrap(),
   MONGO_DB: z.string().min(1),
   TRAINER_ADDRESS: env.grpcTarget(),
+  /** An API key with the `admin` scope: the Trainer refuses StartTraining without one (README "Security"). */
+  BOOTSTRAP_API_KEY: z.string().min(1, 'BOOTSTRAP_API_KEY must be an API key with the admin scope'),
   BOOTSTRAP_MOVIELENS_DIR: z.string().min(1).optional(),
   BOOTSTRAP_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(1800),
   BOOTSTRAP_POLL_MS: z.coerce.number().int().positive().default(1000),
@@ -241,7 +244,7 @@ export async function main(environment: NodeJS.ProcessEnv = process.env, io: Cli
   const trainer = new TrainerServiceClient(
     config.TRAINER_ADDRESS,
     grpc.credentials.createInsecure(),
-    clientChannelOptions({ services: ['recsys.v1.TrainerService'] }),
+    { ...clientChannelOptions({ services: ['recsys.v1.TrainerService'] }), interceptors: [sendApiKey(config.BOOTSTRAP_API_KEY)] },
   );
   try {
     store = await MongoStore.connect(config.MONGO_URL, config.MONGO_DB);

@@ -34,6 +34,8 @@ import { loadTrainerConfig } from '../trainer/src/config.js';
 import { startTrainer } from '../trainer/src/server.js';
 import { loadGatewayConfig } from '../gateway/src/config.js';
 import { buildGateway } from '../gateway/src/app.js';
+import { withApiKey } from '../gateway/src/auth.js';
+import { ApiKeyStore, ensureDemoKey } from '../lib/src/api-keys.js';
 import { registerConsole } from '../gateway/src/console.js';
 import { Upstreams } from '../gateway/src/upstreams.js';
 import { assertPortsFree, DEMO_USAGE, DemoError, listening, parseDemoFlags, staleModels, type Listener } from './demo-support.js';
@@ -113,11 +115,17 @@ async function main(): Promise<void> {
   // Every service's configuration, validated before anything starts. No service logs unless LOG_LEVEL asks for them:
   // the demo prints progress and every condition that matters (a failed training, a refused version, a taken port)
   // itself, in words; short grace times: Ctrl-C should not wait for a training run to finish.
-  const env = { LOG_LEVEL: 'fatal', SHUTDOWN_GRACE_MS: '2000', WORKER_SHUTDOWN_GRACE_MS: '1000', ...process.env };
+  // State-changing routes need an API key (README "Security"): the demo makes one (kept in DATA_DIR, reused) and
+  // prints it; its own training calls use it too. API_KEYS_FILE set by the caller wins (then the demo's calls need
+  // the demo key in that file, or API_KEYS holding it).
+  const demoKey = ensureDemoKey(process.env.DATA_DIR ?? '.data');
+  const env = { LOG_LEVEL: 'fatal', SHUTDOWN_GRACE_MS: '2000', WORKER_SHUTDOWN_GRACE_MS: '1000', API_KEYS_FILE: demoKey.file, ...process.env };
   const recsvcConfig = loadRecsvcConfig(env);
   const trainerConfig = loadTrainerConfig(env);
   const gatewayConfig = loadGatewayConfig(env);
   const log = createLogger('demo', recsvcConfig.LOG_LEVEL);
+  const apiKeys = ApiKeyStore.fromEnv(gatewayConfig, log);
+  closers.push({ name: 'API keys', close: async () => apiKeys.close() });
 
   // Every listener, checked before any work: a taken port is named with the variable that changes it.
   const gatewayListener: Listener = { variable: 'GATEWAY_PORT', what: 'the REST gateway and web console', host: gatewayConfig.GATEWAY_HOST, port: gatewayConfig.GATEWAY_PORT };
@@ -195,12 +203,12 @@ async function main(): Promise<void> {
   const recsvc: RunningRecsvc = await listening(recsvcListeners, () => startRecsvc(recsvcConfig, log, { store, cache, objects }));
   closers.push({ name: 'recommendation service', close: () => recsvc.shutdown(recsvcConfig.SHUTDOWN_GRACE_MS) });
   if (stopping) return parked();
-  const trainer = await listening(trainerListeners, () => startTrainer(trainerConfig, log, { store, cache, objects }));
+  const trainer = await listening(trainerListeners, () => startTrainer(trainerConfig, log, { store, cache, objects, apiKeys }));
   closers.push({ name: 'trainer', close: () => trainer.shutdown(trainerConfig.SHUTDOWN_GRACE_MS) });
   if (stopping) return parked();
   const upstreams = new Upstreams(`127.0.0.1:${recsvc.port}`, `127.0.0.1:${trainer.port}`, 30_000);
   closers.push({ name: 'gateway upstreams', close: async () => upstreams.close() });
-  const gateway = await buildGateway({ upstreams, log, extraRoutes: (app) => registerConsole(app) });
+  const gateway = await buildGateway({ upstreams, log, apiKeys, extraRoutes: (app) => registerConsole(app) });
   closers.push({ name: 'gateway', close: () => gateway.close() });
   await listening([gatewayListener], () => gateway.listen({ host: gatewayConfig.GATEWAY_HOST, port: gatewayConfig.GATEWAY_PORT }));
   if (stopping) return parked();
@@ -213,11 +221,11 @@ async function main(): Promise<void> {
   if (stale.size > 0) {
     say(`[${elapsed()}] training als and lightfm ...`);
     const trainerClient = upstreams.trainer;
-    const { run } = await upstreams.call(trainerClient, trainerClient.startTraining, { modelTypes: [] }, 'demo');
+    const { run } = await withApiKey(demoKey.secret, () => upstreams.call(trainerClient, trainerClient.startTraining, { modelTypes: [] }, 'demo'));
     let last = '';
     for (;;) {
       if (stopping) return parked();
-      const { run: now } = await upstreams.call(trainerClient, trainerClient.getTrainingRun, { runId: run!.runId }, 'demo');
+      const { run: now } = await withApiKey(demoKey.secret, () => upstreams.call(trainerClient, trainerClient.getTrainingRun, { runId: run!.runId }, 'demo'));
       const line = `${now!.stage || 'queued'} ${Math.round((now!.progress ?? 0) * 100)}%`;
       if (line !== last) say(`[${elapsed()}]   ${line}`);
       last = line;
@@ -232,7 +240,7 @@ async function main(): Promise<void> {
           const modelType = MODEL_TYPES.find((t) => modelEnum[t] === o.modelType);
           // The gate kept an older version, but that one was trained on other data: the new one serves.
           if (!o.promoted && modelType && stale.has(modelType)) {
-            await upstreams.call(trainerClient, trainerClient.activateModel, { modelType: o.modelType, version: o.version }, 'demo');
+            await withApiKey(demoKey.secret, () => upstreams.call(trainerClient, trainerClient.activateModel, { modelType: o.modelType, version: o.version }, 'demo'));
             say(`[${elapsed()}]   ${modelType}: activated ${o.version} anyway: the active version was trained on other data`);
           }
         }
@@ -257,8 +265,11 @@ async function main(): Promise<void> {
   REST API docs ${base}/docs
   gRPC          recsvc 127.0.0.1:${recsvc.port}, trainer 127.0.0.1:${trainer.port}
   metrics       ${base}/metrics, recsvc http://127.0.0.1:${recsvc.metricsPort}/metrics
+  API key       ${demoKey.secret}
+                (scopes admin, ingest, client, metrics; kept in ${demoKey.file}; send it as
+                 -H "authorization: Bearer <key>" to training, activation, refresh, events and settings routes)
 models:
-${status.join('\n')}${noModelBecause ? `\n  (add interactions, then train: curl -s -X POST ${base}/training/runs -H 'content-type: application/json' -d '{}')` : ''}
+${status.join('\n')}${noModelBecause ? `\n  (add interactions, then train: curl -s -X POST ${base}/training/runs -H "authorization: Bearer ${demoKey.secret}" -H 'content-type: application/json' -d '{}')` : ''}
 
 Try:
   curl -s '${base}/recommendations/u1?k=5'

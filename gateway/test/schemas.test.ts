@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_TYPES } from '../../lib/src/domain.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { AUTH, startStack, type TestStack } from '../../lib/test/support/stack.js';
 import { REST_ENUMS } from '../src/schemas.js';
 
 /** Every enum of the OpenAPI document, with where it is: [path in the document, values]. */
@@ -84,7 +84,7 @@ describe('REST enums: derived from the protos, complete in OpenAPI, named in eve
     for (const [method, path, body, message] of cases) {
       const response = await fetch(`${stack.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? AUTH : { ...AUTH, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       expect(response.status, path).toBe(400);

@@ -11,6 +11,8 @@ import { loadTrainerConfig } from '../../trainer/src/config.js';
 import { startTrainer, type RunningTrainerWithWorker } from '../../trainer/src/server.js';
 import { embeddedBackends, FAST_ENV, fillSmallWorld, silentLog, type Backends } from '../../trainer/test/support/harness.js';
 import { buildGateway } from '../src/app.js';
+import { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { AUTH, TEST_API_KEYS } from '../../lib/test/support/stack.js';
 import { Upstreams } from '../src/upstreams.js';
 
 describe('REST training routes: model settings, tuning trace, activation refusals', () => {
@@ -22,14 +24,14 @@ describe('REST training routes: model settings, tuning trace, activation refusal
   beforeAll(async () => {
     backends = await embeddedBackends();
     await fillSmallWorld(backends.store);
-    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', ...FAST_ENV }), silentLog, {
+    trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', API_KEYS: TEST_API_KEYS, ...FAST_ENV }), silentLog, {
       store: backends.store,
       cache: backends.cache,
       objects: backends.objects,
     });
     // No recommendation service is needed for these routes: its address is never called.
     upstreams = new Upstreams('127.0.0.1:9', `127.0.0.1:${trainer.port}`, 10_000);
-    app = await buildGateway({ upstreams, log: silentLog });
+    app = await buildGateway({ upstreams, log: silentLog, apiKeys: new ApiKeyStore({ inline: TEST_API_KEYS }) });
   });
   afterAll(async () => {
     await app?.close();
@@ -43,7 +45,7 @@ describe('REST training routes: model settings, tuning trace, activation refusal
     return { status: res.statusCode, body: res.json() };
   };
   const send = async (method: 'PUT' | 'POST', url: string, payload: unknown) => {
-    const res = await app.inject({ method, url, payload: payload as object });
+    const res = await app.inject({ method, url, payload: payload as object, headers: AUTH });
     return { status: res.statusCode, body: res.json() };
   };
 

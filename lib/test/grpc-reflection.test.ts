@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { seedServingWorld } from './support/fixtures.js';
 import { requireServers } from './support/servers.js';
-import { startStack, type TestStack } from './support/stack.js';
+import { startStack, TEST_API_KEY, type TestStack } from './support/stack.js';
 
 /**
  * Server reflection checked with a real reflection client: grpcurl (github.com/fullstorydev/grpcurl, built by
@@ -23,7 +23,8 @@ interface Run {
 
 function grpcurl(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(grpcurlBinary, ['-plaintext', '-max-time', '20', ...args], (err, stdout, stderr) => {
+    // The test stack's key on every call (the Trainer refuses state-changing calls without one; recsvc ignores it).
+    execFile(grpcurlBinary, ['-plaintext', '-max-time', '20', '-H', `authorization: Bearer ${TEST_API_KEY}`, ...args], (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

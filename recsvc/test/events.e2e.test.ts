@@ -3,7 +3,7 @@ import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import type { Store } from '../../lib/src/store/types.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import type { ObjectStore } from '../../lib/src/objectstore/types.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { AUTH, startStack, type TestStack } from '../../lib/test/support/stack.js';
 import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
 import { connectRealBackends, describeWithServers, dropTestDatabase } from '../../lib/test/support/servers.js';
 
@@ -23,7 +23,7 @@ function eventsSuite(makeBackends: () => Promise<Backends>) {
   let backends: Backends;
   const get = (path: string) => fetch(`${stack.baseUrl}${path}`);
   const post = (path: string, body: unknown) =>
-    fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${stack.baseUrl}${path}`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
     backends = await makeBackends();

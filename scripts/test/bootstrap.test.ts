@@ -9,7 +9,8 @@ import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { MongoStore } from '../../lib/src/store/mongo-store.js';
 import type { Store } from '../../lib/src/store/types.js';
 import { describeWithServers, realStorageEnv } from '../../lib/test/support/servers.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { startStack, TEST_API_KEY, type TestStack } from '../../lib/test/support/stack.js';
+import { sendApiKey } from '../../lib/src/grpc/auth.js';
 import { loadBootstrapConfig, main, runBootstrap, type BootstrapConfig, type BootstrapDeps } from '../bootstrap.js';
 
 // Small data and quick hyper-parameters: the test checks the bootstrap's logic, not model quality.
@@ -25,7 +26,7 @@ const QUICK_TRAINING = {
 };
 
 function configFor(trainerAddress: string, extra: Record<string, string> = {}): BootstrapConfig {
-  return loadBootstrapConfig({ MONGO_URL: 'mongodb://unused:1/', MONGO_DB: 'unused', TRAINER_ADDRESS: trainerAddress, BOOTSTRAP_POLL_MS: '50', ...extra });
+  return loadBootstrapConfig({ MONGO_URL: 'mongodb://unused:1/', MONGO_DB: 'unused', TRAINER_ADDRESS: trainerAddress, BOOTSTRAP_API_KEY: TEST_API_KEY, BOOTSTRAP_POLL_MS: '50', ...extra });
 }
 
 /** The bootstrap against one stack's trainer, with a store and a data-load marker of the caller's choice. */
@@ -40,7 +41,7 @@ function bootstrapSuite(title: string, open: () => Promise<{ store: Store; lock:
 
     async function deps(owner: string): Promise<BootstrapDeps> {
       const lock = await makeLock();
-      const trainer = new TrainerServiceClient(stack.trainerAddress, grpc.credentials.createInsecure());
+      const trainer = new TrainerServiceClient(stack.trainerAddress, grpc.credentials.createInsecure(), { interceptors: [sendApiKey(TEST_API_KEY)] });
       opened.push({ lock, trainer });
       return { store, lock, trainer, owner, demoData: DEMO, say: (line) => lines.push(`${owner}: ${line}`) };
     }
@@ -146,9 +147,10 @@ describe('bootstrap failures', () => {
     };
     const missing = io();
     expect(await main({}, missing.io)).toBe(2);
-    expect(missing.out.stderr).toMatch(/MONGO_URL.*MONGO_DB.*TRAINER_ADDRESS/);
+    expect(missing.out.stderr).toMatch(/MONGO_URL.*MONGO_DB.*TRAINER_ADDRESS/s);
+    expect(missing.out.stderr).toMatch(/BOOTSTRAP_API_KEY/);
     const unreachable = io();
-    expect(await main({ MONGO_URL: 'mongodb://127.0.0.1:1/', MONGO_DB: 'x', TRAINER_ADDRESS: '127.0.0.1:1', BOOTSTRAP_TIMEOUT_SECONDS: '1' }, unreachable.io)).toBe(1);
+    expect(await main({ MONGO_URL: 'mongodb://127.0.0.1:1/', MONGO_DB: 'x', TRAINER_ADDRESS: '127.0.0.1:1', BOOTSTRAP_API_KEY: 'k', BOOTSTRAP_TIMEOUT_SECONDS: '1' }, unreachable.io)).toBe(1);
     expect(unreachable.out.stderr.trim().split('\n')).toHaveLength(1);
     expect(unreachable.out.stderr).toMatch(/^bootstrap: /);
   });

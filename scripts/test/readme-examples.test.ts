@@ -46,7 +46,7 @@ interface ExampleResult {
  * Runs the commands in order in one bash (so variables set by one are seen by the next), against the demo at
  * `hostPort` instead of localhost:8080. For an assignment the output is the value assigned.
  */
-async function runExamples(commands: readonly string[], hostPort: string): Promise<ExampleResult[]> {
+async function runExamples(commands: readonly string[], hostPort: string, dataDir: string): Promise<ExampleResult[]> {
   const marker = '@@readme-example-end';
   const script = ['set -o pipefail']
     .concat(
@@ -57,7 +57,8 @@ async function runExamples(commands: readonly string[], hostPort: string): Promi
       }),
     )
     .join('\n');
-  const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // DATA_DIR: the demo's, where the README's examples read the demo's API key.
+  const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATA_DIR: dataDir } });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -94,7 +95,7 @@ describe('README.md "REST API" examples, run as written against the demo', () =>
 
   it('each exits 0 and answers JSON without an error body', async () => {
     const commands = restApiExamples(readme);
-    const results = await runExamples(commands, new URL(demo.baseUrl()).host);
+    const results = await runExamples(commands, new URL(demo.baseUrl()).host, dataDir);
     for (const [i, result] of results.entries()) {
       const where = `example ${i + 1}: ${result.command}\n-> ${result.output.slice(0, 500)}`;
       expect(result.exitCode, where).toBe(0);

@@ -12,7 +12,16 @@ export function trainerAuthPolicy(config: Pick<ApiKeysEnv, 'REQUIRE_KEY_FOR_CLIE
   const read = config.REQUIRE_KEY_FOR_CLIENT_ROUTES ? 'client' : null;
   return {
     service: TRAINER_SERVICE_NAME,
-    methods: { StartTraining: 'admin', ActivateModel: 'admin', RefreshRecommendations: 'admin', GetTrainingRun: read, ListModels: read },
+    methods: {
+      StartTraining: 'admin',
+      ActivateModel: 'admin',
+      RefreshRecommendations: 'admin',
+      UpdateModelConfig: 'admin',
+      GetTrainingRun: read,
+      GetJob: read,
+      ListModels: read,
+      GetModelConfig: read,
+    },
     defaultScope: 'admin',
   };
 }

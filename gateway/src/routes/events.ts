@@ -73,6 +73,8 @@ export const eventRoutes: RouteModule = (app, upstreams) => {
   app.post(
     '/events',
     {
+      // Producers hold an `ingest` key (README "Security"); a batch of 1,000 events needs the batch body limit.
+      config: { scope: 'ingest', bodyLimit: 'batch' },
       schema: {
         summary: 'Interaction events (watched, rated, bookmarked, bookmark_removed, liked, disliked): a batch of up to 1,000',
         description:
