@@ -43,7 +43,7 @@ check_deadline() { [ "$(deadline_left)" -gt 0 ] || fail "time limit of ${TIMEOUT
 # docker-compose lets the shell's variables win over the env file: drop every variable docker-compose.yml reads
 # (CI exports the test servers' MONGO_URL, S3_ENDPOINT, ... before this script runs).
 unset MONGO_URL MONGO_DB REDIS_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET S3_REGION S3_ADMIN_PORT \
-  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE
+  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE ADMIN_API_KEY API_KEYS_EXTRA
 
 dc() { docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml -f docker-compose.ci.yml "$@"; }
 
@@ -73,10 +73,12 @@ eval "$(bash scripts/docker-engine.sh start)"
 export DOCKER_HOST
 
 mkdir -p "$RUN_DIR"
+ADMIN_API_KEY=smoke-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 # Secrets for this run only (the file is outside the repository): random S3 keys, as an operator's .env would hold.
 cat >"$ENV_FILE" <<EOF
 S3_ACCESS_KEY=smoke-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 S3_SECRET_KEY=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+ADMIN_API_KEY=$ADMIN_API_KEY
 GATEWAY_PORTS=$PORTS
 S3_ADMIN_PORT=0
 TRAINER_WORKER_THREADS=1
@@ -134,7 +136,7 @@ port=$(dc port gateway 8080 | sed 's/.*://')
 BASE="http://127.0.0.1:$port"
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);const f=new Function("v","return ("+process.argv[1]+")");const r=f(v);process.stdout.write(typeof r==="string"?r:JSON.stringify(r))})' "$1"; }
 get() { curl -sf --max-time 10 "$BASE$1"; }
-post() { curl -sf --max-time 10 -X POST -H 'content-type: application/json' -d "$2" "$BASE$1"; }
+post() { curl -sf --max-time 10 -X POST -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' -d "$2" "$BASE$1"; }
 
 source_of=""
 until [ "$source_of" = model ] || [ "$source_of" = cache ]; do
