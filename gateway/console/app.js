@@ -86,6 +86,16 @@ async function api(method, path, body) {
   }
 }
 
+/**
+ * The API key typed into the page (training, activation and other state-changing routes need one with scope admin;
+ * README "Security"). Kept in sessionStorage: for this tab only, never in a URL or a cookie.
+ */
+const API_KEY_STORAGE = 'recsys.apiKey';
+function apiKey() {
+  const field = $('api-key');
+  return field ? field.value.trim() : '';
+}
+
 async function request(method, path, body) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
@@ -93,7 +103,11 @@ async function request(method, path, body) {
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(apiKey() ? { authorization: `Bearer ${apiKey()}` } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal,
     });
@@ -115,7 +129,8 @@ async function request(method, path, body) {
   if (!response.ok) {
     const code = data?.error?.code ?? `HTTP_${response.status}`;
     const message = data?.error?.message ?? (text.slice(0, 200) || response.statusText);
-    throw new ApiError(response.status, code, `${method} ${path.split('?')[0]} → ${response.status} ${code}: ${message}`);
+    const hint = response.status === 401 || response.status === 403 ? ' (type an API key with the admin scope into the Training panel: the demo prints its key)' : '';
+    throw new ApiError(response.status, code, `${method} ${path.split('?')[0]} → ${response.status} ${code}: ${message}${hint}`);
   }
   return data;
 }
@@ -827,6 +842,8 @@ function init() {
   });
   $('refresh-models').addEventListener('click', () => void loadModels());
   $('start-training').addEventListener('click', () => void startTraining());
+  $('api-key').value = sessionStorage.getItem(API_KEY_STORAGE) ?? '';
+  $('api-key').addEventListener('change', () => sessionStorage.setItem(API_KEY_STORAGE, apiKey()));
   updateGenreControls();
 
   void loadGenres();

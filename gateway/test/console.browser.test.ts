@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { GENRES } from '../../lib/src/domain.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { MOVIES, publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { startStack, TEST_API_KEY, type TestStack } from '../../lib/test/support/stack.js';
 import { registerConsole } from '../src/console.js';
 
 /**
@@ -288,6 +288,12 @@ function browserSuite() {
     const panel = await byTestId('models').evaluate((el) => el.clientWidth);
     expect(width).toBeLessThanOrEqual(panel);
 
+    // Training needs an API key: without one the page says so (401), with the key typed in the run starts.
+    await byTestId('start-training').click();
+    await expect.poll(() => byTestId('training-state').getAttribute('data-state')).toBe('error');
+    expect(await text('status-text')).toMatch(/401 UNAUTHENTICATED.*API key with the admin scope/);
+    await byTestId('api-key').fill(TEST_API_KEY);
+    await byTestId('api-key').dispatchEvent('change');
     // Training: whatever the trainer answers (a table, none yet, or an error) is shown.
     await byTestId('start-training').click();
     await expect
