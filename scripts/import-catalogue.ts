@@ -8,8 +8,8 @@ import { importCatalogue, type CatalogueFormat } from '../lib/src/data/catalogue
 import { DEFAULT_BATCH_SIZE, validateBatchSize } from '../lib/src/data/generate.js';
 import { parseEncoding, type TextEncodingOption } from '../lib/src/data/text-files.js';
 import { InvalidArgumentError } from '../lib/src/errors.js';
-import { isMain, openCliStore, parseCount, reportCliError, UsageError, type CliIo } from './generate-data.js';
-import { progressPrinter, refuseWithoutMongo, summaryLines } from './import-common.js';
+import { isMain, parseCount, UsageError, type CliIo } from './generate-data.js';
+import { progressPrinter, runImportCli } from './import-common.js';
 import { DEFAULT_PROGRESS_EVERY } from './import-movielens.js';
 
 export const USAGE = `Usage: import-catalogue --movies FILE [--interactions FILE] [options]
@@ -107,27 +107,9 @@ export function parseCatalogueArgs(argv: readonly string[]): CatalogueArgs {
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let args: CatalogueArgs;
-  try {
-    args = parseCatalogueArgs(argv);
-  } catch (err) {
-    return reportCliError('import-catalogue', err, io);
-  }
-  if (args.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const refusal = refuseWithoutMongo(io, args.embedded);
-  if (refusal) {
-    io.stderr.write(`import-catalogue: ${refusal}\n`);
-    return 2;
-  }
-  let opened: Awaited<ReturnType<typeof openCliStore>> | undefined;
-  try {
-    opened = await openCliStore('import-catalogue', io);
-    const started = performance.now();
+  return runImportCli('import-catalogue', USAGE, argv, io, parseCatalogueArgs, async (store, args) => {
     const summary = await importCatalogue(
-      opened.store,
+      store,
       { movies: args.movies, interactions: args.interactions },
       {
         reset: args.reset,
@@ -139,16 +121,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         onProgress: progressPrinter(io.stderr, 'interactions', 'interactions'),
       },
     );
-    io.stdout.write(summaryLines(args.movies, (performance.now() - started) / 1000, summary));
-    if (opened.embedded) {
-      io.stderr.write('note: this was the embedded store: the data is gone when the command exits (set MONGO_URL to keep it)\n');
-    }
-    return 0;
-  } catch (err) {
-    return reportCliError('import-catalogue', err, io);
-  } finally {
-    if (opened?.ownStore) await opened.store.close();
-  }
+    return { source: args.movies, summary };
+  });
 }
 
 if (isMain(import.meta.url)) {

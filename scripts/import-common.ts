@@ -3,7 +3,8 @@
  * summary.
  */
 import type { ImportProgress, ImportSummary } from '../lib/src/data/catalogue-builder.js';
-import type { CliIo, ProgressOutput } from './generate-data.js';
+import type { Store } from '../lib/src/store/types.js';
+import { openCliStore, reportCliError, type CliIo, type ProgressOutput } from './generate-data.js';
 
 export const NO_MONGO_MESSAGE =
   'MONGO_URL is not set: this tool writes to MongoDB; start the stack or set MONGO_URL; ' +
@@ -69,4 +70,49 @@ export function summaryLines(source: string, seconds: number, s: ImportSummary):
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The body of an import CLI: parse the arguments (a usage error is exit code 2), print the usage for --help, refuse
+ * without MONGO_URL (exit 2, see refuseWithoutMongo), open the store, run the import, print its summary; any other
+ * failure is one line on stderr with exit code 1. Returns the exit code.
+ */
+export async function runImportCli<A extends { help: boolean; embedded: boolean }>(
+  name: string,
+  usage: string,
+  argv: readonly string[],
+  io: CliIo,
+  parse: (argv: readonly string[]) => A,
+  run: (store: Store, args: A) => Promise<{ source: string; summary: ImportSummary }>,
+): Promise<number> {
+  let args: A;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    return reportCliError(name, err, io);
+  }
+  if (args.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  const refusal = refuseWithoutMongo(io, args.embedded);
+  if (refusal) {
+    io.stderr.write(`${name}: ${refusal}\n`);
+    return 2;
+  }
+  let opened: Awaited<ReturnType<typeof openCliStore>> | undefined;
+  try {
+    opened = await openCliStore(name, io);
+    const started = performance.now();
+    const { source, summary } = await run(opened.store, args);
+    io.stdout.write(summaryLines(source, (performance.now() - started) / 1000, summary));
+    if (opened.embedded) {
+      io.stderr.write('note: this was the embedded store: the data is gone when the command exits (set MONGO_URL to keep it)\n');
+    }
+    return 0;
+  } catch (err) {
+    return reportCliError(name, err, io);
+  } finally {
+    if (opened?.ownStore) await opened.store.close();
+  }
 }

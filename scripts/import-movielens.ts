@@ -7,8 +7,8 @@ import { importMovieLens } from '../lib/src/data/movielens.js';
 import { DEFAULT_BATCH_SIZE, validateBatchSize } from '../lib/src/data/generate.js';
 import { parseEncoding, type TextEncodingOption } from '../lib/src/data/text-files.js';
 import { InvalidArgumentError } from '../lib/src/errors.js';
-import { isMain, openCliStore, parseCount, reportCliError, UsageError, type CliIo } from './generate-data.js';
-import { progressPrinter, refuseWithoutMongo, summaryLines } from './import-common.js';
+import { isMain, parseCount, UsageError, type CliIo } from './generate-data.js';
+import { progressPrinter, runImportCli } from './import-common.js';
 
 export const DEFAULT_PROGRESS_EVERY = 100_000;
 
@@ -102,26 +102,8 @@ export function parseImportArgs(argv: readonly string[]): ImportArgs {
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  let args: ImportArgs;
-  try {
-    args = parseImportArgs(argv);
-  } catch (err) {
-    return reportCliError('import-movielens', err, io);
-  }
-  if (args.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const refusal = refuseWithoutMongo(io, args.embedded);
-  if (refusal) {
-    io.stderr.write(`import-movielens: ${refusal}\n`);
-    return 2;
-  }
-  let opened: Awaited<ReturnType<typeof openCliStore>> | undefined;
-  try {
-    opened = await openCliStore('import-movielens', io);
-    const started = performance.now();
-    const summary = await importMovieLens(opened.store, args.dir, {
+  return runImportCli('import-movielens', USAGE, argv, io, parseImportArgs, async (store, args) => {
+    const summary = await importMovieLens(store, args.dir, {
       reset: args.reset,
       batchSize: args.batchSize,
       encoding: args.encoding,
@@ -129,16 +111,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       progressEvery: args.progressEvery,
       onProgress: progressPrinter(io.stderr, 'ratings', 'ratings'),
     });
-    io.stdout.write(summaryLines(`${args.dir} (${summary.layout} layout)`, (performance.now() - started) / 1000, summary));
-    if (opened.embedded) {
-      io.stderr.write('note: this was the embedded store: the data is gone when the command exits (set MONGO_URL to keep it)\n');
-    }
-    return 0;
-  } catch (err) {
-    return reportCliError('import-movielens', err, io);
-  } finally {
-    if (opened?.ownStore) await opened.store.close();
-  }
+    return { source: `${args.dir} (${summary.layout} layout)`, summary };
+  });
 }
 
 if (isMain(import.meta.url)) {
