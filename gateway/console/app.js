@@ -725,7 +725,27 @@ function renderDetails(v) {
       : null;
   };
   return h('div', { class: 'details-body' }, section('Metrics', v.metrics), section('Parameters', v.params), section('Data', v.data_stats),
+    renderTuning(v.tuning),
     v.created_at ? h('p', { class: 'muted' }, `Created ${v.created_at}`) : null);
+}
+
+/** How the version's parameters were chosen (the trainer's self-tuning trace): every trial, the chosen one marked. */
+function renderTuning(t) {
+  if (!t || !Array.isArray(t.trials) || t.trials.length === 0) return null;
+  const names = Object.keys(t.space ?? {}).sort();
+  const shown = names.length ? names : Object.keys(t.trials[0].params ?? {}).sort();
+  return h('div', { class: 'kv tuning', testid: 'tuning' },
+    h('h4', {}, 'Tuning'),
+    h('p', { class: 'muted' },
+      `${t.trials.length} trial${t.trials.length === 1 ? '' : 's'} on a ${Math.round(t.validation_fraction * 100)}% validation split, ` +
+      `${t.metric}, started from ${t.started_from}, stopped by ${t.stopped_by} (budget ${fmtValue('seconds', t.budget_seconds)} s)`),
+    h('table', { class: 'trials' },
+      h('thead', {}, h('tr', {}, ...shown.map((n) => h('th', { scope: 'col', class: 'num' }, n)), h('th', { scope: 'col', class: 'num' }, t.metric), h('th', { scope: 'col' }, ''))),
+      h('tbody', {}, ...t.trials.map((trial) =>
+        h('tr', { class: trial.kept ? 'chosen' : '' },
+          ...shown.map((n) => h('td', { class: 'num' }, fmtValue(n, trial.params?.[n]))),
+          h('td', { class: 'num' }, trial.score < 0 ? 'failed' : trial.score.toFixed(4)),
+          h('td', {}, trial.kept ? 'chosen' : ''))))));
 }
 
 async function activate(modelType, version) {

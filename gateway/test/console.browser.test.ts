@@ -42,7 +42,16 @@ async function startConsoleStack() {
     popularityNdcgAt10: 0.3, popularityPrecisionAt10: 0.25, popularityUsersEvaluated: 943, readSeconds: 1.25,
   });
   const versions = {
-    als: await publishServingModel(stack.objects, 'als', { metrics: metrics(0.45, 0.38) }),
+    als: await publishServingModel(stack.objects, 'als', {
+      metrics: metrics(0.45, 0.38),
+      // As the trainer's self-tuning stores it (trainer/src/tuning.ts): two trials, the second chosen.
+      tuning: {
+        metric: 'ndcgAt10', startedFrom: 'configured', stoppedBy: 'budget', budgetSeconds: 12, validationFraction: 0.2,
+        space: { regularization: { min: 1, max: 100, integer: false, scale: 'log' } },
+        trials: [{ params: { regularization: 20 }, score: 0.41, seconds: 2, kept: false }, { params: { regularization: 40 }, score: 0.43, seconds: 2, kept: true }],
+        chosen: 1,
+      },
+    }),
     lightfm: await publishServingModel(stack.objects, 'lightfm', { metrics: metrics(0.21, 0.2) }),
   };
   await stack.recsvc.models.checkActive('als');
@@ -275,6 +284,12 @@ function browserSuite() {
     expect(await alsRow.getByTestId('ndcg').textContent()).toBe('0.450 / 0.300');
     expect(await alsRow.getByTestId('vs-popularity').textContent()).toBe('1.50× popularity');
     expect(await alsRow.getByTestId('popularity-flag').count()).toBe(0);
+    // How the parameters were chosen: the self-tuning trace, every trial, the chosen one marked.
+    await alsRow.getByTestId('details-toggle').click();
+    const tuning = byTestId('models-als').getByTestId('tuning');
+    expect(await tuning.textContent()).toMatch(/2 trials on a 20% validation split, ndcgAt10, started from configured, stopped by budget/);
+    expect(await tuning.locator('tr.chosen').textContent()).toMatch(/40.*0\.4300.*chosen/);
+    await alsRow.getByTestId('details-toggle').click();
     expect(await lightfmRow.getAttribute('data-beaten')).toBe('true');
     expect(await lightfmRow.getByTestId('popularity-flag').textContent()).toMatch(/popularity is better/);
     const details = byTestId('models-lightfm').getByTestId('model-details');

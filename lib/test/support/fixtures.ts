@@ -40,7 +40,7 @@ export async function seedServingWorld(store: Store, movies: readonly MovieDoc[]
 export async function publishServingModel(
   objects: ObjectStore,
   modelType: ModelTypeName,
-  options: { activate?: boolean; second?: number; flip?: boolean; data?: DataFingerprint; metrics?: Record<string, number> } = {},
+  options: { activate?: boolean; second?: number; flip?: boolean; data?: DataFingerprint; metrics?: Record<string, number>; tuning?: object } = {},
 ): Promise<string> {
   const registry = new ModelRegistry(objects);
   const version = newVersion(new Date(Date.UTC(2026, 10, 24, 0, 0, options.second ?? 0)));
@@ -72,6 +72,7 @@ export async function publishServingModel(
       metrics: options.metrics ?? { ndcgAt10: 0.5 },
       dimensions: { users: 2, items: 6, factors: 2, genres: modelType === 'lightfm' ? 2 : 0 },
       ...(options.data ? { data: options.data } : {}),
+      ...(options.tuning ? { tuning: options.tuning } : {}),
     },
     arrays,
     idMaps,
