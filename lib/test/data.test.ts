@@ -362,10 +362,13 @@ describe('MovieLens import', () => {
     }
   });
 
-  // The shared data set next to the checkout (/work/main → /work/shared) or one level up from a worktree, or ML100K_DIR.
+  // ML100K_DIR, or the shared data set next to the checkout (/work/main → /work/shared), one level up from a worktree,
+  // or where the machines keep it (/work/shared) for a clone elsewhere (CI's clean clone).
   const ml100k =
     process.env.ML100K_DIR ??
-    [resolve(repoRoot, '../shared/datasets/ml-100k'), resolve(repoRoot, '../../shared/datasets/ml-100k')].find((d) => existsSync(d)) ??
+    [resolve(repoRoot, '../shared/datasets/ml-100k'), resolve(repoRoot, '../../shared/datasets/ml-100k'), '/work/shared/datasets/ml-100k'].find((d) =>
+      existsSync(d),
+    ) ??
     resolve(repoRoot, '../shared/datasets/ml-100k');
   const present = existsSync(join(ml100k, 'u.data')) && existsSync(join(ml100k, 'u.item'));
   (present ? describe : describe.skip)(
