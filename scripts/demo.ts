@@ -216,12 +216,14 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : gatewayConfig.GATEWAY_PORT;
   const base = `http://${gatewayConfig.GATEWAY_HOST === '0.0.0.0' ? '127.0.0.1' : gatewayConfig.GATEWAY_HOST}:${port}`;
 
-  // Training, unless both active versions were trained on this data.
+  // Training of the models whose active version was not trained on this data (a version kept is not trained again).
   let noModelBecause = '';
   if (stale.size > 0) {
-    say(`[${elapsed()}] training als and lightfm ...`);
+    const toTrain = MODEL_TYPES.filter((t) => stale.has(t));
+    say(`[${elapsed()}] training ${toTrain.join(' and ')} ...`);
     const trainerClient = upstreams.trainer;
-    const { run } = await withApiKey(demoKey.secret, () => upstreams.call(trainerClient, trainerClient.startTraining, { modelTypes: [] }, 'demo'));
+    const modelTypes = toTrain.map((t) => modelEnum[t]);
+    const { run } = await withApiKey(demoKey.secret, () => upstreams.call(trainerClient, trainerClient.startTraining, { modelTypes }, 'demo'));
     let last = '';
     for (;;) {
       if (stopping) return parked();

@@ -31,3 +31,11 @@ export const REST_ENUMS = {
   /** Where a model's settings come from (recsys.v1.ModelConfig.source, a string in the proto). */
   configSource: ['environment', 'stored'],
 } as const;
+
+/**
+ * An integer request field carried by a protobuf int32: bounded to the int32 range so that any JSON number either
+ * reaches the service (which checks the domain range and names it) or is a 400 here, never an encoding failure (500).
+ */
+export function Int32(options: { minimum?: number; maximum?: number; description?: string } = {}) {
+  return Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647, ...options });
+}

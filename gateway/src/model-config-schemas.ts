@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { ModelTypeName } from '../../lib/src/domain.js';
-import { REST_ENUMS, StringEnum } from './enums.js';
+import { Int32, REST_ENUMS, StringEnum } from './enums.js';
 
 /**
  * REST schemas of the model settings (`GET/PUT /models/{model_type}/config`) and of the tuning trace shown by
@@ -25,7 +25,7 @@ export const TuningBudgetSchema = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ description: 'false: the values are used as they are, no search' })),
     budget_fits: Type.Optional(Type.Number({ description: 'Seconds allowed = budget_fits x the duration of the first fit (0 to 100)' })),
-    max_trials: Type.Optional(Type.Integer({ description: 'Hard cap on fits, the first included (1 to 1000)' })),
+    max_trials: Type.Optional(Int32({ description: 'Hard cap on fits, the first included (1 to 1000)' })),
     validation_fraction: Type.Optional(Type.Number({ description: "Share of each user's training items held out for validation (0.05 to 0.5)" })),
     min_improvement: Type.Optional(Type.Number({ description: 'A trial must beat the best validation score by more than this (0 to 0.1)' })),
   },

@@ -4,7 +4,7 @@ import type { RecommendationSourceName } from '../../lib/src/store/types.js';
 import { TuningTraceSchema } from './model-config-schemas.js';
 
 export { REST_ENUMS, StringEnum } from './enums.js';
-import { REST_ENUMS, StringEnum } from './enums.js';
+import { Int32, REST_ENUMS, StringEnum } from './enums.js';
 
 
 /** REST request/response schemas: validated on the way in, serialised on the way out, published at /docs. */
@@ -245,7 +245,7 @@ export const StartTrainingBody = Type.Object(
           alpha: Type.Optional(Type.Number({ minimum: 0 })),
           iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           cg_steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-          seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'int32' })),
+          seed: Type.Optional(Int32({ minimum: 0, description: 'int32' })),
         },
         { additionalProperties: false },
       ),
@@ -259,7 +259,7 @@ export const StartTrainingBody = Type.Object(
           max_sampled: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
           item_alpha: Type.Optional(Type.Number({ minimum: 0 })),
           user_alpha: Type.Optional(Type.Number({ minimum: 0 })),
-          seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647, description: 'int32' })),
+          seed: Type.Optional(Int32({ minimum: 0, description: 'int32' })),
         },
         { additionalProperties: false },
       ),

@@ -82,6 +82,10 @@ describe('REST training routes: model settings, tuning trace, activation refusal
     expect(tooHigh).toEqual({ status: 400, body: { error: { code: 'INVALID_ARGUMENT', message: 'values.learningRate must be above 0 and at most 10, got 11' } } });
     const budget = await send('PUT', '/models/lightfm/config', { tuning: { max_trials: 0 } });
     expect(budget).toEqual({ status: 400, body: { error: { code: 'INVALID_ARGUMENT', message: 'tuning.max_trials must be at least 1 and at most 1000, got 0' } } });
+    // An integer beyond the protobuf int32 it travels in (found by schemathesis): a 400 naming the bound, not a 500.
+    const huge = await send('PUT', '/models/lightfm/config', { tuning: { max_trials: -85167645377365049575039041536 } });
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.message).toMatch(/max_trials must be >= -2147483648/);
     expect((await send('PUT', '/models/lightfm/config', { bogus: 1 })).status).toBe(400);
     expect((await get('/models/knn/config')).status).toBe(400);
     expect((await get('/models/lightfm/config')).body).toEqual(changed.body);

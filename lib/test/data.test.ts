@@ -472,6 +472,6 @@ describe('import-movielens CLI', () => {
   it('exits 1 with the reason when the folder is missing', async () => {
     const run = io(new MemoryStore());
     expect(await importMain(['/nonexistent/ml-100k'], run.io)).toBe(1);
-    expect(run.err()).toContain('/nonexistent/ml-100k holds no MovieLens files');
+    expect(run.err()).toContain('/nonexistent/ml-100k does not exist');
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENRES } from '../domain.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -56,6 +57,7 @@ const MAX_TAGS_TRACKED = 100;
 
 /** Which layout a folder holds: ratings.csv + movies.csv, or u.data + u.item (NotFoundError when neither). */
 export async function detectMovieLensLayout(dir: string): Promise<MovieLensLayout> {
+  if (!existsSync(dir)) throw new NotFoundError(`${dir} does not exist: give the folder of a MovieLens download (ml-100k, ml-latest-small, ml-25m, ml-32m)`);
   if ((await fileExists(join(dir, 'ratings.csv'))) || (await fileExists(join(dir, 'movies.csv')))) return 'csv';
   if ((await fileExists(join(dir, 'u.data'))) || (await fileExists(join(dir, 'u.item')))) return '100k';
   throw new NotFoundError(
