@@ -62,7 +62,7 @@ const frameworkErrorMessages: Record<string, [number, string]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'request body must be JSON: send Content-Type: application/json'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'Content-Length does not match the body'],
   FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'request body must be a JSON object (Content-Type: application/json), not empty'],
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'request body must be a JSON object (Content-Type: application/json)'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'request body is not valid JSON (it did not parse, or it uses a forbidden key such as __proto__): send one JSON object'],
   FST_ERR_CTP_BODY_TOO_LARGE: [413, 'request body is too large'],
   FST_ERR_CTP_INVALID_TYPE: [415, 'request body must be JSON: send Content-Type: application/json'],
   FST_ERR_BAD_URL: [400, 'the URL is not valid (bad percent-encoding)'],
