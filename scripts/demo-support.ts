@@ -9,6 +9,7 @@ import { dataDifference } from '../lib/src/models/fingerprint.js';
 import { ARTIFACT_ID_MAPS } from '../lib/src/models/layout.js';
 import type { ModelRegistry } from '../lib/src/models/registry.js';
 import type { Store } from '../lib/src/store/types.js';
+import { parseCount, UsageError } from './generate-data.js';
 
 export const DEMO_USAGE = `usage: npm start [-- options]
 
@@ -50,9 +51,14 @@ export class DemoError extends Error {
   }
 }
 
+/** The data tools' whole-number flag rule (parseCount), as the demo's one-line error with exit code 2. */
 const count = (text: string, flag: string): number => {
-  if (!/^\d[\d_]*$/.test(text.trim())) throw new DemoError(`${flag} must be a whole number, got '${text.slice(0, 40)}'`, 2);
-  return Number(text.trim().replaceAll('_', ''));
+  try {
+    return parseCount(text, flag, 0);
+  } catch (err) {
+    if (err instanceof UsageError) throw new DemoError(err.message, 2);
+    throw err;
+  }
 };
 
 /** Parses the demo's flags; a DemoError (exit code 2) names the bad flag. */
