@@ -1,20 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import type { Store } from '../../lib/src/store/types.js';
-import type { Cache } from '../../lib/src/cache/types.js';
-import type { ObjectStore } from '../../lib/src/objectstore/types.js';
-import { AUTH, startStack, type TestStack } from '../../lib/test/support/stack.js';
-import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { connectRealBackends, describeWithServers, dropTestDatabase } from '../../lib/test/support/servers.js';
+import { AUTH, type TestStack } from '../../lib/test/support/stack.js';
+import { connectRealBackends, describeWithServers } from '../../lib/test/support/servers.js';
+import { closeServingWorld, ids, json, startServingWorld, type ServingBackends } from '../../lib/test/support/serving-world.js';
 
-interface Backends {
-  store: Store;
-  cache?: Cache;
-  objects?: ObjectStore;
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const json = (response: Response): Promise<any> => response.json();
-const ids = (body: { items: { movie_id: string }[] }) => body.items.map((i) => i.movie_id);
+type Backends = ServingBackends;
 const at = '2026-11-29T12:00:00Z';
 
 /** POST /events on embedded defaults (no Kafka): events are applied before the answer and the next list shows them. */
@@ -27,18 +17,9 @@ function eventsSuite(makeBackends: () => Promise<Backends>) {
 
   beforeAll(async () => {
     backends = await makeBackends();
-    await seedServingWorld(backends.store);
-    stack = await startStack(backends.store, { cache: backends.cache, objects: backends.objects });
-    await publishServingModel(stack.objects, 'als', { second: 1 });
-    await publishServingModel(stack.objects, 'lightfm', { second: 1 });
-    await Promise.all([stack.recsvc.models.checkActive('als'), stack.recsvc.models.checkActive('lightfm')]);
+    ({ stack } = await startServingWorld(backends));
   });
-  afterAll(async () => {
-    await stack?.close();
-    await backends?.cache?.close();
-    await dropTestDatabase(backends?.store);
-    await backends?.store.close();
-  });
+  afterAll(() => closeServingWorld(stack, backends));
 
   it('changes an ALS list at once: the user vector is solved again from the current interactions', async () => {
     const before = await json(await get('/recommendations/u1?model=als&k=2'));

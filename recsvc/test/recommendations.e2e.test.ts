@@ -1,22 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import type { Store } from '../../lib/src/store/types.js';
-import type { Cache } from '../../lib/src/cache/types.js';
-import type { ObjectStore } from '../../lib/src/objectstore/types.js';
 import { ModelRegistry, MODEL_ACTIVATED_CHANNEL } from '../../lib/src/models/registry.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
-import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { connectRealBackends, describeWithServers, dropTestDatabase } from '../../lib/test/support/servers.js';
+import type { TestStack } from '../../lib/test/support/stack.js';
+import { publishServingModel } from '../../lib/test/support/fixtures.js';
+import { connectRealBackends, describeWithServers } from '../../lib/test/support/servers.js';
+import { closeServingWorld, ids, json, startServingWorld, type ServingBackends } from '../../lib/test/support/serving-world.js';
 
-interface Backends {
-  store: Store;
-  cache?: Cache;
-  objects?: ObjectStore;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const json = (response: Response): Promise<any> => response.json();
-const ids = (body: { items: { movie_id: string }[] }) => body.items.map((i) => i.movie_id);
+type Backends = ServingBackends;
 
 function servingSuite(makeBackends: () => Promise<Backends>) {
   let stack: TestStack;
@@ -29,18 +19,11 @@ function servingSuite(makeBackends: () => Promise<Backends>) {
 
   beforeAll(async () => {
     backends = await makeBackends();
-    await seedServingWorld(backends.store);
-    stack = await startStack(backends.store, { cache: backends.cache, objects: backends.objects });
-    alsVersion = await publishServingModel(stack.objects, 'als', { second: 1 });
-    lightfmVersion = await publishServingModel(stack.objects, 'lightfm', { second: 1 });
-    await Promise.all([stack.recsvc.models.checkActive('als'), stack.recsvc.models.checkActive('lightfm')]);
+    let versions;
+    ({ stack, versions } = await startServingWorld(backends));
+    ({ als: alsVersion, lightfm: lightfmVersion } = versions);
   });
-  afterAll(async () => {
-    await stack?.close();
-    await backends?.cache?.close();
-    await dropTestDatabase(backends?.store);
-    await backends?.store.close();
-  });
+  afterAll(() => closeServingWorld(stack, backends));
 
   it('serves a known user from the model, excluding what they watched, then from the cache', async () => {
     const first = await json(await get('/recommendations/u1?model=als&k=3'));
