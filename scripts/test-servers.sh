@@ -18,6 +18,8 @@
 # Environment:
 #   RECSYS_TEST_CACHE  cache dir for built binaries (default ~/.cache/recsys-test-servers; binaries in bin/)
 #   RECSYS_TEST_STATE  state dir: data, logs, pidfiles, env (default /tmp/recsys-test-servers)
+#   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT: ports
+#                      (defaults above), to run a second private set beside the shared one
 #
 # See scripts/TEST-SERVERS.md for versions, build times and why these servers.
 set -euo pipefail
@@ -28,9 +30,11 @@ BIN_DIR="$CACHE_DIR/bin"
 BUILD_LOG_DIR="$CACHE_DIR/logs"
 
 HOST=127.0.0.1
-REDIS_PORT=6390
-FERRETDB_PORT=27027
-S3_PORT=9010
+# Ports can be overridden to run a second, private set of servers beside the shared one (the fault suite does):
+# RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, and KAFKA_PORT/KAFKA_CONTROLLER_PORT.
+REDIS_PORT="${RECSYS_TEST_REDIS_PORT:-6390}"
+FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
+S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
 
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 FERRETDB_VERSION=v1.24.2
