@@ -185,6 +185,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // Browsers ask for it on every visit to the console or /docs: no icon, and no 404 in their console.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.status(204).send());
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const upstream = await upstreams.health();
     const ready = upstream.recsvc && upstream.trainer;

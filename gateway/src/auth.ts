@@ -26,9 +26,9 @@ export interface GatewayAuthOptions {
   requireKeyForMetrics: boolean;
 }
 
-/** Routes that never need a key: probes, the API docs and the web console's files. */
+/** Routes that never need a key: probes, the favicon, the API docs and the web console's files. */
 function isPublic(path: string): boolean {
-  return path === '/healthz' || path === '/readyz' || path === '/' || path.startsWith('/docs') || path.startsWith('/console/');
+  return path === '/healthz' || path === '/readyz' || path === '/favicon.ico' || path === '/' || path.startsWith('/docs') || path.startsWith('/console/');
 }
 
 /** The credential of the request being handled, forwarded to the Trainer service (see forwardApiKey). */

@@ -112,6 +112,7 @@ describe('gateway API keys', () => {
     expect((await call(strict, 'GET', '/metrics', { key: METRICS })).status).toBe(200);
     expect((await call(strict, 'GET', '/healthz')).status).toBe(200);
     expect((await call(strict, 'GET', '/docs/json')).status).toBe(200);
+    expect((await call(strict, 'GET', '/favicon.ico')).status).toBe(204);
   });
 
   it('rotate keys without a restart (gateway and Trainer share the file)', async () => {
