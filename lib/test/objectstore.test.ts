@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ObjectStore } from '../src/objectstore/types.js';
@@ -58,6 +58,16 @@ describe('DirectoryObjectStore', () => {
   it('refuses keys that escape its folder', async () => {
     const store = new DirectoryObjectStore(join(dir, 'bucket'));
     await expect(store.put('../outside', Buffer.from('x'))).rejects.toThrow(/invalid object key/);
+  });
+  it('leaves no empty folders behind when removing (as S3 leaves no prefixes)', async () => {
+    const store = new DirectoryObjectStore(join(dir, 'pruned'));
+    await store.put('models/als/v1/manifest.json', Buffer.from('{}'));
+    await store.put('models/als/v1/arrays.bin', Buffer.from('x'));
+    await store.put('models/keep.txt', Buffer.from('k'));
+    await store.remove(['models/als/v1/manifest.json', 'models/als/v1/arrays.bin']);
+    expect(await readdir(join(dir, 'pruned', 'models'))).toEqual(['keep.txt']);
+    await store.remove(['models/keep.txt']);
+    expect(await readdir(join(dir, 'pruned'))).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -62,8 +62,21 @@ export class DirectoryObjectStore implements ObjectStore {
     return keys.sort();
   }
 
+  /** Removes the objects and, like S3 (where folders are only key prefixes), the folders they leave empty. */
   async remove(keys: readonly string[]): Promise<void> {
-    for (const key of keys) await rm(this.path(key), { force: true });
+    for (const key of keys) {
+      const path = this.path(key);
+      await rm(path, { force: true });
+      for (let dir = dirname(path); dir.startsWith(this.root + sep); dir = dirname(dir)) {
+        try {
+          await rmdir(dir);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') break;
+          throw err;
+        }
+      }
+    }
   }
 
   async ping(): Promise<void> {
