@@ -116,7 +116,25 @@ export class BullMqJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Registers the scheduler unless it exists with the same cron, time zone, job name and data. BullMQ's upsert
+   * replaces the scheduler's pending job with one for the next tick after *now*: an upsert of an unchanged spec by a
+   * worker starting just after a tick whose job is still delayed or waiting (no worker took it yet, e.g. all were
+   * down at midnight) would drop that tick's run. Ticks stay exactly once either way: an iteration's job id is
+   * `repeat:{scheduler id}:{tick ms}`, added at most once, and the next iteration is added by the worker that takes
+   * the current one.
+   */
   async upsertScheduler(spec: SchedulerSpec): Promise<void> {
+    const existing = await this.queue.getJobScheduler(spec.id);
+    if (
+      existing &&
+      existing.pattern === spec.cron &&
+      (existing.tz ?? 'UTC') === spec.tz &&
+      existing.name === spec.jobName &&
+      JSON.stringify(existing.template?.data ?? {}) === JSON.stringify(spec.data)
+    ) {
+      return;
+    }
     const { attempts, backoff, removeOnComplete, removeOnFail } = this.jobOptions();
     await this.queue.upsertJobScheduler(
       spec.id,
