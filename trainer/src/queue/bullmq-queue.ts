@@ -246,6 +246,18 @@ export class BullMqJobQueue implements JobQueue {
     await this.queue.close();
   }
 
+  /**
+   * A completed job keeps no error of an earlier attempt. A stall past maxStalledCount says that the worker died:
+   * BullMQ's stalled check marks such a job (deferredFailure) and puts it back in the wait list, and the next worker
+   * that takes it fails it at once without running it; while it waits, its record already carries the reason.
+   */
+  private failedReasonOf(job: AnyJob, state: JobState): string | undefined {
+    if (state === 'completed') return undefined;
+    const reason = job.failedReason || (state === 'queued' ? job.deferredFailure : undefined);
+    if (!reason) return undefined;
+    return reason === BULLMQ_STALLED_REASON ? stalledReason(this.options) : reason;
+  }
+
   private record(job: AnyJob, state: JobState): JobRecord {
     return {
       id: job.id!,
@@ -254,9 +266,7 @@ export class BullMqJobQueue implements JobQueue {
       state,
       progress: isObject(job.progress) ? job.progress : {},
       result: isObject(job.returnvalue) ? job.returnvalue : undefined,
-      // A completed job keeps no error of an earlier attempt; a stall failure says the worker died.
-      failedReason:
-        state === 'completed' || !job.failedReason ? undefined : job.failedReason === BULLMQ_STALLED_REASON ? stalledReason(this.options) : job.failedReason,
+      failedReason: this.failedReasonOf(job, state),
       attempts: job.attemptsStarted,
       createdAt: new Date(job.timestamp),
       startedAt: job.processedOn ? new Date(job.processedOn) : undefined,
