@@ -62,6 +62,14 @@ const schema = z
     JOB_KEEP_FINISHED: env.positiveInt(500),
     JOB_KEEP_FINISHED_SECONDS: env.positiveInt(7 * 86_400),
     WORKER_SHUTDOWN_GRACE_MS: env.positiveInt(60_000),
+    /** Stalled jobs: a worker's job lock lasts this long and is renewed at half of it (BullMQ lockDuration). */
+    JOB_LOCK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    /** How often workers and the API look for jobs whose lock expired (BullMQ stalledInterval). */
+    JOB_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    /** A job whose worker died is put back this many times, then failed (BullMQ maxStalledCount). */
+    JOB_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(1),
+    /** How often the worker checks that Redis still holds its marker key (data loss: schedules re-registered). */
+    REDIS_LOSS_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
     WORKER_REFRESH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     TRAIN_CRON: cron('0 0 * * *'),
     REFRESH_CRON: cron('30 0 * * *'),

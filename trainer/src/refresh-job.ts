@@ -86,10 +86,14 @@ export interface ModelRefreshStats {
 }
 
 /** Active versions to refresh; an unreadable version is skipped with a log line (the others still refresh). */
-async function activeModels(deps: RefreshDeps, log: Logger): Promise<{ loaded: LoadedModel[]; skipped: Record<string, string> }> {
+async function activeModels(
+  deps: RefreshDeps,
+  log: Logger,
+  modelTypes: readonly ModelTypeName[] = MODEL_TYPES,
+): Promise<{ loaded: LoadedModel[]; skipped: Record<string, string> }> {
   const loaded: LoadedModel[] = [];
   const skipped: Record<string, string> = {};
-  for (const modelType of MODEL_TYPES) {
+  for (const modelType of modelTypes) {
     try {
       const model = await deps.models.get(modelType);
       if (model) loaded.push(model);
@@ -144,14 +148,23 @@ function hasSignal(model: LoadedModel, u: number): boolean {
   return false;
 }
 
+/** The job's `modelTypes` (all when absent or empty: the nightly refresh); unknown names fail the job for good. */
+function refreshedTypes(data: JsonObject): ModelTypeName[] {
+  const requested = data.modelTypes === undefined ? [] : data.modelTypes;
+  if (!Array.isArray(requested) || requested.some((t) => !(MODEL_TYPES as readonly unknown[]).includes(t))) {
+    throw new PermanentJobError(`modelTypes must be a list of ${MODEL_TYPES.join(', ')}; got ${JSON.stringify(requested)}`);
+  }
+  return requested.length === 0 ? [...MODEL_TYPES] : MODEL_TYPES.filter((t) => requested.includes(t));
+}
+
 /**
- * update_all_recommendations: for the active version of each model, the top CACHED_LIST_LENGTH of every user the
+ * update_all_recommendations: for the active version of each model (or of the job's `modelTypes` only), the top CACHED_LIST_LENGTH of every user the
  * model knows (batch top-K of the models library, in chunks), written to recommendations:{user}:{model}:{version}
  * with the TTL, each chunk in one pipelined round trip while the next chunk is ranked.
  */
 export async function runRefreshAll(deps: RefreshDeps, context: JobContext): Promise<JsonObject> {
   const log = deps.log.child({ jobId: context.id });
-  const { loaded, skipped } = await activeModels(deps, log);
+  const { loaded, skipped } = await activeModels(deps, log, refreshedTypes(context.data));
   const stats: Record<string, ModelRefreshStats> = {};
   if (loaded.length === 0) {
     log.info({ skipped }, 'no active model: nothing to refresh');

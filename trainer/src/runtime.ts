@@ -48,6 +48,9 @@ export function queueSettings(config: TrainerConfig): QueueSettings {
     backoffMs: config.JOB_BACKOFF_MS,
     keepFinished: config.JOB_KEEP_FINISHED,
     keepFinishedSeconds: config.JOB_KEEP_FINISHED_SECONDS,
+    lockDurationMs: config.JOB_LOCK_MS,
+    stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS,
+    maxStalledCount: config.JOB_MAX_STALLED_COUNT,
   };
 }
 

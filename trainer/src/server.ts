@@ -27,6 +27,8 @@ export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: 
   const auth = trainerAuth(config, log, deps.apiKeys);
   const runtime = deps.runtime ?? (await createTrainerRuntime(config, log, deps));
   const service = new TrainerService(runtime);
+  // A run whose only worker died is retried or failed even while no worker runs (BullMQ's stalled check).
+  const stalledChecks = [runtime.training.watchStalled(), runtime.refresh.watchStalled()];
   const registry = createMetricsRegistry('trainer');
   const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.TRAINER_METRICS_PORT);
   const server = await startGrpcServer({
@@ -37,6 +39,7 @@ export async function startTrainerApi(config: TrainerConfig, log: Logger, deps: 
     log,
     interceptors: [auth.interceptor],
     onClosed: async () => {
+      await Promise.all(stalledChecks.map((check) => check.stop()));
       if (!deps.apiKeys) auth.keys.close();
       await new Promise((resolve) => metricsServer.close(resolve));
       if (!deps.runtime) await runtime.close();

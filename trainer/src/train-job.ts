@@ -54,6 +54,8 @@ export interface RunProgress {
   dataStats: Record<string, number>;
   /** Models finished so far; a retry skips them. */
   outcomes: ModelOutcomeJson[];
+  /** Promoted models whose cache refill has been queued (a retry queues the ones missing). */
+  refreshQueued: ModelTypeName[];
 }
 
 export const EVAL_K = 10;
@@ -69,8 +71,11 @@ export interface TrainingDeps {
   readonly clock?: () => number;
   readonly config: TrainerConfig;
   readonly log: Logger;
-  /** Queues update_all_recommendations (after a promotion, when REFRESH_AFTER_PROMOTION). */
-  readonly enqueueRefreshAll?: () => Promise<void>;
+  /**
+   * Queues update_all_recommendations for these model types' active versions (with REFRESH_AFTER_PROMOTION, right
+   * after each promotion, so that their cached lists are refilled while the run goes on with the next model).
+   */
+  readonly enqueueRefresh?: (modelTypes: ModelTypeName[]) => Promise<void>;
 }
 
 export function modelTypesOf(data: { modelTypes?: unknown }): ModelTypeName[] {
@@ -88,6 +93,7 @@ export function asRunProgress(value: JsonObject | undefined): RunProgress {
     timings: { ...(v.timings ?? {}) },
     dataStats: { ...(v.dataStats ?? {}) },
     outcomes: Array.isArray(v.outcomes) ? [...v.outcomes] : [],
+    refreshQueued: Array.isArray(v.refreshQueued) ? [...v.refreshQueued] : [],
   };
 }
 
@@ -180,7 +186,7 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
 
   if (todo.length === 0) {
     // An earlier attempt published every model and failed after (pruning, announcing): only the rest is left.
-    return finish(deps, reporter, modelTypes, false, log);
+    return finish(deps, reporter, modelTypes, log);
   }
 
   // Read and build.
@@ -248,22 +254,40 @@ export async function runTrainingJob(deps: TrainingDeps, context: JobContext): P
     });
     const active = await reporter.timed('evaluate', () => rescoreActive(deps, reporter.signal, training, split, modelType, trained, log));
     const outcome = await reporter.timed('upload', () => publish(deps, modelType, trained, state.dataStats, fingerprint, active, log));
-    promotedAny ||= outcome.promoted;
     state.outcomes.push(outcome);
     await reporter.update({ fraction: base + share }, true);
+    if (outcome.promoted) await queueRefresh(deps, reporter, [modelType], log);
   }
 
-  return finish(deps, reporter, modelTypes, promotedAny, log);
+  return finish(deps, reporter, modelTypes, log);
 }
 
-/** Prunes old versions (never the active one, and the failed uploads of earlier attempts), queues the refresh. */
-async function finish(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelTypeName[], promotedAny: boolean, log: Logger): Promise<JsonObject> {
+/** Queues the refill of the promoted models' cached lists (REFRESH_AFTER_PROMOTION) and records it in the run. */
+async function queueRefresh(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelTypeName[], log: Logger): Promise<void> {
+  if (modelTypes.length === 0 || !deps.config.REFRESH_AFTER_PROMOTION || !deps.enqueueRefresh) return;
+  await deps.enqueueRefresh(modelTypes);
+  reporter.state.refreshQueued.push(...modelTypes);
+  await reporter.update({}, true);
+  log.info({ modelTypes }, 'cache refill queued for the promoted models');
+}
+
+/**
+ * Prunes old versions (never the active one, and the failed uploads of earlier attempts) and queues the refill of
+ * any promoted model whose refill an earlier attempt did not get to queue.
+ */
+async function finish(deps: TrainingDeps, reporter: Reporter, modelTypes: ModelTypeName[], log: Logger): Promise<JsonObject> {
   const { config } = deps;
   for (const modelType of modelTypes) {
     const removed = await deps.registry.prune(modelType, config.MODEL_KEEP_VERSIONS);
     if (removed.length) log.info({ modelType, removed }, 'pruned old model versions');
   }
-  if (promotedAny && config.REFRESH_AFTER_PROMOTION && deps.enqueueRefreshAll) await deps.enqueueRefreshAll();
+  const { state: current } = reporter;
+  await queueRefresh(
+    deps,
+    reporter,
+    current.outcomes.filter((o) => o.promoted && !current.refreshQueued.includes(o.modelType)).map((o) => o.modelType),
+    log,
+  );
   await reporter.update({ fraction: 1, stage: 'done' }, true);
   const { state } = reporter;
   log.info({ outcomes: state.outcomes.map(({ metrics: _m, ...o }) => o), timings: state.timings }, 'training finished');

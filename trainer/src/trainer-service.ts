@@ -185,7 +185,7 @@ export class TrainerService {
 
   /**
    * Points ACTIVE at a stored version (roll forward or back) after verifying every file's checksum, announces it
-   * on MODEL_ACTIVATED_CHANNEL and, with REFRESH_AFTER_PROMOTION, queues a refresh of the cached lists.
+   * on MODEL_ACTIVATED_CHANNEL and, with REFRESH_AFTER_PROMOTION, queues a refill of that model's cached lists.
    */
   async activateModel(modelType: ModelTypeName, version: string): Promise<ModelVersionView> {
     if (!version) throw new InvalidArgumentError('version is required');
@@ -194,7 +194,7 @@ export class TrainerService {
     const message: ModelActivatedMessage = { modelType, version };
     await cache.publish(MODEL_ACTIVATED_CHANNEL, JSON.stringify(message));
     log.info({ modelType, version }, 'model version activated');
-    if (config.REFRESH_AFTER_PROMOTION) await this.refreshRecommendations();
+    if (config.REFRESH_AFTER_PROMOTION) await this.refreshModels([modelType]);
     return versionView(manifest, version);
   }
 
@@ -220,6 +220,21 @@ export class TrainerService {
     const stored = await settings.put(modelType, merged);
     log.info({ modelType, settings: merged }, 'model settings changed');
     return stored;
+  }
+
+  /**
+   * Queues update_all_recommendations for some model types only (the refill after a promotion): every user's list
+   * of each type's active version. The same refill still queued or running (same types, same versions) is returned.
+   */
+  async refreshModels(modelTypes: readonly ModelTypeName[]): Promise<{ jobId: string; existing: boolean }> {
+    const types = MODEL_TYPES.filter((t) => modelTypes.includes(t));
+    const versions = await Promise.all(types.map((t) => this.runtime.registry.activeVersion(t)));
+    const { job, existing } = await this.runtime.refresh.add(
+      JOB_NAMES.refreshAll,
+      { modelTypes: types },
+      { deduplicationId: `refresh-models:${types.map((t, i) => `${t}@${versions[i] ?? '-'}`).join(':')}` },
+    );
+    return { jobId: job.id, existing };
   }
 
   /**

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { ModelCore } from './model-core.js';
 import { loadModelCore } from './model-core.js';
 import type { JobWorker, WorkerOptions } from './queue/types.js';
@@ -30,6 +32,60 @@ export async function registerSchedulers(runtime: TrainerRuntime): Promise<void>
   }
 }
 
+/** The key (under QUEUE_PREFIX) whose absence tells the worker that Redis lost its data. */
+export const redisMarkerKey = (queuePrefix: string) => `${queuePrefix}:trainer:marker`;
+
+/**
+ * Watches for Redis losing its data (a restart without persistence, FLUSHALL, a failover to an empty replica): the
+ * worker writes a marker key at start-up and checks it every REDIS_LOSS_CHECK_MS and whenever its connection is
+ * (re)established. When the marker is gone, the job schedulers went with it and so did the cached lists: the first
+ * worker to notice (SET NX: one of several) re-registers the schedulers, queues update_all_recommendations and
+ * writes the marker again. Nothing to watch without REDIS_URL (the in-process queue and cache live in the process).
+ */
+export function watchRedisDataLoss(runtime: TrainerRuntime): { stop(): Promise<void> } {
+  const { config, log } = runtime;
+  if (!config.REDIS_URL) return { stop: async () => undefined };
+  const key = redisMarkerKey(config.QUEUE_PREFIX);
+  const marker = JSON.stringify({ by: randomUUID(), since: new Date().toISOString() });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => undefined); // reconnects by itself; the next check runs on 'ready'
+  let stopped = false;
+  let first = true;
+  let checking: Promise<void> = Promise.resolve();
+  const check = () => {
+    checking = checking.then(async () => {
+      if (stopped || redis.status !== 'ready') return;
+      try {
+        const created = (await redis.set(key, marker, 'NX')) === 'OK';
+        if (first) {
+          first = false; // start-up: registerSchedulers has just run; the marker is (re)written, nothing was lost
+          return;
+        }
+        if (!created) return;
+        log.warn({ marker: key }, 'Redis lost its data: re-registering the schedules and queuing a refresh of the cached lists');
+        await registerSchedulers(runtime);
+        const { jobId } = await new TrainerService(runtime).refreshRecommendations();
+        log.info({ jobId }, 'refresh of all recommendations queued after the Redis data loss');
+      } catch (err) {
+        // Redis went away again mid-recovery: drop the marker so that the next check recovers once more.
+        log.warn({ err }, 'Redis data-loss check failed; retried at the next check');
+        await redis.del(key).catch(() => undefined);
+      }
+    });
+  };
+  redis.on('ready', check);
+  const timer = setInterval(check, config.REDIS_LOSS_CHECK_MS);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await checking;
+      redis.disconnect();
+    },
+  };
+}
+
 export interface WorkerDeps {
   /** The models library; loaded from native/src when not given. */
   core?: ModelCore;
@@ -58,9 +114,9 @@ export async function startTrainerWorker(runtime: TrainerRuntime, deps: WorkerDe
     clock: deps.clock,
     config,
     log,
-    enqueueRefreshAll: async () => {
-      const { jobId } = await service.refreshRecommendations();
-      log.info({ jobId }, 'refresh of all recommendations queued after a promotion');
+    enqueueRefresh: async (modelTypes) => {
+      const { jobId } = await service.refreshModels(modelTypes);
+      log.info({ jobId, modelTypes }, 'refresh of the promoted models\' recommendations queued');
     },
   };
   const refresh: RefreshDeps = { store: runtime.store, cache: runtime.cache, core, models: new ActiveModels(runtime.registry), config, log };
@@ -73,11 +129,13 @@ export async function startTrainerWorker(runtime: TrainerRuntime, deps: WorkerDe
       { concurrency: config.WORKER_REFRESH_CONCURRENCY, onFailed },
     ),
   ];
+  const redisWatch = watchRedisDataLoss(runtime);
   log.info('trainer worker processing jobs');
   let closing: Promise<void> | undefined;
   return {
     close() {
       closing ??= (async () => {
+        await redisWatch.stop();
         await Promise.all(workers.map((w) => w.close(config.WORKER_SHUTDOWN_GRACE_MS)));
         log.info('trainer worker stopped');
       })();

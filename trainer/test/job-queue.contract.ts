@@ -112,6 +112,8 @@ export function jobQueueContract(makeQueue: (settings: QueueSettings) => Promise
     const done = await waitForState(queue, job.id, ['completed', 'failed']);
     expect(done.state).toBe('completed');
     expect(done.attempts).toBe(2);
+    // A finished run keeps no error of an earlier attempt.
+    expect(done.failedReason).toBeUndefined();
     expect(seen.map((s) => s.attempt)).toEqual([1, 2]);
     expect(seen[1].progress).toEqual({ done: ['als'] });
     expect(seen[1].at - seen[0].at).toBeGreaterThanOrEqual(40);

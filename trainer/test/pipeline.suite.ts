@@ -184,7 +184,7 @@ export function pipelineSuite(makeBackends: () => Promise<Backends>): void {
     const done = await waitForRun(h.service, run.runId);
     expect(objects.failures).toBe(1);
     expect(done).toMatchObject({ state: 'completed', attempts: 2 });
-    expect(done.error).toMatch(/injected upload failure/);
+    expect(done.error).toBe(''); // the first attempt's error is not the finished run's (attempts: 2 says it was retried)
     const registry = new ModelRegistry(backends.objects);
     for (const modelType of MODEL_TYPES) {
       // One complete version per model: ALS was kept from the first attempt, the half-written WARP upload pruned.

@@ -3,6 +3,9 @@ import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobsOpt
 import {
   JobReleasedError,
   PermanentJobError,
+  STALLED_DEFAULTS,
+  stalledReason,
+  type Stoppable,
   type AddJobOptions,
   type AddJobResult,
   type JobHandler,
@@ -17,6 +20,9 @@ import {
   type WorkerOptions,
 } from './types.js';
 
+/** BullMQ's failed reason for a job moved out of `active` by the stalled check more than maxStalledCount times. */
+const BULLMQ_STALLED_REASON = 'job stalled more than allowable limit';
+
 /** How long a released handler that ignores its abort signal may still run before close() gives up waiting. */
 const RELEASE_WAIT_MS = 5_000;
 
@@ -27,6 +33,11 @@ export interface BullMqQueueOptions extends QueueSettings {
 }
 
 type AnyJob = Job<JsonObject, JsonObject, string>;
+
+/** The object without its undefined properties (so that spreading it over defaults keeps the defaults). */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -105,7 +116,25 @@ export class BullMqJobQueue implements JobQueue {
     }
   }
 
+  /**
+   * Registers the scheduler unless it exists with the same cron, time zone, job name and data. BullMQ's upsert
+   * replaces the scheduler's pending job with one for the next tick after *now*: an upsert of an unchanged spec by a
+   * worker starting just after a tick whose job is still delayed or waiting (no worker took it yet, e.g. all were
+   * down at midnight) would drop that tick's run. Ticks stay exactly once either way: an iteration's job id is
+   * `repeat:{scheduler id}:{tick ms}`, added at most once, and the next iteration is added by the worker that takes
+   * the current one.
+   */
   async upsertScheduler(spec: SchedulerSpec): Promise<void> {
+    const existing = await this.queue.getJobScheduler(spec.id);
+    if (
+      existing &&
+      existing.pattern === spec.cron &&
+      (existing.tz ?? 'UTC') === spec.tz &&
+      existing.name === spec.jobName &&
+      JSON.stringify(existing.template?.data ?? {}) === JSON.stringify(spec.data)
+    ) {
+      return;
+    }
     const { attempts, backoff, removeOnComplete, removeOnFail } = this.jobOptions();
     await this.queue.upsertJobScheduler(
       spec.id,
@@ -163,8 +192,7 @@ export class BullMqJobQueue implements JobQueue {
       }
     };
     const worker = new Worker<JsonObject, JsonObject, string>(this.name, processor, {
-      connection: { url: this.options.redisUrl, maxRetriesPerRequest: null },
-      prefix: this.options.prefix,
+      ...this.workerOptions(),
       concurrency: options.concurrency,
       removeOnComplete: { count: this.options.keepFinished, age: this.options.keepFinishedSeconds },
       removeOnFail: { count: this.options.keepFinished, age: this.options.keepFinishedSeconds },
@@ -185,9 +213,49 @@ export class BullMqJobQueue implements JobQueue {
     };
   }
 
+  /** Connection and stalled-job settings of every Worker of this queue (processing or only checking). */
+  private workerOptions() {
+    const { lockDurationMs, stalledIntervalMs, maxStalledCount } = { ...STALLED_DEFAULTS, ...definedOnly(this.options) };
+    return {
+      connection: { url: this.options.redisUrl, maxRetriesPerRequest: null },
+      prefix: this.options.prefix,
+      lockDuration: lockDurationMs,
+      stalledInterval: stalledIntervalMs,
+      maxStalledCount,
+    };
+  }
+
+  watchStalled(): Stoppable {
+    // A Worker that never fetches jobs (no processor, autorun off) but runs BullMQ's stalled check: the check moves
+    // jobs whose lock expired back to wait, or fails them past maxStalledCount, atomically in Redis (one Lua script),
+    // so any number of checkers (API replicas, workers) agree.
+    const checker = new Worker<JsonObject, JsonObject, string>(this.name, undefined, { ...this.workerOptions(), autorun: false });
+    checker.on('error', () => undefined);
+    this.workers.add(checker);
+    void checker.startStalledCheckTimer().catch(() => undefined);
+    return {
+      stop: async () => {
+        this.workers.delete(checker);
+        await checker.close(true);
+      },
+    };
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.workers].map((w) => w.close(true)));
     await this.queue.close();
+  }
+
+  /**
+   * A completed job keeps no error of an earlier attempt. A stall past maxStalledCount says that the worker died:
+   * BullMQ's stalled check marks such a job (deferredFailure) and puts it back in the wait list, and the next worker
+   * that takes it fails it at once without running it; while it waits, its record already carries the reason.
+   */
+  private failedReasonOf(job: AnyJob, state: JobState): string | undefined {
+    if (state === 'completed') return undefined;
+    const reason = job.failedReason || (state === 'queued' ? job.deferredFailure : undefined);
+    if (!reason) return undefined;
+    return reason === BULLMQ_STALLED_REASON ? stalledReason(this.options) : reason;
   }
 
   private record(job: AnyJob, state: JobState): JobRecord {
@@ -198,7 +266,7 @@ export class BullMqJobQueue implements JobQueue {
       state,
       progress: isObject(job.progress) ? job.progress : {},
       result: isObject(job.returnvalue) ? job.returnvalue : undefined,
-      failedReason: job.failedReason || undefined,
+      failedReason: this.failedReasonOf(job, state),
       attempts: job.attemptsStarted,
       createdAt: new Date(job.timestamp),
       startedAt: job.processedOn ? new Date(job.processedOn) : undefined,

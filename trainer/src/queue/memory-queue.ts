@@ -15,8 +15,32 @@ import {
   type QueueSettings,
   type SchedulerInfo,
   type SchedulerSpec,
+  type Stoppable,
   type WorkerOptions,
 } from './types.js';
+
+/** The time source and timers of the in-process queue (real ones by default; tests inject a manual clock). */
+export interface QueueClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: QueueClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+interface SchedulerEntry {
+  spec: SchedulerSpec;
+  next: Date | undefined;
+  timer?: unknown;
+}
 
 interface MemoryJob {
   id: string;
@@ -51,17 +75,28 @@ export class MemoryJobQueue implements JobQueue {
   private readonly jobs = new Map<string, MemoryJob>();
   private readonly waiting: string[] = [];
   private readonly deduplication = new Map<string, string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly schedulerTimers = new Map<string, { spec: SchedulerSpec; next: Date | undefined; timer?: NodeJS.Timeout }>();
+  private readonly timers = new Set<unknown>();
+  private readonly schedulerTimers = new Map<string, SchedulerEntry>();
+  /**
+   * The last tick (cron time, ms) each scheduler id added a job for; kept across upserts and removals, so that a
+   * tick gives one job however often (and by however many callers) the scheduler is registered.
+   */
+  private readonly lastTicks = new Map<string, number>();
   private worker: MemoryWorker | undefined;
   private closed = false;
 
   constructor(
     readonly name: string,
     private readonly settings: QueueSettings,
+    private readonly clock: QueueClock = systemClock,
   ) {}
 
   async add(name: string, data: JsonObject, options: AddJobOptions = {}): Promise<AddJobResult> {
+    return this.addNow(name, data, options);
+  }
+
+  /** `add` without an await before the check: callers in this file rely on it being synchronous. */
+  private addNow(name: string, data: JsonObject, options: AddJobOptions = {}, jobId: string = randomUUID()): AddJobResult {
     this.assertOpen();
     // Check and insert without an await in between: concurrent adds see each other (one event loop).
     const { deduplicationId } = options;
@@ -73,7 +108,7 @@ export class MemoryJobQueue implements JobQueue {
       }
     }
     const job: MemoryJob = {
-      id: randomUUID(),
+      id: jobId,
       name,
       data: clone(data),
       state: 'queued',
@@ -81,7 +116,7 @@ export class MemoryJobQueue implements JobQueue {
       result: undefined,
       failedReason: undefined,
       attempts: 0,
-      createdAt: new Date(),
+      createdAt: new Date(this.clock.now()),
       startedAt: undefined,
       finishedAt: undefined,
       deduplicationId,
@@ -105,7 +140,7 @@ export class MemoryJobQueue implements JobQueue {
     CronExpressionParser.parse(spec.cron, { tz: spec.tz }); // throws on a bad expression, as BullMQ does
     const old = this.schedulerTimers.get(spec.id);
     if (old?.timer) this.clearTimer(old.timer);
-    const entry = { spec: clone(spec), next: undefined as Date | undefined, timer: undefined as NodeJS.Timeout | undefined };
+    const entry: SchedulerEntry = { spec: clone(spec), next: undefined, timer: undefined };
     this.schedulerTimers.set(spec.id, entry);
     this.armScheduler(entry);
   }
@@ -135,9 +170,17 @@ export class MemoryJobQueue implements JobQueue {
     return worker;
   }
 
+  /**
+   * In one process the worker cannot die without its queue (both live in the process and vanish with it), so there
+   * is no stalled job to find: a worker closed while its handler hangs releases the job itself (JobWorker.close).
+   */
+  watchStalled(): Stoppable {
+    return { stop: async () => undefined };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
     this.schedulerTimers.clear();
   }
@@ -159,7 +202,7 @@ export class MemoryJobQueue implements JobQueue {
     const controller = new AbortController();
     job.state = 'active';
     job.attempts++;
-    job.startedAt = new Date();
+    job.startedAt = new Date(this.clock.now());
     job.attemptToken = token;
     worker.active.set(job.id, { controller, job, token });
     const context = {
@@ -196,7 +239,8 @@ export class MemoryJobQueue implements JobQueue {
     if (outcome.ok) {
       job.state = 'completed';
       job.result = outcome.result;
-      job.finishedAt = new Date();
+      job.failedReason = undefined; // an earlier attempt's error does not outlive the run's success
+      job.finishedAt = new Date(this.clock.now());
       this.releaseDeduplication(job);
     } else if (released) {
       // Shutdown: back to the head of the queue, not counted as a failure.
@@ -216,7 +260,7 @@ export class MemoryJobQueue implements JobQueue {
         }, backoffDelay(this.settings, job.attempts));
       } else {
         job.state = 'failed';
-        job.finishedAt = new Date();
+        job.finishedAt = new Date(this.clock.now());
         this.releaseDeduplication(job);
       }
     }
@@ -239,7 +283,7 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   private applyRetention(): void {
-    const oldest = Date.now() - this.settings.keepFinishedSeconds * 1000;
+    const oldest = this.clock.now() - this.settings.keepFinishedSeconds * 1000;
     for (const state of ['completed', 'failed'] as const) {
       const finished = [...this.jobs.values()]
         .filter((j) => j.state === state)
@@ -250,34 +294,46 @@ export class MemoryJobQueue implements JobQueue {
     }
   }
 
-  private armScheduler(entry: { spec: SchedulerSpec; next: Date | undefined; timer?: NodeJS.Timeout }): void {
+  /**
+   * Arms the timer of the scheduler's next tick: the first cron time after both now and the last tick fired. At the
+   * tick it adds one job with the id `repeat:{scheduler id}:{tick ms}` (BullMQ's id for a scheduler's iteration);
+   * a tick already fired (the timer came early, or the scheduler was upserted again around the tick) adds nothing.
+   * A tick missed while the process was busy past the next one is skipped, as BullMQ skips it.
+   */
+  private armScheduler(entry: SchedulerEntry): void {
     if (this.closed) return;
-    const next = CronExpressionParser.parse(entry.spec.cron, { tz: entry.spec.tz, currentDate: new Date() }).next().toDate();
+    const { id, cron, tz } = entry.spec;
+    const after = Math.max(this.clock.now(), this.lastTicks.get(id) ?? -Infinity);
+    const next = CronExpressionParser.parse(cron, { tz, currentDate: new Date(after) }).next().toDate();
     entry.next = next;
     const fire = () => {
-      if (this.schedulerTimers.get(entry.spec.id) !== entry) return;
-      if (Date.now() + 5 < next.getTime()) {
-        entry.timer = this.setTimer(fire, Math.min(MAX_TIMER_MS, next.getTime() - Date.now()));
+      if (this.schedulerTimers.get(id) !== entry || this.closed) return;
+      const remaining = next.getTime() - this.clock.now();
+      if (remaining > 0) {
+        entry.timer = this.setTimer(fire, Math.min(MAX_TIMER_MS, remaining));
         return;
       }
-      void this.add(entry.spec.jobName, entry.spec.data).catch(() => undefined);
+      if ((this.lastTicks.get(id) ?? -Infinity) < next.getTime()) {
+        this.lastTicks.set(id, next.getTime());
+        const jobId = `repeat:${id}:${next.getTime()}`;
+        if (!this.jobs.has(jobId)) this.addNow(entry.spec.jobName, entry.spec.data, {}, jobId);
+      }
       this.armScheduler(entry);
     };
-    entry.timer = this.setTimer(fire, Math.min(MAX_TIMER_MS, Math.max(0, next.getTime() - Date.now())));
+    entry.timer = this.setTimer(fire, Math.min(MAX_TIMER_MS, Math.max(0, next.getTime() - this.clock.now())));
   }
 
-  private setTimer(fn: () => void, ms: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  private setTimer(fn: () => void, ms: number): unknown {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       fn();
     }, ms);
-    timer.unref();
     this.timers.add(timer);
     return timer;
   }
 
-  private clearTimer(timer: NodeJS.Timeout): void {
-    clearTimeout(timer);
+  private clearTimer(timer: unknown): void {
+    this.clock.clearTimeout(timer);
     this.timers.delete(timer);
   }
 

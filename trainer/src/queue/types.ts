@@ -19,7 +19,7 @@ export interface JobRecord {
   readonly progress: JsonObject;
   /** The handler's result once completed. */
   readonly result: JsonObject | undefined;
-  /** The error message of the last failed attempt (also while a retry is pending). */
+  /** The error message of the last failed attempt (also while a retry is pending); undefined once completed. */
   readonly failedReason: string | undefined;
   /** Attempts started so far (1 while the first attempt runs). */
   readonly attempts: number;
@@ -92,6 +92,11 @@ export interface WorkerOptions {
   readonly onFailed?: (job: { id: string; name: string; attempt: number }, error: Error, willRetry: boolean) => void;
 }
 
+/** Stops a background task (the stalled check, a watcher). */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
 export interface JobWorker {
   /**
    * Stops taking jobs and waits for the active ones; past `graceMs` aborts them (their signal) and releases them
@@ -109,6 +114,12 @@ export interface JobQueue {
   upsertScheduler(spec: SchedulerSpec): Promise<void>;
   removeScheduler(id: string): Promise<void>;
   schedulers(): Promise<SchedulerInfo[]>;
+  /**
+   * Runs the stalled check (see QueueSettings) every stalledIntervalMs in this process without processing jobs:
+   * the trainer API runs it, so that a run whose only worker died is retried or failed even while no worker runs.
+   * Workers run it on their own.
+   */
+  watchStalled(): Stoppable;
   /** Starts processing jobs with the handler of each job name; a job with no handler fails permanently. */
   process(handlers: Readonly<Record<string, JobHandler>>, options: WorkerOptions): JobWorker;
   close(): Promise<void>;
@@ -124,6 +135,28 @@ export interface QueueSettings {
   readonly keepFinished: number;
   /** ... and at most this old. */
   readonly keepFinishedSeconds: number;
+  /**
+   * Stalled-job handling. A worker holds a lock on each job it runs and renews it every lockDurationMs / 2 (BullMQ's
+   * job lock; a heartbeat on the job record in the in-process queue). A job whose lock expired (its worker died or
+   * froze) is found by the stalled check, run every stalledIntervalMs by every worker and by the trainer API: it is
+   * put back in the queue (a new attempt) up to maxStalledCount times, then failed with STALLED_REASON.
+   * Defaults: 30 000 ms, 30 000 ms, 1 (BullMQ's).
+   */
+  readonly lockDurationMs?: number;
+  readonly stalledIntervalMs?: number;
+  readonly maxStalledCount?: number;
+}
+
+export const STALLED_DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 1 } as const;
+
+/** The failed reason of a job whose worker died (or stalled) more often than maxStalledCount allows. */
+export function stalledReason(settings: QueueSettings): string {
+  const lock = settings.lockDurationMs ?? STALLED_DEFAULTS.lockDurationMs;
+  const max = settings.maxStalledCount ?? STALLED_DEFAULTS.maxStalledCount;
+  return (
+    `the worker running this job died or stalled (its lock was not renewed within ${lock} ms) ` +
+    `${max + 1} time${max === 0 ? '' : 's'}, more than JOB_MAX_STALLED_COUNT=${max} allows: failed, start it again`
+  );
 }
 
 /** The error a released job's handler sees (its signal's reason). */
