@@ -221,7 +221,8 @@ export const movieRoutes: RouteModule = (app, upstreams) => {
             : 'Unhide a movie: it may be recommended and listed again (idempotent)',
           tags: ['catalogue'],
           params: MovieParams,
-          response: { 200: CatalogueMovieSchema, ...errorResponses },
+          // No body is expected; one that is sent anyway is refused as on every route (too large, not JSON).
+          response: { 200: CatalogueMovieSchema, ...errorResponses, 413: ErrorResponse, 415: ErrorResponse },
         },
       },
       async (request) => toRestMovie((await update({ movieId: request.params.movie_id, hidden }, request.id)).movie),
