@@ -18,6 +18,7 @@ import { genreRoutes } from './routes/genres.js';
 import { recommendationRoutes } from './routes/recommendations.js';
 import { trainingRoutes } from './routes/training.js';
 import { eventRoutes } from './routes/events.js';
+import { movieRoutes } from './routes/movies.js';
 import type { GatewayApp } from './routes/types.js';
 import type { Upstreams } from './upstreams.js';
 
@@ -196,7 +197,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 
-  for (const routes of [genreRoutes, recommendationRoutes, trainingRoutes, eventRoutes]) routes(app, upstreams);
+  for (const routes of [genreRoutes, recommendationRoutes, trainingRoutes, eventRoutes, movieRoutes]) routes(app, upstreams);
   await extraRoutes?.(app);
   return app;
 }

@@ -165,9 +165,17 @@ suite(haveGrpcurl ? 'gRPC reflection, seen by grpcurl' : `gRPC reflection, seen 
         expect: 'INVALID_ARGUMENT',
         output: /regularization must be at least 0/,
       }),
+      'recsys.v1.TrainerService/CreateMovie': async () => ({
+        args: ['-d', '{"movie":{"movie_id":"grpcurl-1","title":"Reflected","year":2026,"genres":["Comedy"]}}'],
+        expect: 'OK',
+        output: /"movieId": "grpcurl-1"/,
+      }),
+      'recsys.v1.TrainerService/UpdateMovie': async () => ({ args: ['-d', '{"movie_id":"grpcurl-1","hidden":true}'], expect: 'OK', output: /"hidden": true/ }),
+      'recsys.v1.TrainerService/GetMovie': async () => ({ args: ['-d', '{"movie_id":"no-such-movie"}'], expect: 'NOT_FOUND', output: /movie 'no-such-movie' not found/ }),
+      'recsys.v1.TrainerService/ListMovies': async () => ({ args: ['-d', '{"hidden":"HIDDEN_FILTER_HIDDEN"}'], expect: 'OK', output: /"movieId": "grpcurl-1"/ }),
       ...health('recsys.v1.TrainerService'),
     });
-    expect(called).toHaveLength(11);
+    expect(called).toHaveLength(15);
   });
 
   it('the reflection service itself can be called', async () => {

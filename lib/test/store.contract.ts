@@ -213,6 +213,44 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     ]);
   });
 
+  it('creates a movie once, updates and clears its fields, and reads it back', async () => {
+    const createdAt = new Date('2026-03-01T10:00:00Z');
+    const doc: MovieDoc = { ...movie('c1', ['Drama', 'Anime']), imdbId: 'tt0114709', imdbUrl: 'https://www.imdb.com/title/tt0114709/', createdAt, updatedAt: createdAt };
+    expect(await store.createMovie(doc)).toEqual({ created: true });
+    expect(await store.createMovie({ ...doc, title: 'Another' })).toEqual({ created: false });
+    expect((await store.getMovies(['c1'])).get('c1')).toEqual(doc);
+    const later = new Date('2026-03-02T10:00:00Z');
+    const updated = await store.updateMovie('c1', { set: { title: 'Renamed', sourceTitle: 'Movie c1', genres: ['Comedy'], year: 1999, updatedAt: later }, unset: ['imdbId', 'imdbUrl'] });
+    expect(updated).toEqual({ movieId: 'c1', title: 'Renamed', sourceTitle: 'Movie c1', year: 1999, genres: ['Comedy'], rating: 8, popularity: 0, createdAt, updatedAt: later });
+    expect((await store.getMovies(['c1'])).get('c1')).toEqual(updated);
+    expect(await store.updateMovie('nope', { set: { title: 'x' } })).toBeNull();
+    expect(await store.updateMovie('nope', { set: {}, unset: ['tmdbId'] })).toBeNull();
+    expect(await store.count('movies')).toBe(1);
+  });
+
+  it('hides movies from the top lists, lists hidden ids, and pages the catalogue by id with filters', async () => {
+    await store.insertMany('movies', ['m1', 'm2', 'm3', 'm4', 'm5'].map((id) => movie(id, ['Comedy'])));
+    await store.setPopularityFromWeights(new Map([['m1', 5], ['m2', 4], ['m3', 3], ['m4', 2]]));
+    expect(await store.hiddenMovieIds()).toEqual([]);
+    await store.updateMovie('m1', { set: { hidden: true } });
+    await store.updateMovie('m3', { set: { hidden: true } });
+    expect((await store.hiddenMovieIds()).sort()).toEqual(['m1', 'm3']);
+    expect((await store.topMovies({ limit: 10 })).map((m) => m.movieId)).toEqual(['m2', 'm4', 'm5']);
+    expect((await store.topMovies({ genres: ['Comedy'], limit: 10, excludeMovieIds: ['m2'] })).map((m) => m.movieId)).toEqual(['m4', 'm5']);
+    const ids = (docs: MovieDoc[]) => docs.map((m) => m.movieId);
+    expect(ids(await store.listMovies({ limit: 2 }))).toEqual(['m1', 'm2']);
+    expect(ids(await store.listMovies({ limit: 2, afterMovieId: 'm2' }))).toEqual(['m3', 'm4']);
+    expect(ids(await store.listMovies({ limit: 10, hidden: true }))).toEqual(['m1', 'm3']);
+    expect(ids(await store.listMovies({ limit: 10, hidden: false, afterMovieId: 'm2' }))).toEqual(['m4', 'm5']);
+    await store.updateMovie('m1', { set: { hidden: false } });
+    expect(await store.hiddenMovieIds()).toEqual(['m3']);
+    expect((await store.topMovies({ limit: 1 }))[0].movieId).toBe('m1');
+    await store.createMovie({ ...movie('n1', ['Drama']), createdAt: new Date('2026-05-01T00:00:00Z') });
+    await store.createMovie({ ...movie('n2', ['Drama']), createdAt: new Date('2026-05-03T00:00:00Z') });
+    expect(ids(await store.listMovies({ limit: 10, createdSince: new Date('2026-05-02T00:00:00Z') }))).toEqual(['n2']);
+    expect(ids(await store.listMovies({ limit: 10, createdSince: new Date(0) }))).toEqual(['n1', 'n2']);
+  });
+
   it('clears every collection', async () => {
     await store.setFavoriteGenres('u1', ['Comedy']);
     await store.insertMany('movies', [movie('m1', ['Comedy'])]);

@@ -18,6 +18,8 @@ const schema = z
     RECOMMENDATION_TTL_SECONDS: env.positiveInt(86_400),
     MODEL_POLL_SECONDS: env.positiveInt(30),
     MOVIE_INFO_TTL_SECONDS: env.positiveInt(600),
+    /** Full reload of the hidden movies and cold-start movies (the fallback of the catalogue pub/sub channel). */
+    CATALOGUE_RELOAD_SECONDS: env.positiveInt(30),
     LOG_BATCH_SIZE: env.positiveInt(500),
     LOG_FLUSH_MS: env.positiveInt(1_000),
     LOG_BUFFER_MAX: env.positiveInt(100_000),

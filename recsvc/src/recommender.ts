@@ -95,7 +95,8 @@ export class Recommender {
     const cacheKey = model ? recommendationKey(userId, modelType, model.version) : undefined;
     if (cacheKey) {
       const cached = await this.cacheGet(cacheKey);
-      const list = cached === null ? null : decodeRecommendations(cached);
+      // Hidden movies leave cached lists at once (movie-info.ts); a list left shorter than k is a miss.
+      const list = cached === null ? null : this.deps.movies.visible(decodeRecommendations(cached));
       metrics.cacheLookups.inc({ result: list && list.length >= k ? 'hit' : 'miss' });
       if (list && list.length >= k) {
         source = 'cache';
@@ -122,7 +123,7 @@ export class Recommender {
           if (representation) source = 'fold_in';
         }
         if (representation) {
-          const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH);
+          const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
           if ((source === 'model' || changed) && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
           scored = full.slice(0, k);
         }

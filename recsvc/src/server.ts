@@ -1,3 +1,4 @@
+import { MODEL_TYPES } from '../../lib/src/domain.js';
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
@@ -96,12 +97,19 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       },
     },
   );
+  // The replica's catalogue view: hidden movies and cold-start movies, followed on CATALOGUE_CHANNEL.
+  const movies = new MovieInfoCache(store, config.MOVIE_INFO_TTL_SECONDS * 1000);
+  await movies.startSync(cache, {
+    reloadMs: config.CATALOGUE_RELOAD_SECONDS * 1000,
+    log,
+    coldSince: () => new Date(Math.min(...MODEL_TYPES.map((t) => models.current(t)?.dataSnapshotAt ?? 0))),
+  });
   const recommender = new Recommender({
     store,
     cache,
     models,
     logs,
-    movies: new MovieInfoCache(store, config.MOVIE_INFO_TTL_SECONDS * 1000),
+    movies,
     metrics,
     log,
     experiment: { experimentId: config.EXPERIMENT_ID, alsShare: config.EXPERIMENT_ALS_SHARE, mode: config.EXPERIMENT_MODE },
@@ -117,6 +125,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     log,
     onClosed: async () => {
       await models.stop();
+      await movies.stopSync();
       await logs.close(config.SHUTDOWN_GRACE_MS);
       await producer?.close();
       await new Promise((resolve) => metricsServer.close(resolve));

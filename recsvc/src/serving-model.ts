@@ -16,6 +16,28 @@ export interface ScoredMovie {
 }
 
 /**
+ * The live catalogue state a model list is filtered and extended by (recsvc/src/movie-info.ts keeps it per replica):
+ * hidden movies are never in a list; movies the catalogue API created that the model has not seen are scored by the
+ * hybrid model through their genres (item cold start).
+ */
+export interface CatalogueOverlay {
+  /** Changes whenever the hidden set or the created movies change (cold representations are memoised by it). */
+  readonly revision: number;
+  isHidden(movieId: string): boolean;
+  hiddenIds(): Iterable<string>;
+  /** Movies the catalogue API created (cold-start candidates; the model's own items among them are skipped). */
+  addedMovies(): readonly { movieId: string; genres: readonly string[]; hidden?: boolean }[];
+}
+
+/** Representations of the cold-start movies of one catalogue revision. */
+interface ColdItems {
+  revision: number;
+  ids: string[];
+  vectors: Float32Array;
+  biases: Float32Array;
+}
+
+/**
  * A loaded model version, immutable once built: id maps, vectors and biases as laid out in lib/src/models/layout.ts.
  * The recommendation service swaps whole instances, so a request keeps the model it started with.
  */
@@ -38,6 +60,8 @@ export class ServingModel {
   private readonly genreItemBiases?: Float32Array;
   /** ALS: YᵀY of the item factors, computed once per version for fast fold-in. */
   private readonly gramian?: Float64Array;
+  /** The cold-start items of the last catalogue revision seen (replaced whole, never mutated). */
+  private cold: ColdItems | undefined;
 
   private constructor(artifact: ModelArtifact) {
     const { manifest, arrays, idMaps } = artifact;
@@ -199,25 +223,72 @@ export class ServingModel {
     return { vector, bias: start.bias };
   }
 
-  /** The k best movies for a representation, never any of `excludeMovieIds`. */
-  recommend(user: UserRepresentation, excludeMovieIds: Iterable<string>, k: number): ScoredMovie[] {
+  /**
+   * The k best movies for a representation, never any of `excludeMovieIds`. With a catalogue: never a hidden movie,
+   * and (hybrid model) the movies created since training compete through their genres (coldItems).
+   */
+  recommend(user: UserRepresentation, excludeMovieIds: Iterable<string>, k: number, catalogue?: CatalogueOverlay): ScoredMovie[] {
+    const excludedIds = new Set(excludeMovieIds);
+    if (catalogue) for (const id of catalogue.hiddenIds()) excludedIds.add(id);
     const exclude = new Set<number>();
-    for (const id of excludeMovieIds) {
+    for (const id of excludedIds) {
       const i = this.itemIndex.get(id);
       if (i !== undefined) exclude.add(i);
     }
     const available = this.itemIds.length - exclude.size;
-    if (available <= 0) return [];
-    const { ids, scores } = models.topK({
-      userVector: user.vector,
-      itemVectors: this.itemVectors,
-      itemBiases: this.itemBiases,
-      userBias: user.bias,
-      exclude: Int32Array.from(exclude),
-      k: Math.min(k, available),
-    });
     const result: ScoredMovie[] = [];
-    for (let r = 0; r < ids.length; r++) if (ids[r] >= 0) result.push({ movieId: this.itemIds[ids[r]], score: scores[r] });
-    return result;
+    if (available > 0) {
+      const { ids, scores } = models.topK({
+        userVector: user.vector,
+        itemVectors: this.itemVectors,
+        itemBiases: this.itemBiases,
+        userBias: user.bias,
+        exclude: Int32Array.from(exclude),
+        k: Math.min(k, available),
+      });
+      for (let r = 0; r < ids.length; r++) if (ids[r] >= 0) result.push({ movieId: this.itemIds[ids[r]], score: scores[r] });
+    }
+    const cold = catalogue ? this.coldItems(catalogue) : undefined;
+    if (!cold || cold.ids.length === 0) return result;
+    const d = this.dim;
+    for (let c = 0; c < cold.ids.length; c++) {
+      if (excludedIds.has(cold.ids[c])) continue;
+      let score = user.bias + cold.biases[c];
+      for (let j = 0; j < d; j++) score += user.vector[j] * cold.vectors[c * d + j];
+      result.push({ movieId: cold.ids[c], score });
+    }
+    return result.sort((a, b) => b.score - a.score || (a.movieId < b.movieId ? -1 : a.movieId > b.movieId ? 1 : 0)).slice(0, k);
+  }
+
+  /**
+   * Item cold start (hybrid model only): a movie the model has not seen, with at least one genre the model knows, is
+   * represented as training represents every item minus its identity feature, which it does not have yet: the sum of
+   * its genres' item embeddings (genreItemVectors) and biases (genreItemBiases), each genre with weight 1 as in
+   * trainer/src/training-data.ts's itemGenres. Genres the model does not know add nothing. ALS has no item features:
+   * it cannot score a movie it was not trained on. Memoised per catalogue revision.
+   */
+  coldItems(catalogue: CatalogueOverlay): ColdItems | undefined {
+    if (this.modelType !== 'lightfm' || !this.genreItemVectors || !this.genreItemBiases) return undefined;
+    if (this.cold?.revision === catalogue.revision) return this.cold;
+    const d = this.dim;
+    const ids: string[] = [];
+    const rows: number[][] = [];
+    for (const movie of catalogue.addedMovies()) {
+      if (movie.hidden || this.itemIndex.has(movie.movieId)) continue;
+      const genreRows = [...new Set(movie.genres)].map((g) => this.genreIndex.get(g)).filter((g): g is number => g !== undefined);
+      if (genreRows.length === 0) continue;
+      ids.push(movie.movieId);
+      rows.push(genreRows);
+    }
+    const vectors = new Float32Array(ids.length * d);
+    const biases = new Float32Array(ids.length);
+    rows.forEach((genreRows, c) => {
+      for (const g of genreRows) {
+        for (let j = 0; j < d; j++) vectors[c * d + j] += this.genreItemVectors![g * d + j];
+        biases[c] += this.genreItemBiases![g];
+      }
+    });
+    this.cold = { revision: catalogue.revision, ids, vectors, biases };
+    return this.cold;
   }
 }

@@ -19,6 +19,7 @@ import type { StoredSettings } from './model-settings.js';
 import type { JobState } from './queue/types.js';
 import type { JobView, ModelVersionView, TrainerService, TrainingRunView } from './trainer-service.js';
 import type { TuningTrace } from './tuning.js';
+import { catalogueHandlers } from './catalogue-grpc.js';
 
 export const TRAINER_SERVICE_NAME = 'recsys.v1.TrainerService';
 
@@ -164,6 +165,7 @@ export function trainerService(service: TrainerService, log: Logger, observe?: C
       async getJob(request) {
         return { job: toJob(await service.getJob(request.jobId)) };
       },
+      ...catalogueHandlers(service.runtime),
     },
     log,
     observe,

@@ -139,7 +139,7 @@ function versionView(manifest: ModelManifest, active: string | null): ModelVersi
  * and result hold the run state), models are the registry's versions.
  */
 export class TrainerService {
-  constructor(private readonly runtime: TrainerRuntime) {}
+  constructor(readonly runtime: TrainerRuntime) {}
 
   private get training(): JobQueue {
     return this.runtime.training;

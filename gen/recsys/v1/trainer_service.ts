@@ -25,6 +25,47 @@ export const protobufPackage = "recsys.v1";
 
 export const protobufFileName = "recsys/v1/trainer_service.proto";
 
+/** Which movies ListMovies returns. */
+export enum HiddenFilter {
+  /** HIDDEN_FILTER_UNSPECIFIED - Hidden and visible movies. */
+  HIDDEN_FILTER_UNSPECIFIED = 0,
+  HIDDEN_FILTER_HIDDEN = 1,
+  HIDDEN_FILTER_VISIBLE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function hiddenFilterFromJSON(object: any): HiddenFilter {
+  switch (object) {
+    case 0:
+    case "HIDDEN_FILTER_UNSPECIFIED":
+      return HiddenFilter.HIDDEN_FILTER_UNSPECIFIED;
+    case 1:
+    case "HIDDEN_FILTER_HIDDEN":
+      return HiddenFilter.HIDDEN_FILTER_HIDDEN;
+    case 2:
+    case "HIDDEN_FILTER_VISIBLE":
+      return HiddenFilter.HIDDEN_FILTER_VISIBLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HiddenFilter.UNRECOGNIZED;
+  }
+}
+
+export function hiddenFilterToJSON(object: HiddenFilter): string {
+  switch (object) {
+    case HiddenFilter.HIDDEN_FILTER_UNSPECIFIED:
+      return "HIDDEN_FILTER_UNSPECIFIED";
+    case HiddenFilter.HIDDEN_FILTER_HIDDEN:
+      return "HIDDEN_FILTER_HIDDEN";
+    case HiddenFilter.HIDDEN_FILTER_VISIBLE:
+      return "HIDDEN_FILTER_VISIBLE";
+    case HiddenFilter.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum TrainingRunState {
   TRAINING_RUN_STATE_UNSPECIFIED = 0,
   TRAINING_RUN_STATE_QUEUED = 1,
@@ -126,6 +167,91 @@ export function jobStateToJSON(object: JobState): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** A movie of the catalogue with everything the catalogue holds about it. */
+export interface CatalogueMovie {
+  /** 1 to 64 characters of [A-Za-z0-9_-]. */
+  movieId: string;
+  /** 1 to 500 characters. */
+  title: string;
+  /** 1870 to 2200, or 0 when unknown. */
+  year: number;
+  /** At most 20 distinct names of 1 to 64 characters; a name no movie had before is a new genre. */
+  genres: string[];
+  /** Average rating, 1 to 10, or 0 when unknown. */
+  rating: number;
+  /** IMDb title id ("tt" and digits), empty when unknown. */
+  imdbId: string;
+  /** The Movie Database id (digits), empty when unknown. */
+  tmdbId: string;
+  /** Derived from imdb_id; ignored in requests. */
+  imdbUrl: string;
+  /** Hidden movies are never recommended nor listed in top lists. */
+  hidden: boolean;
+  /** Popularity score (interaction weights x rating factor); 0 until the movie has interactions. Ignored in requests. */
+  popularity: number;
+  /** When the catalogue API created or last changed it; absent for imported movies. Ignored in requests. */
+  createdAt?: Date | undefined;
+  updatedAt?: Date | undefined;
+}
+
+export interface CreateMovieRequest {
+  movie?: CatalogueMovie | undefined;
+}
+
+export interface CreateMovieResponse {
+  movie?: CatalogueMovie | undefined;
+}
+
+/** The genres of an update (a message, so that "leave the genres as they are" and "no genres" differ). */
+export interface MovieGenres {
+  genres: string[];
+}
+
+/** Unset fields keep their values. */
+export interface UpdateMovieRequest {
+  movieId: string;
+  title?: string | undefined;
+  year?: number | undefined;
+  genres?: MovieGenres | undefined;
+  rating?:
+    | number
+    | undefined;
+  /** Empty clears it. */
+  imdbId?:
+    | string
+    | undefined;
+  /** Empty clears it. */
+  tmdbId?: string | undefined;
+  hidden?: boolean | undefined;
+}
+
+export interface UpdateMovieResponse {
+  movie?: CatalogueMovie | undefined;
+}
+
+export interface GetMovieRequest {
+  movieId: string;
+}
+
+export interface GetMovieResponse {
+  movie?: CatalogueMovie | undefined;
+}
+
+export interface ListMoviesRequest {
+  /** 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** Empty for the first page. */
+  pageToken: string;
+  hidden: HiddenFilter;
+}
+
+export interface ListMoviesResponse {
+  /** Ordered by movie_id. */
+  movies: CatalogueMovie[];
+  /** Empty on the last page. */
+  nextPageToken: string;
 }
 
 export interface AlsParams {
@@ -432,6 +558,1108 @@ export interface GetJobRequest {
 export interface GetJobResponse {
   job?: Job | undefined;
 }
+
+function createBaseCatalogueMovie(): CatalogueMovie {
+  return {
+    movieId: "",
+    title: "",
+    year: 0,
+    genres: [],
+    rating: 0,
+    imdbId: "",
+    tmdbId: "",
+    imdbUrl: "",
+    hidden: false,
+    popularity: 0,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const CatalogueMovie: MessageFns<CatalogueMovie> = {
+  encode(message: CatalogueMovie, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movieId !== "") {
+      writer.uint32(10).string(message.movieId);
+    }
+    if (message.title !== "") {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.year !== 0) {
+      writer.uint32(24).int32(message.year);
+    }
+    for (const v of message.genres) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.rating !== 0) {
+      writer.uint32(41).double(message.rating);
+    }
+    if (message.imdbId !== "") {
+      writer.uint32(50).string(message.imdbId);
+    }
+    if (message.tmdbId !== "") {
+      writer.uint32(58).string(message.tmdbId);
+    }
+    if (message.imdbUrl !== "") {
+      writer.uint32(66).string(message.imdbUrl);
+    }
+    if (message.hidden !== false) {
+      writer.uint32(72).bool(message.hidden);
+    }
+    if (message.popularity !== 0) {
+      writer.uint32(81).double(message.popularity);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(90).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CatalogueMovie {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCatalogueMovie();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movieId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.year = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.genres.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rating = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.imdbId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tmdbId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.imdbUrl = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.hidden = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.popularity = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CatalogueMovie {
+    return {
+      movieId: isSet(object.movieId)
+        ? globalThis.String(object.movieId)
+        : isSet(object.movie_id)
+        ? globalThis.String(object.movie_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      year: isSet(object.year) ? globalThis.Number(object.year) : 0,
+      genres: globalThis.Array.isArray(object?.genres) ? object.genres.map((e: any) => globalThis.String(e)) : [],
+      rating: isSet(object.rating) ? globalThis.Number(object.rating) : 0,
+      imdbId: isSet(object.imdbId)
+        ? globalThis.String(object.imdbId)
+        : isSet(object.imdb_id)
+        ? globalThis.String(object.imdb_id)
+        : "",
+      tmdbId: isSet(object.tmdbId)
+        ? globalThis.String(object.tmdbId)
+        : isSet(object.tmdb_id)
+        ? globalThis.String(object.tmdb_id)
+        : "",
+      imdbUrl: isSet(object.imdbUrl)
+        ? globalThis.String(object.imdbUrl)
+        : isSet(object.imdb_url)
+        ? globalThis.String(object.imdb_url)
+        : "",
+      hidden: isSet(object.hidden) ? globalThis.Boolean(object.hidden) : false,
+      popularity: isSet(object.popularity) ? globalThis.Number(object.popularity) : 0,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CatalogueMovie): unknown {
+    const obj: any = {};
+    if (message.movieId !== "") {
+      obj.movieId = message.movieId;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.year !== 0) {
+      obj.year = Math.round(message.year);
+    }
+    if (message.genres?.length) {
+      obj.genres = message.genres;
+    }
+    if (message.rating !== 0) {
+      obj.rating = floatToJson(message.rating);
+    }
+    if (message.imdbId !== "") {
+      obj.imdbId = message.imdbId;
+    }
+    if (message.tmdbId !== "") {
+      obj.tmdbId = message.tmdbId;
+    }
+    if (message.imdbUrl !== "") {
+      obj.imdbUrl = message.imdbUrl;
+    }
+    if (message.hidden !== false) {
+      obj.hidden = message.hidden;
+    }
+    if (message.popularity !== 0) {
+      obj.popularity = floatToJson(message.popularity);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CatalogueMovie>, I>>(base?: I): CatalogueMovie {
+    return CatalogueMovie.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CatalogueMovie>, I>>(object: I): CatalogueMovie {
+    const message = createBaseCatalogueMovie();
+    message.movieId = object.movieId ?? "";
+    message.title = object.title ?? "";
+    message.year = object.year ?? 0;
+    message.genres = object.genres?.map((e) => e) || [];
+    message.rating = object.rating ?? 0;
+    message.imdbId = object.imdbId ?? "";
+    message.tmdbId = object.tmdbId ?? "";
+    message.imdbUrl = object.imdbUrl ?? "";
+    message.hidden = object.hidden ?? false;
+    message.popularity = object.popularity ?? 0;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateMovieRequest(): CreateMovieRequest {
+  return { movie: undefined };
+}
+
+export const CreateMovieRequest: MessageFns<CreateMovieRequest> = {
+  encode(message: CreateMovieRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movie !== undefined) {
+      CatalogueMovie.encode(message.movie, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMovieRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMovieRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movie = CatalogueMovie.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMovieRequest {
+    return { movie: isSet(object.movie) ? CatalogueMovie.fromJSON(object.movie) : undefined };
+  },
+
+  toJSON(message: CreateMovieRequest): unknown {
+    const obj: any = {};
+    if (message.movie !== undefined) {
+      obj.movie = CatalogueMovie.toJSON(message.movie);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateMovieRequest>, I>>(base?: I): CreateMovieRequest {
+    return CreateMovieRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateMovieRequest>, I>>(object: I): CreateMovieRequest {
+    const message = createBaseCreateMovieRequest();
+    message.movie = (object.movie !== undefined && object.movie !== null)
+      ? CatalogueMovie.fromPartial(object.movie)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateMovieResponse(): CreateMovieResponse {
+  return { movie: undefined };
+}
+
+export const CreateMovieResponse: MessageFns<CreateMovieResponse> = {
+  encode(message: CreateMovieResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movie !== undefined) {
+      CatalogueMovie.encode(message.movie, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateMovieResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateMovieResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movie = CatalogueMovie.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateMovieResponse {
+    return { movie: isSet(object.movie) ? CatalogueMovie.fromJSON(object.movie) : undefined };
+  },
+
+  toJSON(message: CreateMovieResponse): unknown {
+    const obj: any = {};
+    if (message.movie !== undefined) {
+      obj.movie = CatalogueMovie.toJSON(message.movie);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateMovieResponse>, I>>(base?: I): CreateMovieResponse {
+    return CreateMovieResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateMovieResponse>, I>>(object: I): CreateMovieResponse {
+    const message = createBaseCreateMovieResponse();
+    message.movie = (object.movie !== undefined && object.movie !== null)
+      ? CatalogueMovie.fromPartial(object.movie)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMovieGenres(): MovieGenres {
+  return { genres: [] };
+}
+
+export const MovieGenres: MessageFns<MovieGenres> = {
+  encode(message: MovieGenres, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.genres) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MovieGenres {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMovieGenres();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.genres.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MovieGenres {
+    return {
+      genres: globalThis.Array.isArray(object?.genres) ? object.genres.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: MovieGenres): unknown {
+    const obj: any = {};
+    if (message.genres?.length) {
+      obj.genres = message.genres;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MovieGenres>, I>>(base?: I): MovieGenres {
+    return MovieGenres.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MovieGenres>, I>>(object: I): MovieGenres {
+    const message = createBaseMovieGenres();
+    message.genres = object.genres?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUpdateMovieRequest(): UpdateMovieRequest {
+  return {
+    movieId: "",
+    title: undefined,
+    year: undefined,
+    genres: undefined,
+    rating: undefined,
+    imdbId: undefined,
+    tmdbId: undefined,
+    hidden: undefined,
+  };
+}
+
+export const UpdateMovieRequest: MessageFns<UpdateMovieRequest> = {
+  encode(message: UpdateMovieRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movieId !== "") {
+      writer.uint32(10).string(message.movieId);
+    }
+    if (message.title !== undefined) {
+      writer.uint32(18).string(message.title);
+    }
+    if (message.year !== undefined) {
+      writer.uint32(24).int32(message.year);
+    }
+    if (message.genres !== undefined) {
+      MovieGenres.encode(message.genres, writer.uint32(34).fork()).join();
+    }
+    if (message.rating !== undefined) {
+      writer.uint32(41).double(message.rating);
+    }
+    if (message.imdbId !== undefined) {
+      writer.uint32(50).string(message.imdbId);
+    }
+    if (message.tmdbId !== undefined) {
+      writer.uint32(58).string(message.tmdbId);
+    }
+    if (message.hidden !== undefined) {
+      writer.uint32(64).bool(message.hidden);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateMovieRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateMovieRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movieId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.year = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.genres = MovieGenres.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rating = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.imdbId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tmdbId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hidden = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateMovieRequest {
+    return {
+      movieId: isSet(object.movieId)
+        ? globalThis.String(object.movieId)
+        : isSet(object.movie_id)
+        ? globalThis.String(object.movie_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : undefined,
+      year: isSet(object.year) ? globalThis.Number(object.year) : undefined,
+      genres: isSet(object.genres) ? MovieGenres.fromJSON(object.genres) : undefined,
+      rating: isSet(object.rating) ? globalThis.Number(object.rating) : undefined,
+      imdbId: isSet(object.imdbId)
+        ? globalThis.String(object.imdbId)
+        : isSet(object.imdb_id)
+        ? globalThis.String(object.imdb_id)
+        : undefined,
+      tmdbId: isSet(object.tmdbId)
+        ? globalThis.String(object.tmdbId)
+        : isSet(object.tmdb_id)
+        ? globalThis.String(object.tmdb_id)
+        : undefined,
+      hidden: isSet(object.hidden) ? globalThis.Boolean(object.hidden) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateMovieRequest): unknown {
+    const obj: any = {};
+    if (message.movieId !== "") {
+      obj.movieId = message.movieId;
+    }
+    if (message.title !== undefined) {
+      obj.title = message.title;
+    }
+    if (message.year !== undefined) {
+      obj.year = Math.round(message.year);
+    }
+    if (message.genres !== undefined) {
+      obj.genres = MovieGenres.toJSON(message.genres);
+    }
+    if (message.rating !== undefined) {
+      obj.rating = floatToJson(message.rating);
+    }
+    if (message.imdbId !== undefined) {
+      obj.imdbId = message.imdbId;
+    }
+    if (message.tmdbId !== undefined) {
+      obj.tmdbId = message.tmdbId;
+    }
+    if (message.hidden !== undefined) {
+      obj.hidden = message.hidden;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateMovieRequest>, I>>(base?: I): UpdateMovieRequest {
+    return UpdateMovieRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateMovieRequest>, I>>(object: I): UpdateMovieRequest {
+    const message = createBaseUpdateMovieRequest();
+    message.movieId = object.movieId ?? "";
+    message.title = object.title ?? undefined;
+    message.year = object.year ?? undefined;
+    message.genres = (object.genres !== undefined && object.genres !== null)
+      ? MovieGenres.fromPartial(object.genres)
+      : undefined;
+    message.rating = object.rating ?? undefined;
+    message.imdbId = object.imdbId ?? undefined;
+    message.tmdbId = object.tmdbId ?? undefined;
+    message.hidden = object.hidden ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateMovieResponse(): UpdateMovieResponse {
+  return { movie: undefined };
+}
+
+export const UpdateMovieResponse: MessageFns<UpdateMovieResponse> = {
+  encode(message: UpdateMovieResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movie !== undefined) {
+      CatalogueMovie.encode(message.movie, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateMovieResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateMovieResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movie = CatalogueMovie.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateMovieResponse {
+    return { movie: isSet(object.movie) ? CatalogueMovie.fromJSON(object.movie) : undefined };
+  },
+
+  toJSON(message: UpdateMovieResponse): unknown {
+    const obj: any = {};
+    if (message.movie !== undefined) {
+      obj.movie = CatalogueMovie.toJSON(message.movie);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateMovieResponse>, I>>(base?: I): UpdateMovieResponse {
+    return UpdateMovieResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateMovieResponse>, I>>(object: I): UpdateMovieResponse {
+    const message = createBaseUpdateMovieResponse();
+    message.movie = (object.movie !== undefined && object.movie !== null)
+      ? CatalogueMovie.fromPartial(object.movie)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetMovieRequest(): GetMovieRequest {
+  return { movieId: "" };
+}
+
+export const GetMovieRequest: MessageFns<GetMovieRequest> = {
+  encode(message: GetMovieRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movieId !== "") {
+      writer.uint32(10).string(message.movieId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMovieRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMovieRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movieId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMovieRequest {
+    return {
+      movieId: isSet(object.movieId)
+        ? globalThis.String(object.movieId)
+        : isSet(object.movie_id)
+        ? globalThis.String(object.movie_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetMovieRequest): unknown {
+    const obj: any = {};
+    if (message.movieId !== "") {
+      obj.movieId = message.movieId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMovieRequest>, I>>(base?: I): GetMovieRequest {
+    return GetMovieRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMovieRequest>, I>>(object: I): GetMovieRequest {
+    const message = createBaseGetMovieRequest();
+    message.movieId = object.movieId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetMovieResponse(): GetMovieResponse {
+  return { movie: undefined };
+}
+
+export const GetMovieResponse: MessageFns<GetMovieResponse> = {
+  encode(message: GetMovieResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.movie !== undefined) {
+      CatalogueMovie.encode(message.movie, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMovieResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMovieResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movie = CatalogueMovie.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMovieResponse {
+    return { movie: isSet(object.movie) ? CatalogueMovie.fromJSON(object.movie) : undefined };
+  },
+
+  toJSON(message: GetMovieResponse): unknown {
+    const obj: any = {};
+    if (message.movie !== undefined) {
+      obj.movie = CatalogueMovie.toJSON(message.movie);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMovieResponse>, I>>(base?: I): GetMovieResponse {
+    return GetMovieResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMovieResponse>, I>>(object: I): GetMovieResponse {
+    const message = createBaseGetMovieResponse();
+    message.movie = (object.movie !== undefined && object.movie !== null)
+      ? CatalogueMovie.fromPartial(object.movie)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListMoviesRequest(): ListMoviesRequest {
+  return { pageSize: 0, pageToken: "", hidden: 0 };
+}
+
+export const ListMoviesRequest: MessageFns<ListMoviesRequest> = {
+  encode(message: ListMoviesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.hidden !== 0) {
+      writer.uint32(24).int32(message.hidden);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMoviesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMoviesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hidden = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMoviesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      hidden: isSet(object.hidden) ? hiddenFilterFromJSON(object.hidden) : 0,
+    };
+  },
+
+  toJSON(message: ListMoviesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.hidden !== 0) {
+      obj.hidden = hiddenFilterToJSON(message.hidden);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMoviesRequest>, I>>(base?: I): ListMoviesRequest {
+    return ListMoviesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMoviesRequest>, I>>(object: I): ListMoviesRequest {
+    const message = createBaseListMoviesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.hidden = object.hidden ?? 0;
+    return message;
+  },
+};
+
+function createBaseListMoviesResponse(): ListMoviesResponse {
+  return { movies: [], nextPageToken: "" };
+}
+
+export const ListMoviesResponse: MessageFns<ListMoviesResponse> = {
+  encode(message: ListMoviesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.movies) {
+      CatalogueMovie.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMoviesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMoviesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.movies.push(CatalogueMovie.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMoviesResponse {
+    return {
+      movies: globalThis.Array.isArray(object?.movies) ? object.movies.map((e: any) => CatalogueMovie.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMoviesResponse): unknown {
+    const obj: any = {};
+    if (message.movies?.length) {
+      obj.movies = message.movies.map((e) => CatalogueMovie.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMoviesResponse>, I>>(base?: I): ListMoviesResponse {
+    return ListMoviesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMoviesResponse>, I>>(object: I): ListMoviesResponse {
+    const message = createBaseListMoviesResponse();
+    message.movies = object.movies?.map((e) => CatalogueMovie.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
 
 function createBaseAlsParams(): AlsParams {
   return { factors: 0, regularization: 0, alpha: 0, iterations: 0, cgSteps: 0, seed: 0 };
@@ -5365,6 +6593,52 @@ export const TrainerServiceService = {
       Buffer.from(UpdateModelConfigResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateModelConfigResponse => UpdateModelConfigResponse.decode(value),
   },
+  /**
+   * The movie catalogue (scope admin). Adds a movie; ALREADY_EXISTS when its id is taken, INVALID_ARGUMENT naming
+   * the allowed values for a bad field. A movie with genres is scored by the hybrid model at once (item cold start).
+   */
+  createMovie: {
+    path: "/recsys.v1.TrainerService/CreateMovie" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateMovieRequest): Buffer => Buffer.from(CreateMovieRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateMovieRequest => CreateMovieRequest.decode(value),
+    responseSerialize: (value: CreateMovieResponse): Buffer => Buffer.from(CreateMovieResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateMovieResponse => CreateMovieResponse.decode(value),
+  },
+  /**
+   * Changes the fields that are set (hidden included); NOT_FOUND for an unknown movie. A hidden movie leaves every
+   * list the Recommendation service returns at once, cached lists included.
+   */
+  updateMovie: {
+    path: "/recsys.v1.TrainerService/UpdateMovie" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateMovieRequest): Buffer => Buffer.from(UpdateMovieRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateMovieRequest => UpdateMovieRequest.decode(value),
+    responseSerialize: (value: UpdateMovieResponse): Buffer => Buffer.from(UpdateMovieResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateMovieResponse => UpdateMovieResponse.decode(value),
+  },
+  /** One movie, hidden or not; NOT_FOUND when unknown. */
+  getMovie: {
+    path: "/recsys.v1.TrainerService/GetMovie" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMovieRequest): Buffer => Buffer.from(GetMovieRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMovieRequest => GetMovieRequest.decode(value),
+    responseSerialize: (value: GetMovieResponse): Buffer => Buffer.from(GetMovieResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMovieResponse => GetMovieResponse.decode(value),
+  },
+  /** Movies by id, a page at a time (page_token: the next_page_token of the previous page). */
+  listMovies: {
+    path: "/recsys.v1.TrainerService/ListMovies" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMoviesRequest): Buffer => Buffer.from(ListMoviesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMoviesRequest => ListMoviesRequest.decode(value),
+    responseSerialize: (value: ListMoviesResponse): Buffer => Buffer.from(ListMoviesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMoviesResponse => ListMoviesResponse.decode(value),
+  },
 } as const;
 
 export interface TrainerServiceServer extends UntypedServiceImplementation {
@@ -5389,6 +6663,20 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
    * naming the allowed range.
    */
   updateModelConfig: handleUnaryCall<UpdateModelConfigRequest, UpdateModelConfigResponse>;
+  /**
+   * The movie catalogue (scope admin). Adds a movie; ALREADY_EXISTS when its id is taken, INVALID_ARGUMENT naming
+   * the allowed values for a bad field. A movie with genres is scored by the hybrid model at once (item cold start).
+   */
+  createMovie: handleUnaryCall<CreateMovieRequest, CreateMovieResponse>;
+  /**
+   * Changes the fields that are set (hidden included); NOT_FOUND for an unknown movie. A hidden movie leaves every
+   * list the Recommendation service returns at once, cached lists included.
+   */
+  updateMovie: handleUnaryCall<UpdateMovieRequest, UpdateMovieResponse>;
+  /** One movie, hidden or not; NOT_FOUND when unknown. */
+  getMovie: handleUnaryCall<GetMovieRequest, GetMovieResponse>;
+  /** Movies by id, a page at a time (page_token: the next_page_token of the previous page). */
+  listMovies: handleUnaryCall<ListMoviesRequest, ListMoviesResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
@@ -5524,6 +6812,76 @@ export interface TrainerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateModelConfigResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The movie catalogue (scope admin). Adds a movie; ALREADY_EXISTS when its id is taken, INVALID_ARGUMENT naming
+   * the allowed values for a bad field. A movie with genres is scored by the hybrid model at once (item cold start).
+   */
+  createMovie(
+    request: CreateMovieRequest,
+    callback: (error: ServiceError | null, response: CreateMovieResponse) => void,
+  ): ClientUnaryCall;
+  createMovie(
+    request: CreateMovieRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateMovieResponse) => void,
+  ): ClientUnaryCall;
+  createMovie(
+    request: CreateMovieRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateMovieResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the fields that are set (hidden included); NOT_FOUND for an unknown movie. A hidden movie leaves every
+   * list the Recommendation service returns at once, cached lists included.
+   */
+  updateMovie(
+    request: UpdateMovieRequest,
+    callback: (error: ServiceError | null, response: UpdateMovieResponse) => void,
+  ): ClientUnaryCall;
+  updateMovie(
+    request: UpdateMovieRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateMovieResponse) => void,
+  ): ClientUnaryCall;
+  updateMovie(
+    request: UpdateMovieRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateMovieResponse) => void,
+  ): ClientUnaryCall;
+  /** One movie, hidden or not; NOT_FOUND when unknown. */
+  getMovie(
+    request: GetMovieRequest,
+    callback: (error: ServiceError | null, response: GetMovieResponse) => void,
+  ): ClientUnaryCall;
+  getMovie(
+    request: GetMovieRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMovieResponse) => void,
+  ): ClientUnaryCall;
+  getMovie(
+    request: GetMovieRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMovieResponse) => void,
+  ): ClientUnaryCall;
+  /** Movies by id, a page at a time (page_token: the next_page_token of the previous page). */
+  listMovies(
+    request: ListMoviesRequest,
+    callback: (error: ServiceError | null, response: ListMoviesResponse) => void,
+  ): ClientUnaryCall;
+  listMovies(
+    request: ListMoviesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMoviesResponse) => void,
+  ): ClientUnaryCall;
+  listMovies(
+    request: ListMoviesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMoviesResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,7 +6,8 @@ import type { CollectionName, Store } from '../store/types.js';
  *
  * - `catalogue`: sha256 (hex) over `${movieId}\t${title}\n` of every movie of the version's `items` id map (the whole
  *   catalogue when it was trained), in that order. recsvc refuses to serve a version whose catalogue fingerprint
- *   does not match the store (see checkCatalogue): another data set, or a catalogue that was replaced.
+ *   does not match the store (see checkCatalogue): another data set, or a catalogue that was replaced. A movie the
+ *   catalogue API retitled hashes with its `sourceTitle` (the title before the first retitling): the same film.
  * - `movies`, `watched`, `likes`, `bookmarks`: documents of each collection read by the training run. The demo
  *   compares them (with the catalogue) with the store at start-up and retrains when any differs; a production service
  *   keeps serving while interactions grow between nightly runs, so recsvc does not compare them.
@@ -42,7 +43,7 @@ export async function catalogueFingerprint(store: Store, items: readonly string[
     for (const id of chunk) {
       const movie = movies.get(id);
       if (!movie) missing++;
-      hash.update(`${id}\t${movie?.title ?? ''}\n`);
+      hash.update(`${id}\t${movie?.sourceTitle ?? movie?.title ?? ''}\n`);
     }
   }
   return { fingerprint: hash.digest('hex'), missing };

@@ -8,7 +8,9 @@ import type {
   ExperimentWindow,
   FeedbackDoc,
   LikeRateBucket,
+  ListMoviesQuery,
   TimeBucketName,
+  MovieChange,
   MovieDoc,
   RecommendationLogDoc,
   Store,
@@ -64,11 +66,43 @@ export class MemoryStore implements Store {
     return found;
   }
 
+  async createMovie(doc: MovieDoc): Promise<{ created: boolean }> {
+    if (this.lookup('movies', doc.movieId)) return { created: false };
+    this.add('movies', structuredClone(doc));
+    return { created: true };
+  }
+
+  async updateMovie(movieId: string, change: MovieChange): Promise<MovieDoc | null> {
+    const movie = this.lookup('movies', movieId);
+    if (!movie) return null;
+    Object.assign(movie, structuredClone(change.set));
+    for (const field of change.unset ?? []) delete movie[field];
+    return structuredClone(movie);
+  }
+
+  async listMovies(query: ListMoviesQuery): Promise<MovieDoc[]> {
+    const { hidden, createdSince, afterMovieId } = query;
+    return this.rows.movies
+      .filter(
+        (m) =>
+          (hidden === undefined || Boolean(m.hidden) === hidden) &&
+          (!createdSince || (m.createdAt !== undefined && m.createdAt >= createdSince)) &&
+          (afterMovieId === undefined || m.movieId > afterMovieId),
+      )
+      .sort((a, b) => (a.movieId < b.movieId ? -1 : a.movieId > b.movieId ? 1 : 0))
+      .slice(0, query.limit)
+      .map((m) => structuredClone(m));
+  }
+
+  async hiddenMovieIds(): Promise<string[]> {
+    return this.rows.movies.filter((m) => m.hidden).map((m) => m.movieId);
+  }
+
   async topMovies(query: TopMoviesQuery): Promise<MovieDoc[]> {
     const genres = query.genres ? new Set(query.genres) : undefined;
     const excluded = new Set(query.excludeMovieIds ?? []);
     return this.rows.movies
-      .filter((m) => !excluded.has(m.movieId) && (!genres || m.genres.some((g) => genres.has(g))))
+      .filter((m) => !m.hidden && !excluded.has(m.movieId) && (!genres || m.genres.some((g) => genres.has(g))))
       .sort(byPopularity)
       .slice(0, query.limit)
       .map((m) => structuredClone(m));

@@ -12,7 +12,9 @@ import type {
   ExperimentWindow,
   FeedbackDoc,
   LikeRateBucket,
+  ListMoviesQuery,
   TimeBucketName,
+  MovieChange,
   MovieDoc,
   RecommendationLogDoc,
   Store,
@@ -130,8 +132,39 @@ export class MongoStore implements Store {
     return new Map(movies.map((m) => [m.movieId, m]));
   }
 
-  async topMovies(query: TopMoviesQuery): Promise<MovieDoc[]> {
+  async createMovie(doc: MovieDoc): Promise<{ created: boolean }> {
+    // An upsert that only inserts: atomic on the unique movieId, and FerretDB v1 has it.
+    const result = await this.col('movies').updateOne({ movieId: doc.movieId }, { $setOnInsert: { ...doc } }, { upsert: true });
+    return { created: result.upsertedCount > 0 };
+  }
+
+  async updateMovie(movieId: string, change: MovieChange): Promise<MovieDoc | null> {
+    const update: Document = {};
+    if (Object.keys(change.set).length) update.$set = change.set;
+    if (change.unset?.length) update.$unset = Object.fromEntries(change.unset.map((field) => [field, '']));
+    if (Object.keys(update).length) {
+      const result = await this.col('movies').updateOne({ movieId }, update);
+      if (result.matchedCount === 0) return null;
+    }
+    return this.col('movies').findOne({ movieId }, withoutId);
+  }
+
+  async listMovies(query: ListMoviesQuery): Promise<MovieDoc[]> {
     const filter: Document = {};
+    if (query.hidden === true) filter.hidden = true;
+    if (query.hidden === false) filter.hidden = { $ne: true };
+    if (query.createdSince) filter.createdAt = { $gte: query.createdSince };
+    if (query.afterMovieId !== undefined) filter.movieId = { $gt: query.afterMovieId };
+    return this.col('movies').find(filter, withoutId).sort({ movieId: 1 }).limit(query.limit).toArray();
+  }
+
+  async hiddenMovieIds(): Promise<string[]> {
+    const docs = await this.col('movies').find({ hidden: true }, { projection: { _id: 0, movieId: 1 } }).toArray();
+    return docs.map((d) => d.movieId);
+  }
+
+  async topMovies(query: TopMoviesQuery): Promise<MovieDoc[]> {
+    const filter: Document = { hidden: { $ne: true } };
     if (query.genres) filter.genres = { $in: [...query.genres] };
     if (query.excludeMovieIds?.length) filter.movieId = { $nin: [...query.excludeMovieIds] };
     return this.col('movies').find(filter, withoutId).sort({ popularity: -1, movieId: 1 }).limit(query.limit).toArray();

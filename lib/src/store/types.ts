@@ -28,6 +28,36 @@ export interface MovieDoc {
   tags?: string[];
   /** Other ids of the same film in the source catalogue, merged into this one at import (catalogue hygiene). */
   aliasIds?: string[];
+  /** Hidden movies are never recommended nor listed in top lists (lib/src/catalogue.ts); absent means false. */
+  hidden?: boolean;
+  /**
+   * The title the movie had before the catalogue API first retitled it: the catalogue fingerprint of model versions
+   * (lib/src/models/fingerprint.ts) hashes it, so a retitled movie is still the film those versions were trained on.
+   */
+  sourceTitle?: string;
+  /** When the catalogue API created the movie (absent for imported or generated movies). */
+  createdAt?: Date;
+  /** When the catalogue API last changed the movie. */
+  updatedAt?: Date;
+}
+
+/** The optional MovieDoc fields an update may clear. */
+export type ClearableMovieField = 'imdbId' | 'tmdbId' | 'imdbUrl';
+
+/** A change of one movie: fields to set, and optional fields to remove. */
+export interface MovieChange {
+  set: Partial<Omit<MovieDoc, 'movieId' | 'createdAt'>>;
+  unset?: readonly ClearableMovieField[];
+}
+
+export interface ListMoviesQuery {
+  /** true: only hidden movies; false: only visible ones; absent: all. */
+  hidden?: boolean;
+  /** Only movies the catalogue API created at or after this time. */
+  createdSince?: Date;
+  /** Movies with an id greater than this (paging); ids compare as strings. */
+  afterMovieId?: string;
+  limit: number;
 }
 
 export interface WatchedDoc {
@@ -204,7 +234,15 @@ export interface Store {
   setFavoriteGenres(userId: string, genres: readonly string[], now?: Date): Promise<{ created: boolean }>;
 
   getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>>;
-  /** Movies by popularity, highest first (ties by movieId). */
+  /** Inserts a movie unless one with its movieId exists (then nothing is written and created is false). */
+  createMovie(doc: MovieDoc): Promise<{ created: boolean }>;
+  /** Applies a change to one movie and returns it as stored afterwards; null when no movie has the id. */
+  updateMovie(movieId: string, change: MovieChange): Promise<MovieDoc | null>;
+  /** Movies ordered by movieId (string order), filtered and paged by `query`. */
+  listMovies(query: ListMoviesQuery): Promise<MovieDoc[]>;
+  /** The ids of the hidden movies. */
+  hiddenMovieIds(): Promise<string[]>;
+  /** Visible movies (never hidden ones) by popularity, highest first (ties by movieId). */
   topMovies(query: TopMoviesQuery): Promise<MovieDoc[]>;
   /** The distinct genres of the movies in the catalogue (unordered; computed in the database). */
   distinctGenres(): Promise<string[]>;
