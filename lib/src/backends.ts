@@ -13,8 +13,15 @@ import { S3ObjectStore } from './objectstore/s3-object-store.js';
 
 export async function createStore(env: StorageEnv, log: Logger): Promise<Store> {
   if (!env.MONGO_URL) {
-    log.info('store: embedded in-process (MONGO_URL not set)');
-    return new MemoryStore();
+    // Recommendation logs and feedback grow with traffic: on disk (SQLite) under DATA_DIR, surviving a restart.
+    const dir = await ensureWritableDir(
+      join(env.DATA_DIR, 'store'),
+      'DATA_DIR',
+      'set DATA_DIR to a writable folder (a volume in a container), or MONGO_URL to keep the data in MongoDB',
+    );
+    const logsPath = join(dir, 'logs.sqlite');
+    log.info({ logsPath }, 'store: embedded in-process, recommendation logs and feedback in SQLite (MONGO_URL not set)');
+    return new MemoryStore({ logsPath });
   }
   const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
   await store.init();
