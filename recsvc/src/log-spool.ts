@@ -88,9 +88,9 @@ export class LogSpool {
   }
 
   /** Appends a served list with a synchronous write (survives a killed process). Throws when the disk refuses it. */
-  append(doc: RecommendationLogDoc): SpoolSegment {
+  append(doc: RecommendationLogDoc, json = JSON.stringify(doc)): SpoolSegment {
     if (this.closed) throw new Error('the recommendation log spool is closed');
-    writeSync(this.fd, `${JSON.stringify(doc)}\n`);
+    writeSync(this.fd, `${json}\n`);
     this.current.outstanding++;
     return this.current;
   }

@@ -82,13 +82,16 @@ export class RecommendationLogWriter {
     return this.spool?.outstanding ?? 0;
   }
 
-  /** Spools (one synchronous local write) and buffers a served list; never waits for MongoDB. */
-  append(doc: RecommendationLogDoc): void {
+  /**
+   * Spools (one synchronous local write) and buffers a served list; never waits for MongoDB. `json`: the list's
+   * JSON.stringify if the caller has it already (saves serialising it again).
+   */
+  append(doc: RecommendationLogDoc, json?: string): void {
     if (this.closed) throw new Error('the recommendation log writer is closed');
     let segment: SpoolSegment | undefined;
     if (this.spool) {
       try {
-        segment = this.spool.append(doc);
+        segment = this.spool.append(doc, json);
         this.spoolFailed = false;
       } catch (err) {
         if (!this.spoolFailed) this.log.error({ err: String(err) }, 'recommendation log spool write failed: lists are buffered in memory only');
