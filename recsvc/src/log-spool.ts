@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../lib/src/logger.js';
 import type { RecommendationLogDoc } from '../../lib/src/store/types.js';
@@ -23,18 +24,21 @@ export interface RecoveredLog {
 
 /** Owner folders of spools open in this process (tests run several services in one process). */
 const liveOwners = new Set<string>();
-const OWNER_PATTERN = /^(\d+)-([0-9a-f-]{36})$/;
+const OWNER_PATTERN = /^(.+)_(\d+)_([0-9a-f-]{36})$/;
+/** Each writer touches `{owner}/alive` this often; a folder of another host is taken over once it is stale. */
+export const SPOOL_HEARTBEAT_MS = 5_000;
+export const SPOOL_STALE_MS = 60_000;
 
 /**
  * The recommendation-log spool (LOG_SPOOL_DIR): every served list is appended to a local file with a synchronous
  * write before the response, so it survives a killed process (SIGKILL, OOM kill; not a machine crash: the page cache
  * is not fsynced per list), and the file is deleted once the lists it holds are stored in the database.
  *
- * Layout: `{dir}/{pid}-{uuid}/{n}.jsonl`, one owner folder per running writer. At start a writer adopts the owner
- * folders of processes that no longer run (renamed into its own folder: atomic, so two starting processes never
+ * Layout: `{dir}/{host}_{pid}_{uuid}/{n}.jsonl`, one owner folder per running writer. At start a writer adopts the
+ * owner folders of writers that no longer run (renamed into its own folder: atomic, so two starting processes never
  * adopt the same one) and reads their lists back; a last line cut short by a crash is skipped with a warning.
- * One spool folder serves the processes of one machine or container (the liveness check is by pid); replicas on
- * different machines need their own folders (volumes).
+ * A writer no longer runs when, on the same host (container), its pid is gone; on another host (replicas sharing a
+ * volume), when its `alive` file, touched every SPOOL_HEARTBEAT_MS, is older than SPOOL_STALE_MS.
  */
 export class LogSpool {
   private current: SpoolSegment;
@@ -42,6 +46,7 @@ export class LogSpool {
   private next = 0;
   private closed = false;
   private readonly segments = new Set<SpoolSegment>();
+  private readonly heartbeat: NodeJS.Timeout;
 
   private constructor(
     readonly ownerDir: string,
@@ -49,19 +54,31 @@ export class LogSpool {
     readonly recovered: RecoveredLog[],
   ) {
     ({ segment: this.current, fd: this.fd } = this.openSegment());
+    const alive = join(ownerDir, 'alive');
+    this.heartbeat = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(alive, now, now);
+      } catch {
+        // adopted by another writer after all (this process was stalled for SPOOL_STALE_MS): nothing to touch
+      }
+    }, SPOOL_HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /** Opens a spool in `dir` (created if missing) and reads back the lists of stopped writers. */
-  static open(dir: string, log: Logger): LogSpool {
+  static open(dir: string, log: Logger, now = Date.now()): LogSpool {
     mkdirSync(dir, { recursive: true });
-    const owner = `${process.pid}-${randomUUID()}`;
-    const ownerDir = join(dir, owner);
+    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '-');
+    const ownerDir = join(dir, `${host}_${process.pid}_${randomUUID()}`);
     mkdirSync(ownerDir);
+    writeFileSync(join(ownerDir, 'alive'), '');
     liveOwners.add(ownerDir);
     for (const name of readdirSync(dir)) {
       const match = OWNER_PATTERN.exec(name);
       const path = join(dir, name);
-      if (!match || path === ownerDir || liveOwners.has(path) || processRuns(Number(match[1]))) continue;
+      if (!match || path === ownerDir || liveOwners.has(path)) continue;
+      if (match[1] === host ? processRuns(Number(match[2])) : heartbeatAge(path, now) < SPOOL_STALE_MS) continue;
       try {
         renameSync(path, join(ownerDir, `adopted-${name}`));
       } catch (err) {
@@ -133,6 +150,7 @@ export class LogSpool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     fsyncSync(this.fd);
     closeSync(this.fd);
     this.current.sealed = true;
@@ -168,6 +186,15 @@ function processRuns(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Milliseconds since the owner folder's writer last touched its `alive` file (Infinity without one). */
+function heartbeatAge(ownerDir: string, now: number): number {
+  try {
+    return now - statSync(join(ownerDir, 'alive')).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 

@@ -1,5 +1,5 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -161,8 +161,8 @@ describe('recommendation log writer: spool, bounded shutdown, replay', () => {
 
   it('skips a last line cut short by a crash with a warning, and writes the whole lines', async () => {
     const dir = spoolDir();
-    // The folder of a killed process (a pid that cannot run: above the kernel's pid_max).
-    const owner = join(dir, `4194399-${randomUUID()}`);
+    // The folder of a killed process on this host (a pid that cannot run: above the kernel's pid_max).
+    const owner = join(dir, `${hostname()}_4194399_${randomUUID()}`);
     mkdirSync(owner);
     const whole = `${JSON.stringify(servedList('s1'))}\n${JSON.stringify(servedList('s2'))}\n`;
     writeFileSync(join(owner, '00000000.jsonl'), whole + JSON.stringify(servedList('s3')).slice(0, 40));
@@ -175,6 +175,25 @@ describe('recommendation log writer: spool, bounded shutdown, replay', () => {
     await writer.close();
     expect(await storedSessions(store)).toEqual(['s1', 's2']);
     expect(existsSync(owner)).toBe(false);
+  });
+
+  it('takes over the folder of a writer on another host (a replica sharing the volume) only once its heartbeat is stale', async () => {
+    const dir = spoolDir();
+    const owner = join(dir, `other-replica_1_${randomUUID()}`);
+    mkdirSync(owner);
+    writeFileSync(join(owner, 'alive'), '');
+    writeFileSync(join(owner, '00000000.jsonl'), `${JSON.stringify(servedList('s1'))}\n`);
+    const fresh = new RecommendationLogWriter(new MemoryStore(), settings(dir), recordingLogger());
+    expect(fresh.recovered).toBe(0); // touched just now: that replica runs
+    await fresh.close();
+    const stale = new Date(Date.now() - 61_000);
+    utimesSync(join(owner, 'alive'), stale, stale);
+    const store = new MemoryStore();
+    const next = new RecommendationLogWriter(store, settings(dir), recordingLogger());
+    expect(next.recovered).toBe(1);
+    await next.flush();
+    await next.close();
+    expect(await storedSessions(store)).toEqual(['s1']);
   });
 
   it('never reads the spool of a writer that still runs', async () => {
