@@ -11,7 +11,16 @@ import { RedisCache } from './cache/redis-cache.js';
 import { DirectoryObjectStore } from './objectstore/directory-object-store.js';
 import { S3ObjectStore } from './objectstore/s3-object-store.js';
 
-export async function createStore(env: StorageEnv, log: Logger): Promise<Store> {
+/**
+ * MongoDB when MONGO_URL is set, else the embedded store. `embeddedLogs`: "disk" (services, the demo) keeps its
+ * recommendation logs and feedback in DATA_DIR/store/logs.sqlite; "memory" (throw-away stores of CLI commands) keeps
+ * nothing on disk, so such a command never touches the demo's files.
+ */
+export async function createStore(env: StorageEnv, log: Logger, embeddedLogs: 'disk' | 'memory' = 'disk'): Promise<Store> {
+  if (!env.MONGO_URL && embeddedLogs === 'memory') {
+    log.info('store: embedded in-process, nothing on disk (MONGO_URL not set)');
+    return new MemoryStore();
+  }
   if (!env.MONGO_URL) {
     // Recommendation logs and feedback grow with traffic: on disk (SQLite) under DATA_DIR, surviving a restart.
     const dir = await ensureWritableDir(
