@@ -119,7 +119,14 @@ async function main(): Promise<void> {
   // prints it; its own training calls use it too. API_KEYS_FILE set by the caller wins (then the demo's calls need
   // the demo key in that file, or API_KEYS holding it).
   const demoKey = ensureDemoKey(process.env.DATA_DIR ?? '.data');
-  const env = { LOG_LEVEL: 'fatal', SHUTDOWN_GRACE_MS: '2000', WORKER_SHUTDOWN_GRACE_MS: '1000', API_KEYS_FILE: demoKey.file, ...process.env };
+  const env = {
+    LOG_LEVEL: 'fatal',
+    SHUTDOWN_GRACE_MS: '2000',
+    WORKER_SHUTDOWN_GRACE_MS: '1000',
+    API_KEYS_FILE: demoKey.file,
+    LOG_SPOOL_DIR: `${process.env.DATA_DIR ?? '.data'}/log-spool`,
+    ...process.env,
+  };
   const recsvcConfig = loadRecsvcConfig(env);
   const trainerConfig = loadTrainerConfig(env);
   const gatewayConfig = loadGatewayConfig(env);

@@ -192,7 +192,7 @@ const cliEnvSchema = z.object({ ...storageEnvShape, LOG_LEVEL: z.enum(['fatal', 
 export async function openCliStore(name: string, io: CliIo): Promise<{ store: Store; ownStore: boolean; embedded: boolean }> {
   if (io.store) return { store: io.store, ownStore: false, embedded: false };
   const config = loadConfig(cliEnvSchema, io.env);
-  const store = await createStore(config, createLogger(name, config.LOG_LEVEL));
+  const store = await createStore(config, createLogger(name, config.LOG_LEVEL), 'memory');
   const embedded = !config.MONGO_URL;
   io.stderr.write(
     embedded

@@ -11,10 +11,26 @@ import { RedisCache } from './cache/redis-cache.js';
 import { DirectoryObjectStore } from './objectstore/directory-object-store.js';
 import { S3ObjectStore } from './objectstore/s3-object-store.js';
 
-export async function createStore(env: StorageEnv, log: Logger): Promise<Store> {
-  if (!env.MONGO_URL) {
-    log.info('store: embedded in-process (MONGO_URL not set)');
+/**
+ * MongoDB when MONGO_URL is set, else the embedded store. `embeddedLogs`: "disk" (services, the demo) keeps its
+ * recommendation logs and feedback in DATA_DIR/store/logs.sqlite; "memory" (throw-away stores of CLI commands) keeps
+ * nothing on disk, so such a command never touches the demo's files.
+ */
+export async function createStore(env: StorageEnv, log: Logger, embeddedLogs: 'disk' | 'memory' = 'disk'): Promise<Store> {
+  if (!env.MONGO_URL && embeddedLogs === 'memory') {
+    log.info('store: embedded in-process, nothing on disk (MONGO_URL not set)');
     return new MemoryStore();
+  }
+  if (!env.MONGO_URL) {
+    // Recommendation logs and feedback grow with traffic: on disk (SQLite) under DATA_DIR, surviving a restart.
+    const dir = await ensureWritableDir(
+      join(env.DATA_DIR, 'store'),
+      'DATA_DIR',
+      'set DATA_DIR to a writable folder (a volume in a container), or MONGO_URL to keep the data in MongoDB',
+    );
+    const logsPath = join(dir, 'logs.sqlite');
+    log.info({ logsPath }, 'store: embedded in-process, recommendation logs and feedback in SQLite (MONGO_URL not set)');
+    return new MemoryStore({ logsPath });
   }
   const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
   await store.init();

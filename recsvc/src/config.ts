@@ -24,6 +24,10 @@ const schema = z
     LOG_FLUSH_MS: env.positiveInt(1_000),
     LOG_BUFFER_MAX: env.positiveInt(100_000),
     LOG_RETRY_MS: env.positiveInt(500),
+    /** On shutdown, how long the log writer keeps writing to the store before it leaves the rest in the spool. */
+    LOG_FLUSH_GRACE_MS: env.positiveInt(5_000),
+    /** Recommendation-log spool folder (one per recsvc process or container); default DATA_DIR/log-spool. */
+    LOG_SPOOL_DIR: z.string().min(1).optional(),
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
     ...eventsEnvShape,

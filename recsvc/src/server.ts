@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { MODEL_TYPES } from '../../lib/src/domain.js';
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
+import { ensureWritableDir } from '../../lib/src/config.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
@@ -49,6 +51,16 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     onRefused: (modelType) => metrics.modelLoads.inc({ model_type: modelType, result: 'refused' }),
   }, (artifact) => catalogueMismatch(store, artifact.manifest.data, artifact.idMaps[ARTIFACT_ID_MAPS.items] ?? []));
   await models.start();
+  // The log spool (LOG_SPOOL_DIR, default DATA_DIR/log-spool): with a store of its own; an injected store (tests,
+  // the demo) gets one only when LOG_SPOOL_DIR names it, so test processes never replay each other's lists.
+  const spoolPath = config.LOG_SPOOL_DIR ?? (deps.store ? undefined : join(config.DATA_DIR, 'log-spool'));
+  const spoolDir = spoolPath
+    ? await ensureWritableDir(
+        spoolPath,
+        config.LOG_SPOOL_DIR ? 'LOG_SPOOL_DIR' : 'DATA_DIR',
+        'set LOG_SPOOL_DIR (or DATA_DIR) to a writable folder (a volume in a container): served lists are spooled there until stored',
+      )
+    : undefined;
   const logs = new RecommendationLogWriter(
     store,
     {
@@ -56,6 +68,8 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       flushIntervalMs: config.LOG_FLUSH_MS,
       maxBuffered: config.LOG_BUFFER_MAX,
       retryDelayMs: config.LOG_RETRY_MS,
+      flushGraceMs: config.LOG_FLUSH_GRACE_MS,
+      spoolDir,
     },
     log,
     {
@@ -126,7 +140,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     onClosed: async () => {
       await models.stop();
       await movies.stopSync();
-      await logs.close(config.SHUTDOWN_GRACE_MS);
+      await logs.close();
       await producer?.close();
       await new Promise((resolve) => metricsServer.close(resolve));
       if (!deps.store) await store.close();

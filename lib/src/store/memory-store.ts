@@ -17,9 +17,9 @@ import type {
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
-import { MODEL_TYPES } from '../domain.js';
-import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
+import { COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { bookmarkWeight, byPopularity, likeWeight, popularityScore, watchedWeight } from './popularity.js';
+import { SqliteLogStore } from './sqlite-log-store.js';
 
 type Rows = { [C in CollectionName]: CollectionDocs[C][] };
 
@@ -27,19 +27,41 @@ type Rows = { [C in CollectionName]: CollectionDocs[C][] };
 const uniqueKeys: Partial<{ [C in CollectionName]: (doc: CollectionDocs[C]) => string }> = {
   users: (d) => d.userId,
   movies: (d) => d.movieId,
-  recommendation_logs: (d) => d.sessionId,
-  feedback: (d) => `${d.sessionId}\u0000${d.movieId}`,
   interaction_events: (d) => d.eventId,
 };
 
-/** In-process store: the embedded default for the one-command demo and for unit tests. */
+/** Collections the embedded store keeps in SQLite instead of the heap (they grow with traffic). */
+type LogCollection = 'recommendation_logs' | 'feedback';
+const isLogCollection = (c: CollectionName): c is LogCollection => c === 'recommendation_logs' || c === 'feedback';
+
+export interface MemoryStoreOptions {
+  /**
+   * SQLite database file for recommendation_logs and feedback (lib/src/backends.ts: DATA_DIR/store/logs.sqlite), so
+   * they survive a restart and never grow the heap. Absent: an in-memory SQLite database (unit tests; nothing on disk).
+   */
+  logsPath?: string;
+}
+
+/**
+ * In-process store: the embedded default for the one-command demo and for unit tests. Users, movies, interactions
+ * and events live in the heap (they are bounded by the data set); recommendation logs and feedback, which grow with
+ * every served list, live in SQLite (lib/src/store/sqlite-log-store.ts), on disk when `logsPath` is given.
+ */
 export class MemoryStore implements Store {
   private rows: Rows = emptyRows();
   private unique = emptyUniqueIndexes();
+  private readonly logs: SqliteLogStore;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.logs = new SqliteLogStore(options.logsPath ?? ':memory:');
+  }
 
   async init(): Promise<void> {}
   async ping(): Promise<void> {}
-  async close(): Promise<void> {}
+  /** Closes the SQLite database (idempotent); the instance is unusable afterwards. */
+  async close(): Promise<void> {
+    this.logs.close();
+  }
 
   async getUser(userId: string): Promise<UserDoc | null> {
     const user = this.lookup('users', userId);
@@ -140,11 +162,9 @@ export class MemoryStore implements Store {
   /** movieId -> liked of the user's latest decision per movie (feedback and event decisions). */
   private latestVerdicts(userId: string): Map<string, boolean> {
     const latest = new Map<string, { at: number; liked: boolean }>();
-    for (const f of this.rows.feedback) {
-      if (f.userId !== userId) continue;
-      const at = new Date(f.updatedAt ?? f.createdAt ?? 0).getTime() || 0;
+    for (const f of this.logs.userVerdicts(userId)) {
       const seen = latest.get(f.movieId);
-      if (!seen || at >= seen.at) latest.set(f.movieId, { at, liked: f.liked });
+      if (!seen || f.at >= seen.at) latest.set(f.movieId, { at: f.at, liked: f.liked });
     }
     return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
   }
@@ -166,11 +186,11 @@ export class MemoryStore implements Store {
       if (e.type === 'liked' || e.type === 'disliked') {
         const sessionId = eventDecisionSessionId(userId);
         const liked = e.type === 'liked';
-        const existing = this.lookup('feedback', `${sessionId}\u0000${movieId}`);
+        const existing = this.logs.getFeedback(sessionId, movieId);
         if (!existing) {
-          this.add('feedback', { sessionId, userId, movieId, liked, eventId, createdAt: now, updatedAt: occurredAt } as unknown as FeedbackDoc);
+          this.logs.putFeedback({ sessionId, userId, movieId, liked, eventId, createdAt: now, updatedAt: occurredAt } as unknown as FeedbackDoc, false);
         } else if (existing.updatedAt.getTime() <= occurredAt.getTime()) {
-          Object.assign(existing, { liked, eventId, updatedAt: occurredAt });
+          this.logs.putFeedback({ ...existing, liked, eventId, updatedAt: occurredAt } as FeedbackDoc, true);
         }
       }
       this.add('interaction_events', { eventId, userId, movieId, type: e.type, occurredAt, appliedAt: now });
@@ -194,86 +214,35 @@ export class MemoryStore implements Store {
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
-    await this.insertMany('recommendation_logs', docs);
+    this.logs.insertLogs(docs);
   }
 
   async getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null> {
-    const log = this.lookup('recommendation_logs', sessionId);
-    return log ? structuredClone(log) : null;
+    return this.logs.getLog(sessionId);
   }
 
   async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
-    const existing = this.lookup('feedback', `${doc.sessionId}\u0000${doc.movieId}`);
-    if (existing) {
-      Object.assign(existing, structuredClone(doc), { updatedAt: now });
-      return { created: false };
-    }
-    this.add('feedback', { ...structuredClone(doc), createdAt: now, updatedAt: now });
-    return { created: true };
+    let created = false;
+    this.logs.transaction(() => {
+      const existing = this.logs.getFeedback(doc.sessionId, doc.movieId);
+      created = !existing;
+      this.logs.putFeedback({ ...(existing ?? {}), ...doc, createdAt: existing?.createdAt ?? now, updatedAt: now }, true);
+    });
+    return { created };
   }
 
   async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
-    const inWindow = (at: Date) => (!window.since || at >= window.since) && (!window.until || at < window.until);
-    const inPopulation = (arm: string | undefined) => (arm === 'forced') === Boolean(window.forced);
-    const sessions = new Map<string, number>();
-    for (const log of this.rows.recommendation_logs) {
-      if (inWindow(log.createdAt) && inPopulation(log.arm)) sessions.set(log.modelType, (sessions.get(log.modelType) ?? 0) + 1);
-    }
-    const bySession = new Map<string, { modelType: string; feedback: number; likes: number; likesTopK: number }>();
-    for (const f of this.rows.feedback) {
-      if (!f.modelType || !inWindow(f.sessionCreatedAt) || !inPopulation(f.arm)) continue;
-      const s = bySession.get(f.sessionId) ?? { modelType: f.modelType, feedback: 0, likes: 0, likesTopK: 0 };
-      s.feedback++;
-      if (f.liked) {
-        s.likes++;
-        if (f.rank <= window.k) s.likesTopK++;
-      }
-      bySession.set(f.sessionId, s);
-    }
-    return MODEL_TYPES.map((modelType) => {
-      const totals: ExperimentArmTotals = {
-        modelType,
-        sessions: sessions.get(modelType) ?? 0,
-        sessionsWithFeedback: 0,
-        feedbackCount: 0,
-        likes: 0,
-        precisionSum: 0,
-        recallSum: 0,
-        sessionsWithLikes: 0,
-      };
-      for (const s of bySession.values()) {
-        if (s.modelType !== modelType) continue;
-        totals.sessionsWithFeedback++;
-        totals.feedbackCount += s.feedback;
-        totals.likes += s.likes;
-        totals.precisionSum += s.likesTopK / window.k;
-        if (s.likes > 0) {
-          totals.sessionsWithLikes++;
-          totals.recallSum += s.likesTopK / s.likes;
-        }
-      }
-      return totals;
-    });
+    return this.logs.experimentTotals(window);
   }
 
+  /** Decisions from interaction events (no session, no model type) are not A/B feedback (left out, as in MongoStore). */
   async likeRateSeries(window: Omit<ExperimentWindow, 'k' | 'forced'>, bucket: TimeBucketName): Promise<LikeRateBucket[]> {
-    const buckets = new Map<string, LikeRateBucket>();
-    for (const f of this.rows.feedback) {
-      // Decisions from interaction events (no session, no model type) are not A/B feedback (MongoStore groups by
-      // modelType, so it leaves them out the same way).
-      if (!f.modelType || f.arm === 'forced') continue;
-      if ((window.since && f.sessionCreatedAt < window.since) || (window.until && f.sessionCreatedAt >= window.until)) continue;
-      const start = bucketStart(f.sessionCreatedAt, bucket);
-      const key = `${f.modelType}\u0000${start.getTime()}`;
-      const entry = buckets.get(key) ?? { modelType: f.modelType, start, feedbackCount: 0, likes: 0 };
-      entry.feedbackCount++;
-      if (f.liked) entry.likes++;
-      buckets.set(key, entry);
-    }
-    return [...buckets.values()].sort((a, b) => a.start.getTime() - b.start.getTime() || a.modelType.localeCompare(b.modelType));
+    return this.logs.likeRateSeries(window, bucket);
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {
+    if (collection === 'recommendation_logs') return this.logs.insertLogs(docs as readonly RecommendationLogDoc[]);
+    if (collection === 'feedback') return this.logs.insertFeedback(docs as readonly FeedbackDoc[]);
     for (const doc of docs) {
       const key = uniqueKeys[collection] as ((d: CollectionDocs[C]) => string) | undefined;
       if (key && this.unique[collection].has(key(doc))) continue;
@@ -292,17 +261,23 @@ export class MemoryStore implements Store {
   }
 
   async *scan<C extends CollectionName>(collection: C, batchSize = 10_000): AsyncIterable<CollectionDocs[C][]> {
+    if (isLogCollection(collection)) {
+      for (const batch of this.logs.scan(collection, batchSize)) yield batch as CollectionDocs[C][];
+      return;
+    }
     const rows = this.rows[collection] as CollectionDocs[C][];
     for (let i = 0; i < rows.length; i += batchSize) yield rows.slice(i, i + batchSize).map((d) => structuredClone(d));
   }
 
   async count(collection: CollectionName): Promise<number> {
+    if (isLogCollection(collection)) return this.logs.count(collection);
     return this.rows[collection].length;
   }
 
   async clear(): Promise<void> {
     this.rows = emptyRows();
     this.unique = emptyUniqueIndexes();
+    this.logs.clear();
   }
 }
 
