@@ -1,5 +1,6 @@
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
 import type { Cache } from '../../lib/src/cache/types.js';
+import { RedisCache } from '../../lib/src/cache/redis-cache.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
@@ -40,6 +41,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
   const objects = deps.objects ?? (await createObjectStore(config, log));
   const registry = createMetricsRegistry('recsvc');
   const metrics = new RecsvcMetrics(registry);
+  if (cache instanceof RedisCache) cache.registerMetrics(registry, 'recommendation_cache');
   const models = new ModelHolder(new ModelRegistry(objects), cache, log, config.MODEL_POLL_SECONDS * 1000, {
     onLoaded: (model) => {
       metrics.modelSwapped(model.modelType, model.version);
