@@ -1,3 +1,4 @@
+import { Gauge, type Registry } from 'prom-client';
 import { UnavailableError } from './errors.js';
 
 /** `closed`: calls go through; `open`: calls fail at once; `half_open`: one trial call decides. */
@@ -95,4 +96,20 @@ export class CircuitBreaker {
     this.current = next;
     this.options.onStateChange?.(next, previous);
   }
+}
+
+/**
+ * Registers the gauge `{name}{dependency="..."}` (0 closed, 1 half-open, 2 open) of breakers in a Prometheus
+ * registry, read at each scrape, e.g. `recommendation_cache_circuit_state{dependency="redis"}`.
+ */
+export function registerBreakerGauge(registry: Registry, name: string, breakers: Record<string, CircuitBreaker>): void {
+  new Gauge({
+    name,
+    help: 'State of the circuit breaker in front of a dependency: 0 closed, 1 half-open (one trial call), 2 open (skipped)',
+    labelNames: ['dependency'],
+    registers: [registry],
+    collect() {
+      for (const [dependency, breaker] of Object.entries(breakers)) this.set({ dependency }, BREAKER_STATE_VALUE[breaker.state]);
+    },
+  });
 }

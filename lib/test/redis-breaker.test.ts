@@ -1,38 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { RedisCache } from '../src/cache/redis-cache.js';
 import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { describeWithServers } from './support/servers.js';
-import { freePort } from './support/processes.js';
-
-/** A redis-server of this test's own, which it stops, freezes (SIGSTOP) and resumes. */
-class PrivateRedis {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const probe = await RedisCache.connect(this.url).catch(() => undefined);
-      if (probe) return probe.close();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('redis-server did not start');
-  }
-  freeze = () => this.child?.kill('SIGSTOP');
-  resume = () => this.child?.kill('SIGCONT');
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode) return;
-    child.kill('SIGCONT');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
+import { PrivateRedis } from './support/private-redis.js';
 
 // Needs redis-server (installed with the test servers); uses a port and process of its own.
 describeWithServers(['REDIS_URL'], 'the Redis cache fails fast and recovers by itself (a real Redis stopped and frozen)', () => {
@@ -41,8 +12,7 @@ describeWithServers(['REDIS_URL'], 'the Redis cache fails fast and recovers by i
   const states: string[] = [];
 
   beforeAll(async () => {
-    redis = new PrivateRedis(await freePort());
-    await redis.start();
+    redis = await PrivateRedis.start();
     cache = await RedisCache.connect(redis.url, { commandTimeoutMs: 50, breakerFailures: 3, breakerCoolDownMs: 200 });
     cache.onBreakerState((s) => states.push(s));
   });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { Gauge, type Registry } from 'prom-client';
-import { BREAKER_STATE_VALUE, CircuitBreaker, type BreakerState } from '../circuit-breaker.js';
+import type { Registry } from 'prom-client';
+import { CircuitBreaker, registerBreakerGauge, type BreakerState } from '../circuit-breaker.js';
 import type { Cache } from './types.js';
 
 /** How long a cache command may take and when the cache is skipped (REDIS_COMMAND_TIMEOUT_MS, REDIS_BREAKER_*). */
@@ -66,20 +66,9 @@ export class RedisCache implements Cache {
     return () => this.stateListeners.delete(listener);
   }
 
-  /**
-   * Registers `{prefix}_circuit_state{dependency="redis"}` (0 closed, 1 half-open, 2 open) in a Prometheus registry.
-   */
+  /** Registers `{prefix}_circuit_state{dependency="redis"}` (0 closed, 1 half-open, 2 open) in a registry. */
   registerMetrics(registry: Registry, prefix = 'cache'): void {
-    const breaker = this.breaker;
-    new Gauge({
-      name: `${prefix}_circuit_state`,
-      help: 'State of the circuit breaker in front of a dependency: 0 closed, 1 half-open (trial), 2 open (skipped)',
-      labelNames: ['dependency'],
-      registers: [registry],
-      collect() {
-        this.set({ dependency: 'redis' }, BREAKER_STATE_VALUE[breaker.state]);
-      },
-    });
+    registerBreakerGauge(registry, `${prefix}_circuit_state`, { redis: this.breaker });
   }
 
   get redis(): Redis {
