@@ -11,9 +11,23 @@ const domainToGrpc: Record<DomainErrorCode, status> = {
   RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
 };
 
-/** A gRPC error with a code, as grpc-js expects it from a handler. */
+/**
+ * Trailing metadata that marks a status as our services' own (`recsys-status-source: service`): its message was
+ * written for clients. A status without it comes from grpc-js itself or something in between (no connection, a
+ * deadline, a proxy) and may name internal addresses; the gateway answers those with a generic message.
+ */
+export const STATUS_SOURCE_KEY = 'recsys-status-source';
+
+/** True if the error is a status one of our services sent (see STATUS_SOURCE_KEY). */
+export function isServiceStatus(err: Pick<ServiceError, 'metadata'>): boolean {
+  return err.metadata instanceof Metadata && err.metadata.get(STATUS_SOURCE_KEY)[0] === 'service';
+}
+
+/** A gRPC error with a code, as grpc-js expects it from a handler (marked as the service's own). */
 export function grpcError(code: status, message: string): Partial<ServiceError> {
-  return { code, details: message, message, metadata: new Metadata() };
+  const metadata = new Metadata();
+  metadata.set(STATUS_SOURCE_KEY, 'service');
+  return { code, details: message, message, metadata };
 }
 
 /**
