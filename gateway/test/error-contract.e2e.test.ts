@@ -1,4 +1,5 @@
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { rawRequest, startBackend, startGateway, type Backend, type Gateway, type RawResponse } from './support/secure-stack.js';
@@ -191,7 +192,6 @@ describe('upstream failures', () => {
   });
 
   it('pass a service\'s own 503 message on, and answer any other 5xx status generically, both with Retry-After', async () => {
-    const grpc = await import('@grpc/grpc-js');
     const { RecommendationServiceService } = await import('../../lib/src/proto.js');
     const { grpcError } = await import('../../lib/src/grpc/status.js');
     const { Upstreams } = await import('../src/upstreams.js');

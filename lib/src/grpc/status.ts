@@ -1,6 +1,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { DomainError, type DomainErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isNetworkError } from '../dependency-errors.js';
 
 const domainToGrpc: Record<DomainErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -31,12 +32,17 @@ export function grpcError(code: status, message: string): Partial<ServiceError> 
 }
 
 /**
- * The one place domain errors become gRPC statuses. Unknown errors become INTERNAL with a generic message;
- * their details go to the log only.
+ * The one place domain errors become gRPC statuses. Network errors of a dependency become UNAVAILABLE; unknown
+ * errors become INTERNAL with a generic message; their details go to the log only.
  */
 export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
   if (err instanceof DomainError) return grpcError(domainToGrpc[err.code], err.message);
   if (isGrpcError(err)) return err;
+  // A dependency's network error that its client did not map (lib/src/dependency-errors.ts): still UNAVAILABLE.
+  if (isNetworkError(err)) {
+    log.warn({ err }, 'a dependency is unreachable');
+    return grpcError(status.UNAVAILABLE, 'a storage service is unreachable; try again shortly');
+  }
   log.error({ err }, 'unhandled error in gRPC handler');
   return grpcError(status.INTERNAL, 'internal error');
 }
