@@ -1,6 +1,8 @@
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import { RedisCache } from '../../lib/src/cache/redis-cache.js';
+import type { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { recommendationAuth } from './auth.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
@@ -26,6 +28,8 @@ export interface RecsvcDeps {
   store?: Store;
   cache?: Cache;
   objects?: ObjectStore;
+  /** The API keys callers must present (default: from API_KEYS_FILE / API_KEYS, watched for rotation). */
+  apiKeys?: ApiKeyStore;
 }
 
 export interface RunningRecsvc extends RunningGrpcServer {
@@ -36,6 +40,7 @@ export interface RunningRecsvc extends RunningGrpcServer {
 
 /** Starts the recommendation service: backends, model hot reload, log writer, gRPC and /metrics. */
 export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: RecsvcDeps = {}): Promise<RunningRecsvc> {
+  const auth = recommendationAuth(config, log, deps.apiKeys);
   const store = deps.store ?? (await createStore(config, log));
   const cache = deps.cache ?? (await createCache(config, log));
   const objects = deps.objects ?? (await createObjectStore(config, log));
@@ -117,7 +122,9 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
     services: [recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) })],
     log,
+    interceptors: [auth.interceptor],
     onClosed: async () => {
+      if (!deps.apiKeys) auth.keys.close();
       await models.stop();
       await logs.close(config.SHUTDOWN_GRACE_MS);
       await producer?.close();
