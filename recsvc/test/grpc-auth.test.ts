@@ -71,7 +71,7 @@ describe('recsvc checks API keys on its gRPC API like the REST routes in front o
   it('the client calls, writes included, are open by default', async () => {
     const c = client(open);
     expect(await code(callUnary(c, c.listGenres, {}, { timeoutMs: 5_000 }))).toBe(grpc.status.OK);
-    expect(await code(callUnary(c, c.getGenresTop, GetGenresTopRequest.fromPartial({ userId: 'u4', k: 3 }), { timeoutMs: 5_000 }))).toBe(grpc.status.OK);
+    expect(await code(callUnary(c, c.getGenresTop, GetGenresTopRequest.fromPartial({ userId: 'u4', limit: 3 }), { timeoutMs: 5_000 }))).toBe(grpc.status.OK);
     expect(await code(callUnary(c, c.setFavoriteGenres, SetFavoriteGenresRequest.fromPartial({ userId: 'auth-user', genres: ['Comedy'] }), { timeoutMs: 5_000 }))).toBe(grpc.status.OK);
   });
 

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { CircuitBreaker, registerBreakerGauge, type BreakerState } from '../circuit-breaker.js';
+import { throwIfCallAborted } from '../call-scope.js';
 import type { Cache } from './types.js';
 
 /** How long a cache command may take and when the cache is skipped (REDIS_COMMAND_TIMEOUT_MS, REDIS_BREAKER_*). */
@@ -21,7 +22,8 @@ export interface RedisCacheOptions {
  * The cache on Redis. A stopped or frozen Redis costs a request little: no offline queue (a command while
  * disconnected fails at once), a command timeout, and a circuit breaker that, after a few consecutive failures,
  * fails every cache command at once (CircuitOpenError, without touching the connection) until a trial command after
- * the cool-down succeeds. ioredis reconnects by itself, so the cache comes back without a restart.
+ * the cool-down succeeds. ioredis reconnects by itself, so the cache comes back without a restart. Reads and writes
+ * made for a gRPC call that was cancelled or passed its deadline are refused (CallAbortedError) without a command.
  */
 export class RedisCache implements Cache {
   private subscriber: Redis | undefined;
@@ -76,10 +78,12 @@ export class RedisCache implements Cache {
   }
 
   async get(key: string): Promise<string | null> {
+    throwIfCallAborted();
     return this.breaker.run(() => this.client.get(key));
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    throwIfCallAborted();
     await this.breaker.run(() => this.client.set(key, value, 'EX', ttlSeconds));
   }
 
