@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     if (why && why !== 'no version yet') say(`[${elapsed()}] ${modelType}: not keeping ${why}`);
   }
 
-  const recsvc: RunningRecsvc = await listening(recsvcListeners, () => startRecsvc(recsvcConfig, log, { store, cache, objects }));
+  const recsvc: RunningRecsvc = await listening(recsvcListeners, () => startRecsvc(recsvcConfig, log, { store, cache, objects, apiKeys }));
   closers.push({ name: 'recommendation service', close: () => recsvc.shutdown(recsvcConfig.SHUTDOWN_GRACE_MS) });
   if (stopping) return parked();
   const trainer = await listening(trainerListeners, () => startTrainer(trainerConfig, log, { store, cache, objects, apiKeys }));

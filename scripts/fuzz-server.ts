@@ -37,7 +37,7 @@ const cache = new MemoryCache();
 const objects = new DirectoryObjectStore(join(dataDir, 'objects'));
 await objects.ensureBucket();
 await generateData(store, { users: 150, movies: 200, interactions: 4_000, seed: 7 });
-const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_LEVEL: 'warn' }), log, { store, cache, objects });
+const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_LEVEL: 'warn' }), log, { store, cache, objects, apiKeys: keys });
 // One training thread: the fuzzer may start runs with large hyper-parameters; they must not take the machine.
 const trainer = await startTrainer(
   loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off', TRAIN_THREADS: '1', LOG_LEVEL: 'warn' }),

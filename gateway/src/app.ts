@@ -12,6 +12,7 @@ import { createMetricsRegistry } from '../../lib/src/metrics.js';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { clientIdentity, registerAuth } from './auth.js';
 import { errorBody, handleClientError, handleError, handleFrameworkError, notFoundHandler, RouteTable } from './http-errors.js';
+import { registerBreakerGauge } from '../../lib/src/circuit-breaker.js';
 import { applyBodyLimits, drainRefusedBodies, rateLimitRedis, registerCors, registerRateLimit, resolveLimits, shedLoad, type GatewayLimits } from './limits.js';
 import { ErrorResponse } from './schemas.js';
 import { genreRoutes } from './routes/genres.js';
@@ -158,9 +159,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
   drainRefusedBodies(app, limits);
   // Order matters: shed load first (cheapest), then rate limits (so failed key guesses count), then keys.
   shedLoad(app, limits);
-  const redis = await rateLimitRedis(limits, (err) => log.warn({ err: err.message }, 'rate-limit Redis error: requests are not counted meanwhile'));
+  const redis = await rateLimitRedis(limits, (err) => log.warn({ err: err.message }, 'rate-limit Redis error: requests are counted in this process meanwhile'));
   if (redis) app.addHook('onClose', async () => void redis.disconnect());
-  await registerRateLimit(app, limits, clientIdentity(keys), redis);
+  const rateLimitBreaker = await registerRateLimit(app, limits, clientIdentity(keys), redis);
   await registerCors(app, limits);
   registerAuth(app, {
     keys,
@@ -168,6 +169,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
     requireKeyForMetrics: deps.requireKeyForMetrics ?? false,
   });
   const registry = createMetricsRegistry('gateway');
+  if (rateLimitBreaker) registerBreakerGauge(registry, 'rate_limit_circuit_state', { redis: rateLimitBreaker });
   observeRequests(app, registry);
 
   await app.register(swagger, {

@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { isGrpcError } from '../../lib/src/grpc/status.js';
+import { isGrpcError, isServiceStatus } from '../../lib/src/grpc/status.js';
 
 /** The one gRPC → HTTP status table (connect-es's codeToHttpStatus). */
 const grpcToHttp: Partial<Record<status, number>> = {
@@ -74,6 +74,17 @@ const frameworkErrorMessages: Record<string, [number, string]> = {
 const INTERNALS = /\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]*\]|[\w.-]+:\d{2,5}\b|unix:|No connection established|Name resolution|getaddrinfo|remote_addr|LB pick|subchannel/i;
 const ERRNO = /\bE(CONN|ADDR|HOST|NET|PIPE|NOTFOUND|AI_|TIMEDOUT)\w*/;
 
+/** What a client reads instead of a transport-level 5xx (whose details go to the log). */
+const GENERIC_UPSTREAM_MESSAGES: Record<number, string> = {
+  500: 'internal error',
+  501: 'not implemented',
+  503: 'a backend service is unavailable: retry shortly',
+  504: 'a backend service did not answer in time: retry shortly',
+};
+
+/** Retry-After (seconds) of 503 and 504 answers for upstream and dependency failures. */
+export const UPSTREAM_RETRY_AFTER_SECONDS = 1;
+
 export function revealsInternals(details: string): boolean {
   return INTERNALS.test(details) || ERRNO.test(details);
 }
@@ -94,18 +105,16 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
   if (isGrpcError(upstreamError)) {
     const { code, details } = upstreamError;
     const httpStatus = httpStatusOf(code);
-    if (httpStatus >= 500) request.log.warn({ grpcCode: code, details }, 'upstream error');
-    // Transport-level details (grpc-js's own) name internal addresses and causes: they go to the log only; the
-    // services' own messages ("the database is unreachable") pass through.
-    const message =
-      httpStatus === 500
-        ? 'internal error'
-        : httpStatus >= 500 && revealsInternals(details)
-          ? httpStatus === 504
-            ? 'a backend service did not answer in time: retry shortly'
-            : 'a backend service is unavailable: retry shortly'
-          : details;
-    if (httpStatus === 503) reply.header('retry-after', '1');
+    if (httpStatus >= 500) request.log.warn({ grpcCode: code, details, own: isServiceStatus(upstreamError) }, 'upstream error');
+    // Only the services' own messages ("the database is unreachable; try again shortly") reach the client on a 5xx:
+    // statuses made by grpc-js or anything in between (no connection, deadline, name resolution) name internal
+    // addresses and causes, so they go to the log and the client gets a generic message.
+    const generic =
+      httpStatus === 500 ||
+      (httpStatus > 500 && (!isServiceStatus(upstreamError) || revealsInternals(details)));
+    const message = generic ? GENERIC_UPSTREAM_MESSAGES[httpStatus] ?? 'internal error' : details;
+    // Worth retrying: the dependency is down or shedding load (a short, fixed hint; the client may back off more).
+    if (httpStatus === 503 || httpStatus === 504) reply.header('retry-after', String(UPSTREAM_RETRY_AFTER_SECONDS));
     return reply.status(httpStatus).send(errorBody(status[code] ?? 'UNKNOWN', message));
   }
   const known = frameworkErrorMessages[err.code];

@@ -3,7 +3,9 @@ import rateLimit from '@fastify/rate-limit';
 import cors from '@fastify/cors';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { createRequire } from 'node:module';
 import { env } from '../../lib/src/config.js';
+import { CircuitBreaker } from '../../lib/src/circuit-breaker.js';
 import { errorBody } from './http-errors.js';
 
 /**
@@ -16,8 +18,13 @@ export const limitsEnvShape = {
   RATE_LIMIT_WINDOW_MS: env.positiveInt(60_000),
   /** Redis shared by every gateway replica for the rate-limit counters; unset: counters in this process only. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
-  /** Redis commands of the rate limiter give up after this long; the request then goes through (fail open). */
+  /** Redis commands of the rate limiter give up after this long; the request is then counted in this process. */
   RATE_LIMIT_REDIS_TIMEOUT_MS: env.positiveInt(100),
+  /**
+   * After 5 consecutive Redis failures the limiter counts in this process only (no Redis call at all) for this long,
+   * then tries Redis again with one request.
+   */
+  RATE_LIMIT_REDIS_COOLDOWN_MS: env.positiveInt(1_000),
   /** Largest JSON body of most routes. */
   BODY_LIMIT_BYTES: env.positiveInt(16 * 1024),
   /** Largest body of batch routes (`config: { bodyLimit: 'batch' }`, e.g. POST /events with 1,000 events). */
@@ -56,6 +63,7 @@ export interface GatewayLimits {
   RATE_LIMIT_WINDOW_MS: number;
   REDIS_URL?: string;
   RATE_LIMIT_REDIS_TIMEOUT_MS: number;
+  RATE_LIMIT_REDIS_COOLDOWN_MS: number;
   BODY_LIMIT_BYTES: number;
   BATCH_BODY_LIMIT_BYTES: number;
   BODY_DRAIN_MAX_BYTES: number;
@@ -153,25 +161,77 @@ export function shedLoad(app: FastifyInstance, limits: GatewayLimits): { inFligh
   return { inFlight: () => inFlight };
 }
 
+/** A @fastify/rate-limit store: `incr(key, cb, timeWindow, max)` and `child(routeOptions)`. */
+interface RateLimitStore {
+  incr(key: string, cb: (err: Error | null, result: { current: number; ttl: number } | null) => void, timeWindow: number, max: number): void;
+  child(routeOptions: unknown): RateLimitStore;
+}
+type StoreConstructor = new (continueExceeding: boolean, exponentialBackoff: boolean, ...rest: unknown[]) => RateLimitStore;
+// The plugin's own two stores (CommonJS files without type declarations).
+const requirePlugin = createRequire(import.meta.resolve('@fastify/rate-limit'));
+const RedisStore = requirePlugin('./store/RedisStore.js') as StoreConstructor;
+const LocalStore = requirePlugin('./store/LocalStore.js') as StoreConstructor;
+
+const RATE_LIMIT_NAMESPACE = 'recsys-gateway-ratelimit:';
+/** Consecutive Redis failures after which the rate limiter counts locally without asking Redis. */
+const RATE_LIMIT_BREAKER_FAILURES = 5;
+
+/**
+ * The rate limiter's store: counters in Redis (shared by every replica) through a circuit breaker, and in this
+ * process while Redis fails or the breaker is open, so a down or frozen Redis never fails or stalls a request (at
+ * most RATE_LIMIT_REDIS_TIMEOUT_MS while the breaker learns of it) and clients are still limited, per replica.
+ */
+export function redisWithLocalFallbackStore(redis: Redis, breaker: CircuitBreaker) {
+  return class RedisWithLocalFallback implements RateLimitStore {
+    constructor(
+      params: { continueExceeding?: boolean; exponentialBackoff?: boolean },
+      private readonly remote: RateLimitStore = new RedisStore(!!params.continueExceeding, !!params.exponentialBackoff, redis, RATE_LIMIT_NAMESPACE),
+      private readonly local: RateLimitStore = new LocalStore(!!params.continueExceeding, !!params.exponentialBackoff),
+    ) {}
+
+    incr(key: string, cb: (err: Error | null, result: { current: number; ttl: number } | null) => void, timeWindow: number, max: number): void {
+      if (!breaker.allowsCalls) return this.local.incr(key, cb, timeWindow, max);
+      breaker
+        .run(
+          () =>
+            new Promise<{ current: number; ttl: number }>((resolve, reject) =>
+              this.remote.incr(key, (err, result) => (err || !result ? reject(err ?? new Error('no result')) : resolve(result)), timeWindow, max),
+            ),
+        )
+        .then(
+          (result) => cb(null, result),
+          () => this.local.incr(key, cb, timeWindow, max),
+        );
+    }
+
+    child(routeOptions: { continueExceeding?: boolean; exponentialBackoff?: boolean }): RateLimitStore {
+      return new RedisWithLocalFallback(routeOptions, this.remote.child(routeOptions), this.local.child(routeOptions));
+    }
+  };
+}
+
 /**
  * Per-client rate limits: counters in Redis when REDIS_URL is set (shared by every replica), in this process
- * otherwise. The client is the API key's id when a valid key is sent, else the client address. 429 with
- * Retry-After and RateLimit headers when exceeded. A Redis failure lets the request through (fail open).
+ * otherwise, and in this process too while Redis is down or stalled (redisWithLocalFallbackStore). The client is the
+ * API key's id when a valid key is sent, else the client address. 429 with Retry-After and RateLimit headers when
+ * exceeded. Returns the Redis breaker (for the `rate_limit_circuit_state` gauge), if Redis is used.
  */
 export async function registerRateLimit(
   app: FastifyInstance,
   limits: GatewayLimits,
   clientKey: (request: FastifyRequest) => string,
   redis?: Redis,
-): Promise<void> {
-  if (limits.RATE_LIMIT_MAX === 0) return;
+): Promise<CircuitBreaker | undefined> {
+  if (limits.RATE_LIMIT_MAX === 0) return undefined;
+  const breaker = redis
+    ? new CircuitBreaker({ name: 'the rate-limit Redis', failureThreshold: RATE_LIMIT_BREAKER_FAILURES, coolDownMs: limits.RATE_LIMIT_REDIS_COOLDOWN_MS })
+    : undefined;
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
     max: limits.RATE_LIMIT_MAX,
     timeWindow: limits.RATE_LIMIT_WINDOW_MS,
-    redis,
-    nameSpace: 'recsys-gateway-ratelimit:',
+    ...(redis && breaker ? { store: redisWithLocalFallbackStore(redis, breaker) as never } : {}),
     skipOnError: true,
     keyGenerator: clientKey,
     allowList: (request) => PROBES.has(pathOf(request.url)),
@@ -181,6 +241,7 @@ export async function registerRateLimit(
         code: 'RESOURCE_EXHAUSTED',
       }),
   });
+  return breaker;
 }
 
 /**

@@ -19,12 +19,11 @@ export class Upstreams {
     private readonly trainerAddress: string,
     private readonly deadlineMs: number,
   ) {
-    this.recommendations = new RecommendationServiceClient(
-      recsvcAddress,
-      grpc.credentials.createInsecure(),
-      clientChannelOptions({ services: [RECOMMENDATION_SERVICE] }),
-    );
-    // The caller's API key goes along on every Trainer call (the Trainer service checks it again).
+    // The caller's API key goes along on every call (recsvc and the Trainer service check it again).
+    this.recommendations = new RecommendationServiceClient(recsvcAddress, grpc.credentials.createInsecure(), {
+      ...clientChannelOptions({ services: [RECOMMENDATION_SERVICE] }),
+      interceptors: [forwardApiKey],
+    });
     this.trainer = new TrainerServiceClient(trainerAddress, grpc.credentials.createInsecure(), {
       ...clientChannelOptions({ services: [TRAINER_SERVICE] }),
       interceptors: [forwardApiKey],

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { rawRequest, startBackend, startGateway, type Backend, type Gateway, type RawResponse } from './support/secure-stack.js';
@@ -187,6 +188,41 @@ describe('upstream failures', () => {
     } finally {
       await gw.app.close();
       upstreams.close();
+    }
+  });
+
+  it('pass a service\'s own 503 message on, and answer any other 5xx status generically, both with Retry-After', async () => {
+    const { RecommendationServiceService } = await import('../../lib/src/proto.js');
+    const { grpcError } = await import('../../lib/src/grpc/status.js');
+    const { Upstreams } = await import('../src/upstreams.js');
+    const { startGateway: start } = await import('./support/secure-stack.js');
+    // A stand-in recsvc whose ListGenres fails: with a status of the service's own (grpcError), or a bare one as a
+    // proxy or a foreign server would send it (no recsys-status-source trailer).
+    let own = true;
+    const server = new grpc.Server();
+    server.addService(RecommendationServiceService, {
+      listGenres: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(own ? grpcError(grpc.status.UNAVAILABLE, 'the database is unreachable; try again shortly') : { code: grpc.status.UNAVAILABLE, details: 'upstream pool recsvc-7 drained' }),
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const upstreams = new Upstreams(`127.0.0.1:${port}`, '127.0.0.1:1', 2_000);
+    const gw = await start({ upstreams } as unknown as Backend, {});
+    try {
+      const first = await fetch(`${gw.url}/genres`);
+      expect(first.status).toBe(503);
+      expect(first.headers.get('retry-after')).toBe('1');
+      expect(await first.json()).toEqual({ error: { code: 'UNAVAILABLE', message: 'the database is unreachable; try again shortly' } });
+      own = false;
+      const second = await fetch(`${gw.url}/genres`);
+      expect(second.status).toBe(503);
+      expect(second.headers.get('retry-after')).toBe('1');
+      expect(await second.json()).toEqual({ error: { code: 'UNAVAILABLE', message: 'a backend service is unavailable: retry shortly' } });
+    } finally {
+      await gw.app.close();
+      upstreams.close();
+      server.forceShutdown();
     }
   });
 });

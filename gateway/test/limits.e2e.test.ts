@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { ConfigError } from '../../lib/src/config.js';
 import { describeWithServers, serverUrl } from '../../lib/test/support/servers.js';
+import { PrivateRedis } from '../../lib/test/support/private-redis.js';
 import { loadGatewayConfig } from '../src/config.js';
 import { startBackend, startGateway, type Backend, type Gateway } from './support/secure-stack.js';
 
@@ -128,9 +129,41 @@ describeWithServers(['REDIS_URL'], 'gateway rate limits on Redis', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
   });
 
-  it('let requests through when Redis is unreachable (fail open), answering at once', async () => {
-    const gw = await startGateway(backend, { limits: { RATE_LIMIT_MAX: 1, REDIS_URL: 'redis://127.0.0.1:1' } });
+  it('count in this process when Redis is unreachable, so clients are still limited and nothing fails', async () => {
+    const gw = await startGateway(backend, { limits: { RATE_LIMIT_MAX: 2, REDIS_URL: 'redis://127.0.0.1:1' } });
     gateways.push(gw);
-    for (let i = 0; i < 3; i++) expect((await fetch(`${gw.url}/genres`)).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${gw.url}/genres`)).status);
+    expect(statuses).toEqual([200, 200, 429, 429]);
+  });
+
+  it('count in this process while Redis is frozen (SIGSTOP), skip Redis once the breaker opens, and go back to it', async () => {
+    const redis = await PrivateRedis.start();
+    try {
+      const limits = { RATE_LIMIT_MAX: 8, RATE_LIMIT_WINDOW_MS: 600_000, REDIS_URL: redis.url, RATE_LIMIT_REDIS_TIMEOUT_MS: 50, RATE_LIMIT_REDIS_COOLDOWN_MS: 200 };
+      const secret = `frozen-${unique()}`;
+      const gw = await startGateway(backend, { limits, apiKeys: new ApiKeyStore({ inline: `${secret.slice(0, 60)}:client:${secret}` }) });
+      gateways.push(gw);
+      // The limited client has a key; /metrics is asked anonymously (another client, another budget).
+      const genres = () => fetch(`${gw.url}/genres`, { headers: { 'x-api-key': secret } });
+      const circuit = async () => /rate_limit_circuit_state\{[^}]*dependency="redis"[^}]*\} (\d)/.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1];
+      expect((await genres()).status).toBe(200); // counted in Redis
+      expect(await circuit()).toBe('0');
+      redis.freeze();
+      const statuses: number[] = [];
+      try {
+        // Every request is answered, from the local counter once Redis times out.
+        for (let i = 0; i < 12; i++) statuses.push((await genres()).status);
+        expect(await circuit()).toBe('2');
+      } finally {
+        redis.resume();
+      }
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      expect(statuses).toContain(429); // still limited while Redis is frozen
+      // Back on Redis after the cool-down: its counter (1 request before the freeze) decides again.
+      await expect.poll(circuit, { timeout: 10_000, interval: 100 }).toBe('0');
+    } finally {
+      await redis.stop();
+    }
   });
 });

@@ -43,7 +43,11 @@ export async function createCache(env: StorageEnv, log: Logger): Promise<Cache> 
     log.info('cache: embedded in-process (REDIS_URL not set)');
     return new MemoryCache();
   }
-  const cache = await RedisCache.connect(env.REDIS_URL);
+  const cache = await RedisCache.connect(env.REDIS_URL, {
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    breakerFailures: env.REDIS_BREAKER_FAILURES,
+    breakerCoolDownMs: env.REDIS_BREAKER_COOLDOWN_MS,
+  });
   log.info('cache: Redis');
   return cache;
 }

@@ -76,6 +76,12 @@ export const storageEnvShape = {
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   MONGO_DB: z.string().min(1).default('recsys'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  /** A Redis cache command gives up after this long (a frozen Redis costs a request at most this, per command). */
+  REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(200),
+  /** Consecutive Redis cache failures that open the circuit breaker (the cache is then skipped at once). */
+  REDIS_BREAKER_FAILURES: env.positiveInt(5),
+  /** How long the Redis breaker stays open before one trial command checks whether Redis is back. */
+  REDIS_BREAKER_COOLDOWN_MS: env.positiveInt(1_000),
   S3_ENDPOINT: z.string().url().optional(),
   S3_ACCESS_KEY: z.string().optional(),
   S3_SECRET_KEY: z.string().optional(),
@@ -87,6 +93,9 @@ export interface StorageEnv {
   MONGO_URL?: string;
   MONGO_DB: string;
   REDIS_URL?: string;
+  REDIS_COMMAND_TIMEOUT_MS?: number;
+  REDIS_BREAKER_FAILURES?: number;
+  REDIS_BREAKER_COOLDOWN_MS?: number;
   S3_ENDPOINT?: string;
   S3_ACCESS_KEY?: string;
   S3_SECRET_KEY?: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkStorageEnv, env, grpcServerEnvShape, loadConfig, metricsEnvShape, storageEnvShape } from '../../lib/src/config.js';
 import { eventsEnvShape } from '../../lib/src/events/config.js';
+import { apiKeysEnvShape } from '../../lib/src/api-keys.js';
 
 const schema = z
   .object({
@@ -31,6 +32,7 @@ const schema = z
     LOG_LEVEL: env.logLevel(),
     SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
     ...eventsEnvShape,
+    ...apiKeysEnvShape,
   })
   .superRefine(checkStorageEnv);
 

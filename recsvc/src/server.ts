@@ -3,6 +3,9 @@ import { MODEL_TYPES } from '../../lib/src/domain.js';
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
 import { ensureWritableDir } from '../../lib/src/config.js';
 import type { Cache } from '../../lib/src/cache/types.js';
+import { RedisCache } from '../../lib/src/cache/redis-cache.js';
+import type { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { recommendationAuth } from './auth.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
@@ -28,6 +31,8 @@ export interface RecsvcDeps {
   store?: Store;
   cache?: Cache;
   objects?: ObjectStore;
+  /** The API keys callers must present (default: from API_KEYS_FILE / API_KEYS, watched for rotation). */
+  apiKeys?: ApiKeyStore;
 }
 
 export interface RunningRecsvc extends RunningGrpcServer {
@@ -38,11 +43,13 @@ export interface RunningRecsvc extends RunningGrpcServer {
 
 /** Starts the recommendation service: backends, model hot reload, log writer, gRPC and /metrics. */
 export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: RecsvcDeps = {}): Promise<RunningRecsvc> {
+  const auth = recommendationAuth(config, log, deps.apiKeys);
   const store = deps.store ?? (await createStore(config, log));
   const cache = deps.cache ?? (await createCache(config, log));
   const objects = deps.objects ?? (await createObjectStore(config, log));
   const registry = createMetricsRegistry('recsvc');
   const metrics = new RecsvcMetrics(registry);
+  if (cache instanceof RedisCache) cache.registerMetrics(registry, 'recommendation_cache');
   const models = new ModelHolder(new ModelRegistry(objects), cache, log, config.MODEL_POLL_SECONDS * 1000, {
     onLoaded: (model) => {
       metrics.modelSwapped(model.modelType, model.version);
@@ -137,7 +144,9 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
     services: [recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) })],
     log,
+    interceptors: [auth.interceptor],
     onClosed: async () => {
+      if (!deps.apiKeys) auth.keys.close();
       await models.stop();
       await movies.stopSync();
       await logs.close();

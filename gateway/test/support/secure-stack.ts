@@ -30,7 +30,7 @@ export async function startBackend(keys: ApiKeyStore): Promise<Backend> {
   const cache = new MemoryCache();
   const objects = new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-sec-')));
   await objects.ensureBucket();
-  const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0' }), log, { store, cache, objects });
+  const recsvc = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0' }), log, { store, cache, objects, apiKeys: keys });
   const trainer = await startTrainer(
     loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off' }),
     log,

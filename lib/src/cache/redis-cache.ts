@@ -1,26 +1,76 @@
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { CircuitBreaker, registerBreakerGauge, type BreakerState } from '../circuit-breaker.js';
+import { throwIfCallAborted } from '../call-scope.js';
 import type { Cache } from './types.js';
 
+/** How long a cache command may take and when the cache is skipped (REDIS_COMMAND_TIMEOUT_MS, REDIS_BREAKER_*). */
+export interface RedisCacheOptions {
+  /** A command gives up after this many milliseconds (ioredis commandTimeout). Default 200. */
+  commandTimeoutMs?: number;
+  /** Bulk writes (setMany, the trainer's refresh jobs) give up after this many milliseconds. Default 10000. */
+  bulkTimeoutMs?: number;
+  /** Consecutive failures that open the circuit. Default 5. */
+  breakerFailures?: number;
+  /** Milliseconds the circuit stays open before a trial command. Default 1000. */
+  breakerCoolDownMs?: number;
+  /** Clock of the breaker (tests). */
+  now?: () => number;
+}
+
+/**
+ * The cache on Redis. A stopped or frozen Redis costs a request little: no offline queue (a command while
+ * disconnected fails at once), a command timeout, and a circuit breaker that, after a few consecutive failures,
+ * fails every cache command at once (CircuitOpenError, without touching the connection) until a trial command after
+ * the cool-down succeeds. ioredis reconnects by itself, so the cache comes back without a restart. Reads and writes
+ * made for a gRPC call that was cancelled or passed its deadline are refused (CallAbortedError) without a command.
+ */
 export class RedisCache implements Cache {
   private subscriber: Redis | undefined;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  readonly breaker: CircuitBreaker;
+  private readonly stateListeners = new Set<(state: BreakerState) => void>();
+  private bulk: Promise<Redis> | undefined;
 
-  constructor(private readonly client: Redis) {}
+  constructor(
+    private readonly client: Redis,
+    private readonly options: RedisCacheOptions = {},
+  ) {
+    this.breaker = new CircuitBreaker({
+      name: 'the Redis cache',
+      failureThreshold: options.breakerFailures ?? 5,
+      coolDownMs: options.breakerCoolDownMs ?? 1_000,
+      now: options.now,
+      onStateChange: (state) => this.stateListeners.forEach((listener) => listener(state)),
+    });
+  }
 
   /** Connects eagerly so that a wrong URL fails at start-up; commands fail fast while disconnected. */
-  static async connect(url: string): Promise<RedisCache> {
+  static async connect(url: string, options: RedisCacheOptions = {}): Promise<RedisCache> {
     // Auto-pipelining batches the commands of concurrent requests into one write per event-loop tick.
     const client = new Redis(url, {
       lazyConnect: true,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       connectTimeout: 5_000,
+      commandTimeout: options.commandTimeoutMs ?? 200,
       enableAutoPipelining: true,
     });
     // ioredis reconnects by itself; errors surface on the commands that fail.
     client.on('error', () => {});
     await client.connect();
-    return new RedisCache(client);
+    return new RedisCache(client, options);
+  }
+
+  /** Calls `listener` on every change of the breaker's state (closed, open, half_open). */
+  onBreakerState(listener: (state: BreakerState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Registers `{prefix}_circuit_state{dependency="redis"}` (0 closed, 1 half-open, 2 open) in a registry. */
+  registerMetrics(registry: Registry, prefix = 'cache'): void {
+    registerBreakerGauge(registry, `${prefix}_circuit_state`, { redis: this.breaker });
   }
 
   get redis(): Redis {
@@ -28,28 +78,48 @@ export class RedisCache implements Cache {
   }
 
   async get(key: string): Promise<string | null> {
-    return this.client.get(key);
+    throwIfCallAborted();
+    return this.breaker.run(() => this.client.get(key));
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.client.set(key, value, 'EX', ttlSeconds);
+    throwIfCallAborted();
+    await this.breaker.run(() => this.client.set(key, value, 'EX', ttlSeconds));
   }
 
   async setMany(entries: readonly (readonly [string, string])[], ttlSeconds: number): Promise<void> {
     if (entries.length === 0) return;
-    const pipeline = this.client.pipeline();
+    // Bulk writes go over a connection of their own with a longer time limit and outside the breaker: a large
+    // pipeline neither delays the request path's commands nor trips its breaker.
+    const pipeline = (await this.bulkClient()).pipeline();
     for (const [key, value] of entries) pipeline.set(key, value, 'EX', ttlSeconds);
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
     if (failed) throw failed[0];
   }
 
+  private bulkClient(): Promise<Redis> {
+    this.bulk ??= (async () => {
+      const bulk = this.client.duplicate({ lazyConnect: true, commandTimeout: this.options.bulkTimeoutMs ?? 10_000, enableAutoPipelining: false });
+      bulk.on('error', () => {});
+      try {
+        await bulk.connect();
+        return bulk;
+      } catch (err) {
+        bulk.disconnect();
+        this.bulk = undefined;
+        throw err;
+      }
+    })();
+    return this.bulk;
+  }
+
   async del(keys: readonly string[]): Promise<number> {
-    return keys.length ? this.client.del(...keys) : 0;
+    return keys.length ? this.breaker.run(() => this.client.del(...keys)) : 0;
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.client.publish(channel, message);
+    await this.breaker.run(() => this.client.publish(channel, message));
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
@@ -84,12 +154,15 @@ export class RedisCache implements Cache {
     };
   }
 
+  /** Asks Redis itself (not through the breaker), bounded by the command timeout. */
   async ping(): Promise<void> {
     await this.client.ping();
   }
 
   async close(): Promise<void> {
     this.subscriber?.disconnect();
+    const bulk = await this.bulk?.catch(() => undefined);
+    bulk?.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
   }
 }

@@ -34,6 +34,9 @@ export function callUnary<Req, Res>(
   });
 }
 
+/** Reconnect backoff of every client channel: first retry after `initial` ms, growing to at most `max` ms. */
+export const RECONNECT_BACKOFF_MS = { initial: 100, max: 1_000 };
+
 /**
  * Channel options of every client of our services. The target may name several servers: `dns:///recsvc:50051`
  * (every address DNS returns, e.g. each replica of a compose service), `ipv4:10.0.0.1:50051,10.0.0.2:50051`, or a
@@ -41,7 +44,9 @@ export function callUnary<Req, Res>(
  * ready ones; an address that stops answering leaves the rotation at once and DNS is asked again, so replicas that
  * come and go are followed (servers also close connections after GRPC_MAX_CONNECTION_AGE_SECONDS, which makes
  * clients re-resolve and find new replicas). Calls that fail with UNAVAILABLE (a replica gone mid-call) are retried
- * on another address, at most `maxAttempts` times in all.
+ * on another address, at most `maxAttempts` times in all. A server that went away is dialled again after 100 ms, then
+ * with a backoff growing to at most 1 s (grpc-js's default grows to 120 s: a restarted recsvc was left unused for
+ * 5-6 s), so a restarted server is used again within about a second.
  */
 export function clientChannelOptions(options: { services: readonly string[]; maxAttempts?: number }): grpc.ChannelOptions {
   const serviceConfig = {
@@ -66,6 +71,8 @@ export function clientChannelOptions(options: { services: readonly string[]; max
     'grpc.enable_retries': 1,
     // After a replica goes away, look DNS up again within 5 s (grpc-js's default is 30 s).
     'grpc.dns_min_time_between_resolutions_ms': 5_000,
+    'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.initial,
+    'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.max,
   };
 }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { toGrpcError } from './status.js';
+import { runInCallScope } from '../call-scope.js';
 
 /** The compiled descriptor set of proto/ (written by `npm run generate`), used for server reflection. */
 const descriptorSetPath = fileURLToPath(new URL('../../../gen/recsys.binpb', import.meta.url).href.replace('/dist/gen/', '/gen/'));
@@ -42,15 +43,19 @@ export function unary<Req, Res>(
     const started = process.hrtime.bigint();
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(new Error('call cancelled')));
+    // The deadline aborts the signal too (grpc-js answers DEADLINE_EXCEEDED itself, but the handler would go on).
+    const deadline = deadlineOf(call.getDeadline());
+    const signal = Number.isFinite(deadline) ? AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(0, deadline - Date.now()))]) : controller.signal;
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
     const context: CallContext = {
-      signal: controller.signal,
+      signal,
       metadata: call.metadata,
       requestId,
       log: log.child({ requestId, method }),
     };
     const finish = (code: grpc.status) => observe?.(method, code, Number(process.hrtime.bigint() - started) / 1e9);
-    handler(call.request, context).then(
+    // Dependency clients see the call's signal and deadline (lib/src/call-scope.ts) and stop once it is aborted.
+    runInCallScope({ signal, deadline }, () => handler(call.request, context)).then(
       (response) => {
         finish(grpc.status.OK);
         callback(null, response);
@@ -62,6 +67,11 @@ export function unary<Req, Res>(
       },
     );
   };
+}
+
+/** A grpc-js deadline (Date, epoch ms or Infinity) as epoch milliseconds. */
+function deadlineOf(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : Number(deadline);
 }
 
 /** Throws a clear error if the call was cancelled or its deadline passed: check before expensive work. */

@@ -1,6 +1,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { DomainError, type DomainErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isNetworkError } from '../dependency-errors.js';
 
 const domainToGrpc: Record<DomainErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -11,18 +12,37 @@ const domainToGrpc: Record<DomainErrorCode, status> = {
   RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
 };
 
-/** A gRPC error with a code, as grpc-js expects it from a handler. */
+/**
+ * Trailing metadata that marks a status as our services' own (`recsys-status-source: service`): its message was
+ * written for clients. A status without it comes from grpc-js itself or something in between (no connection, a
+ * deadline, a proxy) and may name internal addresses; the gateway answers those with a generic message.
+ */
+export const STATUS_SOURCE_KEY = 'recsys-status-source';
+
+/** True if the error is a status one of our services sent (see STATUS_SOURCE_KEY). */
+export function isServiceStatus(err: Pick<ServiceError, 'metadata'>): boolean {
+  return err.metadata instanceof Metadata && err.metadata.get(STATUS_SOURCE_KEY)[0] === 'service';
+}
+
+/** A gRPC error with a code, as grpc-js expects it from a handler (marked as the service's own). */
 export function grpcError(code: status, message: string): Partial<ServiceError> {
-  return { code, details: message, message, metadata: new Metadata() };
+  const metadata = new Metadata();
+  metadata.set(STATUS_SOURCE_KEY, 'service');
+  return { code, details: message, message, metadata };
 }
 
 /**
- * The one place domain errors become gRPC statuses. Unknown errors become INTERNAL with a generic message;
- * their details go to the log only.
+ * The one place domain errors become gRPC statuses. Network errors of a dependency become UNAVAILABLE; unknown
+ * errors become INTERNAL with a generic message; their details go to the log only.
  */
 export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
   if (err instanceof DomainError) return grpcError(domainToGrpc[err.code], err.message);
   if (isGrpcError(err)) return err;
+  // A dependency's network error that its client did not map (lib/src/dependency-errors.ts): still UNAVAILABLE.
+  if (isNetworkError(err)) {
+    log.warn({ err }, 'a dependency is unreachable');
+    return grpcError(status.UNAVAILABLE, 'a storage service is unreachable; try again shortly');
+  }
   log.error({ err }, 'unhandled error in gRPC handler');
   return grpcError(status.INTERNAL, 'internal error');
 }

@@ -1,5 +1,6 @@
 import { Client } from 'minio';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
+import { isNetworkError } from '../dependency-errors.js';
 import type { ObjectStore } from './types.js';
 
 export interface S3Settings {
@@ -10,7 +11,22 @@ export interface S3Settings {
   region: string;
 }
 
-/** Object storage over the S3 API through the `minio` client (MinIO, AWS S3 or any S3-compatible server). */
+/** S3 error codes of a server that is there but cannot serve now (503 SlowDown, 500 InternalError...). */
+const S3_UNAVAILABLE_CODES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout']);
+
+/** The one place S3 errors become domain errors: unreachable or overloaded → UnavailableError; others unchanged. */
+function mapS3Error(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (isNetworkError(err) || (typeof code === 'string' && S3_UNAVAILABLE_CODES.has(code))) {
+    return new UnavailableError('the model store (S3) is unreachable; try again shortly');
+  }
+  return err;
+}
+
+/**
+ * Object storage over the S3 API through the `minio` client (MinIO, AWS S3 or any S3-compatible server). Every
+ * method rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503) when the server cannot be reached.
+ */
 export class S3ObjectStore implements ObjectStore {
   private readonly client: Client;
 
@@ -27,7 +43,20 @@ export class S3ObjectStore implements ObjectStore {
     });
   }
 
-  async ensureBucket(): Promise<void> {
+  /** Runs one S3 operation, mapping its errors once (mapS3Error). */
+  private async op<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw mapS3Error(err);
+    }
+  }
+
+  ensureBucket(): Promise<void> {
+    return this.op(() => this.ensureBucketOnce());
+  }
+
+  private async ensureBucketOnce(): Promise<void> {
     if (!(await this.client.bucketExists(this.settings.bucket))) {
       try {
         await this.client.makeBucket(this.settings.bucket, this.settings.region);
@@ -40,10 +69,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer): Promise<void> {
-    await this.client.putObject(this.settings.bucket, key, body, body.length);
+    await this.op(() => this.client.putObject(this.settings.bucket, key, body, body.length));
   }
 
-  async get(key: string): Promise<Buffer> {
+  get(key: string): Promise<Buffer> {
+    return this.op(() => this.getOnce(key));
+  }
+
+  private async getOnce(key: string): Promise<Buffer> {
     try {
       const stream = await this.client.getObject(this.settings.bucket, key);
       const chunks: Buffer[] = [];
@@ -56,7 +89,11 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  list(prefix: string): Promise<string[]> {
+    return this.op(() => this.listOnce(prefix));
+  }
+
+  private async listOnce(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     for await (const item of this.client.listObjectsV2(this.settings.bucket, prefix, true)) {
       if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
@@ -65,10 +102,10 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async remove(keys: readonly string[]): Promise<void> {
-    if (keys.length) await this.client.removeObjects(this.settings.bucket, [...keys]);
+    if (keys.length) await this.op(() => this.client.removeObjects(this.settings.bucket, [...keys]));
   }
 
   async ping(): Promise<void> {
-    await this.client.bucketExists(this.settings.bucket);
+    await this.op(() => this.client.bucketExists(this.settings.bucket));
   }
 }

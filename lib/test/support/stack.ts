@@ -49,13 +49,13 @@ export async function startStack(
   const objects = options.objects ?? new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-stack-')));
   await objects.ensureBucket();
   const recsvcConfig = loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_FLUSH_MS: '50', ...options.recsvcEnv });
-  const recsvc = await startRecsvc(recsvcConfig, log, { store, cache, objects });
+  const apiKeys = new ApiKeyStore({ inline: TEST_API_KEYS });
+  const recsvc = await startRecsvc(recsvcConfig, log, { store, cache, objects, apiKeys });
   // The trainer API and an in-process worker share the stack's backends (as in the one-process demo).
   const trainer = await startTrainer(loadTrainerConfig({ TRAINER_PORT: '0', TRAINER_METRICS_PORT: '0', TRAIN_CRON: 'off', REFRESH_CRON: 'off', API_KEYS: TEST_API_KEYS, ...options.trainerEnv }), log, { store, cache, objects });
   const recsvcAddress = `127.0.0.1:${recsvc.port}`;
   const trainerAddress = `127.0.0.1:${trainer.port}`;
   const upstreams = new Upstreams(recsvcAddress, trainerAddress, 5_000);
-  const apiKeys = new ApiKeyStore({ inline: TEST_API_KEYS });
   const app = await buildGateway({ upstreams, log, apiKeys, extraRoutes: options.extraRoutes });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

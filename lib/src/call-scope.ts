@@ -1,0 +1,44 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * The gRPC call on whose behalf the current code runs (set by lib/src/grpc/server.ts around every handler): its
+ * abort signal (the client cancelled, or the deadline passed) and its deadline. Dependency clients read it so that
+ * work stops when the client gave up, without a signal parameter on every method: the Redis cache refuses commands
+ * of an aborted call (lib/src/cache/redis-cache.ts); `remainingMs()` bounds a query by the call's deadline.
+ */
+export interface CallScope {
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds; Infinity when the call has no deadline. */
+  readonly deadline: number;
+}
+
+const storage = new AsyncLocalStorage<CallScope>();
+
+/** Runs `fn` inside a call's scope. */
+export function runInCallScope<T>(scope: CallScope, fn: () => T): T {
+  return storage.run(scope, fn);
+}
+
+/** The scope of the call being handled, if any. */
+export function currentCall(): CallScope | undefined {
+  return storage.getStore();
+}
+
+/** Milliseconds left until the current call's deadline (Infinity outside a call or without a deadline). */
+export function remainingMs(now = Date.now()): number {
+  const scope = storage.getStore();
+  return scope ? scope.deadline - now : Infinity;
+}
+
+/** Thrown instead of calling a dependency for a call that was cancelled or whose deadline passed. */
+export class CallAbortedError extends Error {
+  constructor() {
+    super('the call was cancelled or its deadline passed: the dependency was not called');
+    this.name = 'CallAbortedError';
+  }
+}
+
+/** Throws CallAbortedError when the current call was cancelled or its deadline passed. */
+export function throwIfCallAborted(): void {
+  if (storage.getStore()?.signal.aborted) throw new CallAbortedError();
+}
