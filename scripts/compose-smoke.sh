@@ -4,17 +4,20 @@
 #   1. every service becomes healthy and the one-shot bootstrap exits 0;
 #   2. a personalised list (source model/cache, not global_top) through the gateway's published port;
 #   3. recommendations, feedback and the experiment report through that port;
-#   4. metrics of recsvc and of the trainer API reachable from another container;
-#   5. --scale trainer-worker=2: two training runs at once, each worker takes one;
-#   6. two recsvc replicas: the gateway spreads calls over both (each one's recommendations_served_total grows) and
+#   4. metrics of recsvc, the trainer API, the worker and both events-consumers reachable from another container;
+#   5. interaction events through Kafka: POST /events (mode "kafka") is applied by the events-consumer group (the
+#      user's history shows the movie, the next list no longer offers it, events_consumed_total grows, lag ends at 0);
+#      an events-consumer killed (SIGKILL) while events are produced restarts and every event is applied once;
+#   6. --scale trainer-worker=2: two training runs at once, each worker takes one;
+#   7. two recsvc replicas: the gateway spreads calls over both (each one's recommendations_served_total grows) and
 #      keeps serving when one is stopped;
-#   7. a container killed from outside (SIGKILL to its process) comes back by itself (restart policy);
-#   8. `down -v` leaves no container, volume or network of the project.
+#   8. a container killed from outside (SIGKILL to its process) comes back by itself (restart policy);
+#   9. `down -v` leaves no container, volume or network of the project.
 # It cleans up on any exit (down -v; the engine is stopped if this script started it).
 #
 # Usage: scripts/compose-smoke.sh
 # Environment:
-#   RECSYS_SMOKE_TIMEOUT   seconds for the stack part (steps 1-8), default 600; image builds are timed apart
+#   RECSYS_SMOKE_TIMEOUT   seconds for the stack part (steps 1-9), default 600; image builds are timed apart
 #   RECSYS_SMOKE_PORTS     host port range for the gateway, default 18080-18089
 #   RECSYS_SMOKE_KEEP=1    leave the stack up (no down -v) for inspection
 set -euo pipefail
@@ -43,7 +46,10 @@ check_deadline() { [ "$(deadline_left)" -gt 0 ] || fail "time limit of ${TIMEOUT
 # docker-compose lets the shell's variables win over the env file: drop every variable docker-compose.yml reads
 # (CI exports the test servers' MONGO_URL, S3_ENDPOINT, ... before this script runs).
 unset MONGO_URL MONGO_DB REDIS_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET S3_REGION S3_ADMIN_PORT \
-  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE ADMIN_API_KEY API_KEYS_EXTRA
+  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE ADMIN_API_KEY API_KEYS_EXTRA \
+  KAFKA_BROKERS EVENTS_PARTITIONS EVENTS_GROUP_ID KAFKA_HEAP_OPTS KAFKA_CLUSTER_ID KAFKA_LOG_RETENTION_HOURS
+# Replicas for the whole run: two recsvc (step 7) and two events-consumers (a consumer group of two, step 5).
+SCALE=(--scale recsvc=2 --scale events-consumer=2)
 
 dc() { docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml -f docker-compose.ci.yml "$@"; }
 
@@ -96,10 +102,10 @@ $DOCKER image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(recs
 
 # ---------------------------------------------------------------- 1. up, healthy, bootstrap
 STACK_T0=$SECONDS
-log "docker-compose up -d --scale recsvc=2 (waits for the healthchecks and the bootstrap)"
+log "docker-compose up -d ${SCALE[*]} (waits for the healthchecks and the bootstrap)"
 UP_NOTE=""
 up_stack() { timeout "$(deadline_left)" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml \
-  -f docker-compose.ci.yml up -d --scale recsvc=2 >&2; }
+  -f docker-compose.ci.yml up -d "${SCALE[@]}" >&2; }
 if ! up_stack; then
   # A service that exits during start-up (e.g. it could not reach MongoDB in time on a loaded machine) makes compose
   # give up at once, while its restart policy brings it back: one more `up` waits for it again.
@@ -114,7 +120,7 @@ ids_of() { dc ps -q "$1"; }
 health_of() { $DOCKER inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1"; }
 all_healthy() {
   local svc id n
-  for svc in mongodb redis s3 recsvc trainer trainer-worker gateway; do
+  for svc in mongodb redis s3 kafka recsvc events-consumer trainer trainer-worker gateway; do
     n=0
     for id in $(ids_of "$svc"); do
       [ "$(health_of "$id")" = healthy ] || return 1
@@ -128,7 +134,7 @@ boot=$(ids_of bootstrap)
 [ -n "$boot" ] || fail "no bootstrap container"
 boot_state=$($DOCKER inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$boot")
 [ "$boot_state" = "exited 0" ] || fail "bootstrap: $boot_state"
-pass "1. every service healthy (recsvc x2)$UP_NOTE; bootstrap exited 0 after $((SECONDS - STACK_T0)) s: $(dc logs --no-color bootstrap | tail -n 1 | cut -c1-160)"
+pass "1. every service healthy (recsvc x2, events-consumer x2)$UP_NOTE; bootstrap exited 0 after $((SECONDS - STACK_T0)) s: $(dc logs --no-color bootstrap | tail -n 1 | cut -c1-160)"
 
 # ---------------------------------------------------------------- 2. personalised list through the published port
 port=$(dc port gateway 8080 | sed 's/.*://')
@@ -178,10 +184,76 @@ has_metric() { # has_metric CONTAINER-ID PORT NAME: the endpoint answers and dec
 for id in $(ids_of recsvc); do has_metric "$id" 9464 recommendations_served_total || fail "recsvc ${id:0:12} metrics"; done
 has_metric "$(ids_of trainer)" 9465 process_cpu_seconds_total || fail "trainer API metrics"
 has_metric "$(ids_of trainer-worker | head -n 1)" 9465 process_cpu_seconds_total || fail "trainer-worker metrics"
-pass "4. metrics of both recsvc replicas, the trainer API and the worker scraped from the gateway container"
+for id in $(ids_of events-consumer); do has_metric "$id" 9466 events_consumed_total || fail "events-consumer ${id:0:12} metrics"; done
+pass "4. metrics of both recsvc replicas, the trainer API, the worker and both events-consumers scraped from the gateway container"
 
-# ---------------------------------------------------------------- 5. two trainer workers both take jobs
-dc up -d --no-recreate --scale recsvc=2 --scale trainer-worker=2 >&2 || fail "scale trainer-worker=2"
+# ---------------------------------------------------------------- 5. interaction events through Kafka
+EVENTS_T0=$SECONDS
+RUN_TAG=smoke$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+consumer_metrics() { local id; for id in $(ids_of events-consumer); do scrape "$id" 9466 || return 1; done; }
+applied_total() { consumer_metrics | awk '/^events_consumed_total\{result="applied"\}/ {s += $NF} END {print s + 0}'; }
+# "<series> <sum>" of events_consumer_lag over every consumer (series = how many partition gauges were reported)
+lag_summary() { consumer_metrics | awk '/^events_consumer_lag\{/ {n++; s += $NF} END {print n + 0, s + 0}'; }
+history_has() { # history_has USER MOVIE: the user's history (strongest weight first) lists the movie
+  get "/users/$1/history?limit=100" | json "v.items.some((i) => i.movie_id === '$2') ? 'yes' : 'no'"
+}
+history_total() { get "/users/$1/history?limit=1" | json 'String(v.total)'; }
+list_has() { # list_has USER MOVIE: the user's next ALS list offers the movie
+  get "/recommendations/$1?model=als&k=10" | json "v.items.some((i) => i.movie_id === '$2') ? 'yes' : 'no'"
+}
+watched_event() { # watched_event ID USER MOVIE: one JSON event
+  printf '{"event_id":"%s","user_id":"%s","movie_id":"%s","type":"watched","completed":true,"occurred_at":"%s"}' \
+    "$1" "$2" "$3" "$(date -u +%FT%TZ)"
+}
+
+# 5a. one event: applied by the consumer group, visible through the API, counted in the metrics, lag back to 0
+user=u3
+movie=$(get "/recommendations/$user?model=als&k=5" | json 'v.items[0].movie_id') || fail "GET /recommendations/$user"
+applied0=$(applied_total) || fail "events-consumer metrics"
+answer=$(post /events "{\"events\":[$(watched_event "$RUN_TAG-0" "$user" "$movie")]}") || fail "POST /events"
+[ "$(echo "$answer" | json 'v.mode + " " + v.accepted')" = "kafka 1" ] || fail "POST /events did not produce to Kafka: $answer"
+t=$SECONDS
+until [ "$(history_has "$user" "$movie")" = yes ]; do check_deadline "event $RUN_TAG-0 in $user's history"; sleep 0.5; done
+until [ "$(list_has "$user" "$movie")" = no ]; do check_deadline "$movie out of $user's list after the event"; sleep 0.5; done
+applied=$(($(applied_total) - applied0))
+[ "$applied" -ge 1 ] || fail "events_consumed_total{result=applied} did not grow (+$applied)"
+until [ "$(lag_summary | awk '$1 > 0 && $2 == 0 {print "zero"}')" = zero ]; do
+  check_deadline "events_consumer_lag back to 0 (series, sum: $(lag_summary))"; sleep 1
+done
+pass "5a. POST /events (mode kafka) applied by the consumer group within $((SECONDS - t)) s: $movie in $user's history and out of the next list; events_consumed_total{applied} +$applied; lag 0 ($(lag_summary | cut -d' ' -f1) partition gauges)"
+
+# 5b. an events-consumer SIGKILLed while events are produced: it restarts, and every event is applied exactly once
+mapfile -t consumers < <(ids_of events-consumer)
+[ "${#consumers[@]}" = 2 ] || fail "expected 2 events-consumers, found ${#consumers[@]}"
+victim=${consumers[0]}
+restarts=$($DOCKER inspect -f '{{.RestartCount}}' "$victim")
+declare -A want total0
+batch=""
+for i in $(seq 4 13); do
+  u=u$i
+  want[$u]=$(get "/recommendations/$u?model=als&k=5" | json 'v.items[0].movie_id') || fail "GET /recommendations/$u"
+  total0[$u]=$(history_total "$u") || fail "GET /users/$u/history"
+  batch="$batch${batch:+,}$(watched_event "$RUN_TAG-$i" "$u" "${want[$u]}")"
+done
+kill -9 "$($DOCKER inspect -f '{{.State.Pid}}' "$victim")"
+answer=$(post /events "{\"events\":[$batch]}") || fail "POST /events (10 events)"
+[ "$(echo "$answer" | json 'v.mode + " " + v.accepted')" = "kafka 10" ] || fail "POST /events: $answer"
+# the same batch again: a producer's retry; the consumers must apply each event id once
+post /events "{\"events\":[$batch]}" >/dev/null || fail "POST /events (the batch again)"
+for u in "${!want[@]}"; do
+  until [ "$(history_has "$u" "${want[$u]}")" = yes ]; do check_deadline "event for $u after the consumer kill"; sleep 1; done
+  [ "$(history_total "$u")" = $((total0[$u] + 1)) ] || fail "$u's history grew from ${total0[$u]} to $(history_total "$u"), expected +1"
+done
+until [ "$($DOCKER inspect -f '{{.RestartCount}}' "$victim")" -gt "$restarts" ] && [ "$(health_of "$victim")" = healthy ]; do
+  check_deadline "killed events-consumer to come back"; sleep 1
+done
+until [ "$(lag_summary | awk '$1 > 0 && $2 == 0 {print "zero"}')" = zero ]; do
+  check_deadline "events_consumer_lag back to 0 after the kill (series, sum: $(lag_summary))"; sleep 1
+done
+pass "5b. events-consumer ${victim:0:12} SIGKILLed while 10 events (sent twice) were produced: restarted by its policy, each of the 10 users' history grew by exactly 1, lag 0; events checks took $((SECONDS - EVENTS_T0)) s"
+
+# ---------------------------------------------------------------- 6. two trainer workers both take jobs
+dc up -d --no-recreate "${SCALE[@]}" --scale trainer-worker=2 >&2 || fail "scale trainer-worker=2"
 until [ "$(ids_of trainer-worker | wc -l)" = 2 ] && all_healthy; do check_deadline "second worker healthy"; sleep 2; done
 declare -A before
 for id in $(ids_of trainer-worker); do before[$id]=$($DOCKER logs "$id" 2>&1 | grep -c '"training started"' || true); done
@@ -202,12 +274,12 @@ for id in $(ids_of trainer-worker); do
   [ "$after" -gt "${before[$id]}" ] || fail "worker $id took no training job (runs $run_als, $run_lfm)"
   took="$took ${id:0:12}:+$((after - before[$id]))"
 done
-pass "5. two training runs at once, each trainer-worker took one ($took)"
+pass "6. two training runs at once, each trainer-worker took one ($took)"
 
-# ---------------------------------------------------------------- 6. gateway spreads over two recsvc replicas
+# ---------------------------------------------------------------- 7. gateway spreads over two recsvc replicas
 mapfile -t replicas < <(ids_of recsvc)
 [ "${#replicas[@]}" = 2 ] || fail "expected 2 recsvc replicas, found ${#replicas[@]}"
-# The promotions of step 5 make both replicas load new versions and the workers refresh every cached list; on a
+# The promotions of step 6 make both replicas load new versions and the workers refresh every cached list; on a
 # loaded machine a call may then exceed the gateway's deadline (504). Wait until calls answer again, and count any
 # call that needed a second attempt (a failed one fails the check).
 until get '/recommendations/u1?k=5' >/dev/null; do check_deadline "recommendations after the promotions"; sleep 2; done
@@ -227,9 +299,9 @@ a0=$(served_total "${replicas[0]}"); a1=$(served_total "${replicas[1]}")
 $DOCKER stop -t 10 "${replicas[0]}" >/dev/null
 for i in $(seq 21 40); do get_retry "/recommendations/u$i?k=5" || fail "request $i with one replica stopped"; done
 $DOCKER start "${replicas[0]}" >/dev/null
-pass "6. 20 calls spread over both recsvc replicas (+$((a0 - b0)), +$((a1 - b1))); 20 more served with one stopped ($RETRIES retried)"
+pass "7. 20 calls spread over both recsvc replicas (+$((a0 - b0)), +$((a1 - b1))); 20 more served with one stopped ($RETRIES retried)"
 
-# ---------------------------------------------------------------- 7. a killed container comes back
+# ---------------------------------------------------------------- 8. a killed container comes back
 victim=$(ids_of trainer)
 pid=$($DOCKER inspect -f '{{.State.Pid}}' "$victim")
 restarts=$($DOCKER inspect -f '{{.RestartCount}}' "$victim")
@@ -238,14 +310,14 @@ until [ "$($DOCKER inspect -f '{{.RestartCount}}' "$victim")" -gt "$restarts" ] 
   check_deadline "killed trainer to come back"; sleep 2
 done
 until get /readyz >/dev/null; do check_deadline "gateway ready after the trainer restart"; sleep 2; done
-pass "7. trainer killed (SIGKILL to pid $pid) was restarted by its restart policy and is healthy again"
+pass "8. trainer killed (SIGKILL to pid $pid) was restarted by its restart policy and is healthy again"
 
-# ---------------------------------------------------------------- 8. down -v leaves nothing
+# ---------------------------------------------------------------- 9. down -v leaves nothing
 dc down -v --remove-orphans --timeout 10 >&2 || fail "docker-compose down -v"
 left=$($DOCKER ps -aq --filter "label=com.docker.compose.project=$PROJECT"; \
   $DOCKER volume ls -q --filter "label=com.docker.compose.project=$PROJECT"; \
   $DOCKER network ls -q --filter "label=com.docker.compose.project=$PROJECT")
 [ -z "$left" ] || fail "left behind after down -v: $left"
-pass "8. down -v left no container, volume or network of project $PROJECT"
+pass "9. down -v left no container, volume or network of project $PROJECT"
 
 log "compose smoke: all $PASSED checks passed; stack part $((SECONDS - STACK_T0)) s, total $((SECONDS - T0)) s"
