@@ -8,6 +8,8 @@
 #   recsys-ci/mongo:ferretdb           FerretDB, the binary scripts/test-servers.sh builds
 #   recsys-ci/redis:bookworm           Debian's redis-server
 #   recsys-ci/s3:versitygw             versitygw, the binary scripts/test-servers.sh builds, upstream's entrypoint
+#   recsys-ci/kafka:kraft (:<version>) Debian's OpenJDK 17 JRE + the Kafka jars scripts/kafka/test-kafka.sh fetches
+#                                        (version from scripts/kafka/pom.xml), KRaft, the official image's KAFKA_* env
 #
 # Usage: docker/build-ci-images.sh   (DOCKER_HOST must point at a running engine: scripts/docker-engine.sh start)
 # Caches: the Debian root tarball and the npm package tarballs in ${RECSYS_DOCKER_CACHE:-~/.cache/recsys-docker}
@@ -102,6 +104,16 @@ build recsys-ci/redis:bookworm docker/redis --build-arg DEBIAN_IMAGE=recsys-ci/d
 ctx="$WORK/s3"; mkdir -p "$ctx"
 cp docker/s3/Dockerfile docker/s3/docker-entrypoint.sh "$ctx/"; cp "$TEST_BIN/versitygw" "$ctx/versitygw"
 build recsys-ci/s3:versitygw "$ctx" --build-arg DEBIAN_IMAGE=recsys-ci/debian:$DEBIAN_SUITE
+
+# Kafka: the jars test-kafka.sh keeps in the test-server cache (fetched from Maven Central once). They are hard-linked
+# into the context when possible (same file system); Docker's layer cache then keys the jar layer on their content.
+KAFKA_VERSION=$(bash scripts/kafka/test-kafka.sh version)
+KAFKA_LIBS="${RECSYS_TEST_CACHE:-$HOME/.cache/recsys-test-servers}/kafka-$KAFKA_VERSION/libs"
+[ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || bash scripts/kafka/test-kafka.sh install
+ctx="$WORK/kafka"; mkdir -p "$ctx"
+cp docker/kafka/Dockerfile docker/kafka/run.sh "$ctx/"
+cp -rl "$KAFKA_LIBS" "$ctx/libs" 2>/dev/null || cp -r "$KAFKA_LIBS" "$ctx/libs"
+build recsys-ci/kafka:kraft "$ctx" -t "recsys-ci/kafka:$KAFKA_VERSION" --build-arg DEBIAN_IMAGE=recsys-ci/debian:$DEBIAN_SUITE
 
 log "images ready:"
 "$DOCKER" image ls --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' 'recsys-ci/*' >&2

@@ -4,17 +4,20 @@
 #   1. every service becomes healthy and the one-shot bootstrap exits 0;
 #   2. a personalised list (source model/cache, not global_top) through the gateway's published port;
 #   3. recommendations, feedback and the experiment report through that port;
-#   4. metrics of recsvc and of the trainer API reachable from another container;
-#   5. --scale trainer-worker=2: two training runs at once, each worker takes one;
-#   6. two recsvc replicas: the gateway spreads calls over both (each one's recommendations_served_total grows) and
+#   4. metrics of recsvc, the trainer API, the worker and both events-consumers reachable from another container;
+#   5. interaction events through Kafka: POST /events (mode "kafka") is applied by the events-consumer group (the
+#      user's history shows the movie, the next list no longer offers it, events_consumed_total grows, lag ends at 0);
+#      an events-consumer killed (SIGKILL) while events are produced restarts and every event is applied once;
+#   6. --scale trainer-worker=2: two training runs at once, each worker takes one;
+#   7. two recsvc replicas: the gateway spreads calls over both (each one's recommendations_served_total grows) and
 #      keeps serving when one is stopped;
-#   7. a container killed from outside (SIGKILL to its process) comes back by itself (restart policy);
-#   8. `down -v` leaves no container, volume or network of the project.
+#   8. a container killed from outside (SIGKILL to its process) comes back by itself (restart policy);
+#   9. `down -v` leaves no container, volume or network of the project.
 # It cleans up on any exit (down -v; the engine is stopped if this script started it).
 #
 # Usage: scripts/compose-smoke.sh
 # Environment:
-#   RECSYS_SMOKE_TIMEOUT   seconds for the stack part (steps 1-8), default 600; image builds are timed apart
+#   RECSYS_SMOKE_TIMEOUT   seconds for the stack part (steps 1-9), default 600; image builds are timed apart
 #   RECSYS_SMOKE_PORTS     host port range for the gateway, default 18080-18089
 #   RECSYS_SMOKE_KEEP=1    leave the stack up (no down -v) for inspection
 set -euo pipefail
@@ -43,7 +46,10 @@ check_deadline() { [ "$(deadline_left)" -gt 0 ] || fail "time limit of ${TIMEOUT
 # docker-compose lets the shell's variables win over the env file: drop every variable docker-compose.yml reads
 # (CI exports the test servers' MONGO_URL, S3_ENDPOINT, ... before this script runs).
 unset MONGO_URL MONGO_DB REDIS_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET S3_REGION S3_ADMIN_PORT \
-  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE ADMIN_API_KEY API_KEYS_EXTRA
+  GATEWAY_PORTS TRAINER_WORKER_THREADS LOG_LEVEL BOOTSTRAP_MOVIELENS_DIR RECSYS_IMAGE ADMIN_API_KEY API_KEYS_EXTRA \
+  KAFKA_BROKERS EVENTS_PARTITIONS EVENTS_GROUP_ID KAFKA_HEAP_OPTS KAFKA_CLUSTER_ID KAFKA_LOG_RETENTION_HOURS
+# Replicas for the whole run: two recsvc (step 7) and two events-consumers (a consumer group of two, step 5).
+SCALE=(--scale recsvc=2 --scale events-consumer=2)
 
 dc() { docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml -f docker-compose.ci.yml "$@"; }
 
@@ -96,10 +102,10 @@ $DOCKER image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(recs
 
 # ---------------------------------------------------------------- 1. up, healthy, bootstrap
 STACK_T0=$SECONDS
-log "docker-compose up -d --scale recsvc=2 (waits for the healthchecks and the bootstrap)"
+log "docker-compose up -d ${SCALE[*]} (waits for the healthchecks and the bootstrap)"
 UP_NOTE=""
 up_stack() { timeout "$(deadline_left)" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml \
-  -f docker-compose.ci.yml up -d --scale recsvc=2 >&2; }
+  -f docker-compose.ci.yml up -d "${SCALE[@]}" >&2; }
 if ! up_stack; then
   # A service that exits during start-up (e.g. it could not reach MongoDB in time on a loaded machine) makes compose
   # give up at once, while its restart policy brings it back: one more `up` waits for it again.
@@ -114,7 +120,7 @@ ids_of() { dc ps -q "$1"; }
 health_of() { $DOCKER inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1"; }
 all_healthy() {
   local svc id n
-  for svc in mongodb redis s3 recsvc trainer trainer-worker gateway; do
+  for svc in mongodb redis s3 kafka recsvc events-consumer trainer trainer-worker gateway; do
     n=0
     for id in $(ids_of "$svc"); do
       [ "$(health_of "$id")" = healthy ] || return 1
@@ -128,7 +134,7 @@ boot=$(ids_of bootstrap)
 [ -n "$boot" ] || fail "no bootstrap container"
 boot_state=$($DOCKER inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$boot")
 [ "$boot_state" = "exited 0" ] || fail "bootstrap: $boot_state"
-pass "1. every service healthy (recsvc x2)$UP_NOTE; bootstrap exited 0 after $((SECONDS - STACK_T0)) s: $(dc logs --no-color bootstrap | tail -n 1 | cut -c1-160)"
+pass "1. every service healthy (recsvc x2, events-consumer x2)$UP_NOTE; bootstrap exited 0 after $((SECONDS - STACK_T0)) s: $(dc logs --no-color bootstrap | tail -n 1 | cut -c1-160)"
 
 # ---------------------------------------------------------------- 2. personalised list through the published port
 port=$(dc port gateway 8080 | sed 's/.*://')
@@ -178,10 +184,106 @@ has_metric() { # has_metric CONTAINER-ID PORT NAME: the endpoint answers and dec
 for id in $(ids_of recsvc); do has_metric "$id" 9464 recommendations_served_total || fail "recsvc ${id:0:12} metrics"; done
 has_metric "$(ids_of trainer)" 9465 process_cpu_seconds_total || fail "trainer API metrics"
 has_metric "$(ids_of trainer-worker | head -n 1)" 9465 process_cpu_seconds_total || fail "trainer-worker metrics"
-pass "4. metrics of both recsvc replicas, the trainer API and the worker scraped from the gateway container"
+for id in $(ids_of events-consumer); do has_metric "$id" 9466 events_consumed_total || fail "events-consumer ${id:0:12} metrics"; done
+pass "4. metrics of both recsvc replicas, the trainer API, the worker and both events-consumers scraped from the gateway container"
 
-# ---------------------------------------------------------------- 5. two trainer workers both take jobs
-dc up -d --no-recreate --scale recsvc=2 --scale trainer-worker=2 >&2 || fail "scale trainer-worker=2"
+# ---------------------------------------------------------------- 5. interaction events through Kafka
+# Asserted through the API by the seen-rule: a watched movie leaves the user's next list once the consumer group has
+# applied the event (GET /users/{id}/history would show it too, but it scans the user's interactions, which takes
+# longer than the gateway's deadline on FerretDB, the MongoDB stand-in, on a loaded machine).
+EVENTS_T0=$SECONDS
+RUN_TAG=smoke$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+consumer_metrics() { local id; for id in $(ids_of events-consumer); do scrape "$id" 9466 || return 1; done; }
+applied_total() { consumer_metrics | awk '/^events_consumed_total\{result="applied"\}/ {s += $NF} END {print s + 0}'; }
+# "<partitions> <sum>" of events_consumer_lag over the partitions each consumer owns now (its last "joined the event
+# consumer group" log line): a member keeps reporting the gauges of partitions it lost in a rebalance.
+lag_summary() {
+  local id owned
+  for id in $(ids_of events-consumer); do
+    owned=$($DOCKER logs "$id" 2>&1 | grep '"joined the event consumer group"' | tail -n 1 \
+      | json 'v.assignments.flatMap((a) => a.partitions).join(" ")' 2>/dev/null) || owned=""
+    scrape "$id" 9466 | awk -v owned=" $owned " '/^events_consumer_lag\{/ {
+      match($0, /partition="[0-9]+"/); p = substr($0, RSTART + 11, RLENGTH - 12)
+      if (index(owned, " " p " ")) print p, $NF }'
+  done | awk '{n++; s += $2} END {print n + 0, s + 0}'
+}
+lag_is_zero() { [ "$(lag_summary | awk '$1 > 0 && $2 == 0 {print "zero"}')" = zero ]; }
+first_movie() { # first_movie USER: the first movie of the user's ALS list (a cache miss may exceed the gateway's
+  # deadline on a loaded machine: retried, 2 s apart, within the time limit)
+  local m=""
+  until m=$(get "/recommendations/$1?model=als&k=5" 2>/dev/null | json 'v.items[0].movie_id' 2>/dev/null) && [ -n "$m" ]; do
+    check_deadline "a list for $1"; sleep 2
+  done
+  echo "$m"
+}
+list_has() { # list_has USER MOVIE: "yes"/"no" whether the user's next ALS list offers the movie; "" if the call failed
+  get "/recommendations/$1?model=als&k=10" 2>/dev/null | json "v.items.some((i) => i.movie_id === '$2') ? 'yes' : 'no'" 2>/dev/null
+}
+post_events() { # post_events JSON: POST /events, retried (2 s apart, within the time limit) when it fails under load;
+  # safe, as a retry only repeats event ids, which the consumers apply once. Prints the last answer.
+  local answer=""
+  until answer=$(post /events "$1"); do check_deadline "POST /events"; sleep 2; done
+  echo "$answer"
+}
+watched_event() { # watched_event ID USER MOVIE: one JSON event
+  printf '{"event_id":"%s","user_id":"%s","movie_id":"%s","type":"watched","completed":true,"occurred_at":"%s"}' \
+    "$1" "$2" "$3" "$(date -u +%FT%TZ)"
+}
+stored_once() { # stored_once CONTAINER ID...: "<interaction_events> <watched_movies>" documents holding these event ids
+  $DOCKER exec "$1" node -e '
+    const { MongoClient } = require("mongodb");
+    const ids = process.argv.slice(1);
+    const client = new MongoClient(process.env.MONGO_URL, { serverSelectionTimeoutMS: 10000 });
+    const db = client.db(process.env.MONGO_DB);
+    Promise.all(["interaction_events", "watched_movies"].map((c) => db.collection(c).countDocuments({ eventId: { $in: ids } })))
+      .then((n) => { console.log(n.join(" ")); return client.close(); })
+      .catch((err) => { console.error(err.message); process.exit(1); });' "${@:2}"
+}
+
+# 5a. one event: applied by the consumer group, the list changes, counted in the metrics, lag back to 0
+user=u3
+movie=$(first_movie "$user") || fail "GET /recommendations/$user"
+applied0=$(applied_total) || fail "events-consumer metrics"
+answer=$(post_events "{\"events\":[$(watched_event "$RUN_TAG-0" "$user" "$movie")]}") || fail "POST /events"
+[ "$(echo "$answer" | json 'v.mode + " " + v.accepted')" = "kafka 1" ] || fail "POST /events did not produce to Kafka: $answer"
+t=$SECONDS
+until [ "$(list_has "$user" "$movie")" = no ]; do check_deadline "$movie out of $user's list after event $RUN_TAG-0"; sleep 2; done
+took=$((SECONDS - t))
+applied=$(($(applied_total) - applied0))
+[ "$applied" -ge 1 ] || fail "events_consumed_total{result=applied} did not grow (+$applied)"
+until lag_is_zero; do check_deadline "events_consumer_lag back to 0 (partitions, sum: $(lag_summary))"; sleep 2; done
+pass "5a. POST /events (mode kafka) applied by the consumer group: $movie out of $user's next list within ${took} s; events_consumed_total{applied} +$applied; events_consumer_lag 0 on all $(lag_summary | cut -d' ' -f1) partitions"
+
+# 5b. an events-consumer SIGKILLed while events are produced: it restarts, and every event is applied exactly once
+mapfile -t consumers < <(ids_of events-consumer)
+[ "${#consumers[@]}" = 2 ] || fail "expected 2 events-consumers, found ${#consumers[@]}"
+victim=${consumers[0]}
+restarts=$($DOCKER inspect -f '{{.RestartCount}}' "$victim")
+declare -A want
+batch="" ids=()
+for i in $(seq 4 13); do
+  want[u$i]=$(first_movie "u$i") || fail "GET /recommendations/u$i"
+  batch="$batch${batch:+,}$(watched_event "$RUN_TAG-$i" "u$i" "${want[u$i]}")"
+  ids+=("$RUN_TAG-$i")
+done
+kill -9 "$($DOCKER inspect -f '{{.State.Pid}}' "$victim")"
+answer=$(post_events "{\"events\":[$batch]}") || fail "POST /events (10 events)"
+[ "$(echo "$answer" | json 'v.mode + " " + v.accepted')" = "kafka 10" ] || fail "POST /events: $answer"
+# the same batch again, as a producer's retry would send it: each event id must still be applied once
+post_events "{\"events\":[$batch]}" >/dev/null || fail "POST /events (the batch again)"
+for u in "${!want[@]}"; do
+  until [ "$(list_has "$u" "${want[$u]}")" = no ]; do check_deadline "${want[$u]} out of $u's list after the consumer kill"; sleep 2; done
+done
+until [ "$($DOCKER inspect -f '{{.RestartCount}}' "$victim")" -gt "$restarts" ] && [ "$(health_of "$victim")" = healthy ]; do
+  check_deadline "killed events-consumer to come back"; sleep 1
+done
+until lag_is_zero; do check_deadline "events_consumer_lag back to 0 after the kill (partitions, sum: $(lag_summary))"; sleep 2; done
+stored=$(stored_once "${consumers[1]}" "${ids[@]}") || fail "reading the stored events from MongoDB"
+[ "$stored" = "10 10" ] || fail "the 10 events (sent twice) are stored as '$stored' (interaction_events, watched_movies), expected '10 10'"
+pass "5b. events-consumer ${victim:0:12} SIGKILLed while 10 events were produced twice: restarted by its policy; all 10 out of their users' lists, stored exactly once (interaction_events, watched_movies: $stored); lag 0; step 5 took $((SECONDS - EVENTS_T0)) s"
+
+# ---------------------------------------------------------------- 6. two trainer workers both take jobs
+dc up -d --no-recreate "${SCALE[@]}" --scale trainer-worker=2 >&2 || fail "scale trainer-worker=2"
 until [ "$(ids_of trainer-worker | wc -l)" = 2 ] && all_healthy; do check_deadline "second worker healthy"; sleep 2; done
 declare -A before
 for id in $(ids_of trainer-worker); do before[$id]=$($DOCKER logs "$id" 2>&1 | grep -c '"training started"' || true); done
@@ -202,12 +304,12 @@ for id in $(ids_of trainer-worker); do
   [ "$after" -gt "${before[$id]}" ] || fail "worker $id took no training job (runs $run_als, $run_lfm)"
   took="$took ${id:0:12}:+$((after - before[$id]))"
 done
-pass "5. two training runs at once, each trainer-worker took one ($took)"
+pass "6. two training runs at once, each trainer-worker took one ($took)"
 
-# ---------------------------------------------------------------- 6. gateway spreads over two recsvc replicas
+# ---------------------------------------------------------------- 7. gateway spreads over two recsvc replicas
 mapfile -t replicas < <(ids_of recsvc)
 [ "${#replicas[@]}" = 2 ] || fail "expected 2 recsvc replicas, found ${#replicas[@]}"
-# The promotions of step 5 make both replicas load new versions and the workers refresh every cached list; on a
+# The promotions of step 6 make both replicas load new versions and the workers refresh every cached list; on a
 # loaded machine a call may then exceed the gateway's deadline (504). Wait until calls answer again, and count any
 # call that needed a second attempt (a failed one fails the check).
 until get '/recommendations/u1?k=5' >/dev/null; do check_deadline "recommendations after the promotions"; sleep 2; done
@@ -227,9 +329,9 @@ a0=$(served_total "${replicas[0]}"); a1=$(served_total "${replicas[1]}")
 $DOCKER stop -t 10 "${replicas[0]}" >/dev/null
 for i in $(seq 21 40); do get_retry "/recommendations/u$i?k=5" || fail "request $i with one replica stopped"; done
 $DOCKER start "${replicas[0]}" >/dev/null
-pass "6. 20 calls spread over both recsvc replicas (+$((a0 - b0)), +$((a1 - b1))); 20 more served with one stopped ($RETRIES retried)"
+pass "7. 20 calls spread over both recsvc replicas (+$((a0 - b0)), +$((a1 - b1))); 20 more served with one stopped ($RETRIES retried)"
 
-# ---------------------------------------------------------------- 7. a killed container comes back
+# ---------------------------------------------------------------- 8. a killed container comes back
 victim=$(ids_of trainer)
 pid=$($DOCKER inspect -f '{{.State.Pid}}' "$victim")
 restarts=$($DOCKER inspect -f '{{.RestartCount}}' "$victim")
@@ -238,14 +340,14 @@ until [ "$($DOCKER inspect -f '{{.RestartCount}}' "$victim")" -gt "$restarts" ] 
   check_deadline "killed trainer to come back"; sleep 2
 done
 until get /readyz >/dev/null; do check_deadline "gateway ready after the trainer restart"; sleep 2; done
-pass "7. trainer killed (SIGKILL to pid $pid) was restarted by its restart policy and is healthy again"
+pass "8. trainer killed (SIGKILL to pid $pid) was restarted by its restart policy and is healthy again"
 
-# ---------------------------------------------------------------- 8. down -v leaves nothing
+# ---------------------------------------------------------------- 9. down -v leaves nothing
 dc down -v --remove-orphans --timeout 10 >&2 || fail "docker-compose down -v"
 left=$($DOCKER ps -aq --filter "label=com.docker.compose.project=$PROJECT"; \
   $DOCKER volume ls -q --filter "label=com.docker.compose.project=$PROJECT"; \
   $DOCKER network ls -q --filter "label=com.docker.compose.project=$PROJECT")
 [ -z "$left" ] || fail "left behind after down -v: $left"
-pass "8. down -v left no container, volume or network of project $PROJECT"
+pass "9. down -v left no container, volume or network of project $PROJECT"
 
 log "compose smoke: all $PASSED checks passed; stack part $((SECONDS - STACK_T0)) s, total $((SECONDS - T0)) s"
