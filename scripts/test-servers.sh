@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs (once, cached) and runs REAL servers on 127.0.0.1 for the integration tests:
 #   Redis   (Debian redis-server)            127.0.0.1:6390
-#   MongoDB wire protocol (FerretDB v1 on PostgreSQL)  127.0.0.1:27027
-#     PostgreSQL (Debian postgresql, a private cluster in the state dir)  127.0.0.1:54320
+#   MongoDB wire protocol (FerretDB v1 on SQLite)  127.0.0.1:27027
+#     (or on PostgreSQL: RECSYS_TEST_FERRETDB_HANDLER=postgresql, a private cluster in the state dir, 127.0.0.1:54320)
 #   S3      (versitygw, built from source)   127.0.0.1:9010
 #   Kafka   (Apache Kafka 4.1, KRaft)        127.0.0.1:9092 (controller :9093) — scripts/kafka/test-kafka.sh
 #
@@ -22,8 +22,8 @@
 #   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, RECSYS_TEST_POSTGRES_PORT, KAFKA_PORT,
 #                      KAFKA_CONTROLLER_PORT: ports (defaults above), to run a second private set beside the shared one
 #   RECSYS_TEST_SERVERS  which servers `start` starts (default "redis mongo s3 kafka"; env lines are printed for all)
-#   RECSYS_TEST_FERRETDB_HANDLER  postgresql (default) or sqlite (FerretDB's SQLite backend, no PostgreSQL started;
-#                      about 100x slower on the write paths, see TEST-SERVERS.md)
+#   RECSYS_TEST_FERRETDB_HANDLER  sqlite (default) or postgresql (Debian's postgresql, a private cluster; not yet the
+#                      default: see TEST-SERVERS.md, "FerretDB on PostgreSQL")
 #
 # See scripts/TEST-SERVERS.md for versions, build times and why these servers.
 set -euo pipefail
@@ -40,7 +40,7 @@ REDIS_PORT="${RECSYS_TEST_REDIS_PORT:-6390}"
 FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
 S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
 POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-54320}"
-FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-postgresql}"
+FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-sqlite}"
 SERVERS="${RECSYS_TEST_SERVERS:-redis mongo s3 kafka}"
 case "$FERRETDB_HANDLER" in postgresql|sqlite) ;; *) echo "RECSYS_TEST_FERRETDB_HANDLER must be postgresql or sqlite, got '$FERRETDB_HANDLER'" >&2; exit 2 ;; esac
 

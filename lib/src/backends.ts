@@ -16,7 +16,7 @@ export async function createStore(env: StorageEnv, log: Logger): Promise<Store> 
     log.info('store: embedded in-process (MONGO_URL not set)');
     return new MemoryStore();
   }
-  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
+  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB, { timeoutMS: env.MONGO_TIMEOUT_MS });
   await store.init();
   log.info({ db: env.MONGO_DB }, 'store: MongoDB');
   return store;
