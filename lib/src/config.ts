@@ -78,9 +78,9 @@ export const storageEnvShape = {
   /**
    * Time budget of one MongoDB operation on a request path, ms (driver timeoutMS: server selection, pool checkout and
    * the server's maxTimeMS). Past it the call fails with UNAVAILABLE / HTTP 503 instead of waiting for the caller's
-   * deadline. Bulk work (imports, training scans, reports) gets 60 s. 100 to 60,000; default 2,000.
+   * deadline (5 s). Bulk work (imports, training scans, reports) gets 60 s. 100 to 60,000; default 4,000.
    */
-  MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   S3_ENDPOINT: z.string().url().optional(),
   S3_ACCESS_KEY: z.string().optional(),

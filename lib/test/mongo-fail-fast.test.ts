@@ -69,7 +69,7 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
     const env = realStorageEnv();
     const relay = freezableRelay(new URL(env.MONGO_URL!));
     const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, env.MONGO_DB, { timeoutMS: 500, maxPoolSize: 4 });
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, env.MONGO_DB, { timeoutMS: 1_500, maxPoolSize: 4 });
     try {
       await store.init();
       await store.setFavoriteGenres('u1', ['Drama']);

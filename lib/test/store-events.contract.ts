@@ -81,7 +81,8 @@ export function storeEventsContract(
     expect(await store.count('interaction_events')).toBe(4);
   });
 
-  it.runIf(dropIdempotencyRecords)('writes nothing twice when a batch is applied again after a crash before its idempotency records', async () => {
+  // Only where a crash can fall between the writes (the in-process store applies a batch in one synchronous step).
+  if (dropIdempotencyRecords) it('writes nothing twice when a batch is applied again after a crash before its idempotency records', async () => {
     const events = [ev('watched', 'm1', 1), ev('rated', 'm2', 2), ev('bookmarked', 'm3', 3)];
     await store.applyInteractionEvents(events, at(10));
     // as if the process died after writing the effects: the idempotency records are gone, the effects are not

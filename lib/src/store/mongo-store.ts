@@ -34,14 +34,15 @@ export function isDuplicateKeyError(err: unknown): boolean {
 }
 
 /** Default time budget of one store operation, ms (MONGO_TIMEOUT_MS): below the gateway's 5 s gRPC deadline. */
-export const DEFAULT_MONGO_TIMEOUT_MS = 2_000;
+export const DEFAULT_MONGO_TIMEOUT_MS = 4_000;
 
 export interface MongoStoreOptions {
   /**
    * Time budget of one request-path operation in ms: server selection, pool checkout and each answer's wait
    * (serverSelectionTimeoutMS, waitQueueTimeoutMS, socketTimeoutMS), and a hard bound on the whole call. A store that
    * is down or stalled rejects with UnavailableError within this long. Bulk work (imports, scans, reports, index
-   * builds, popularity) runs on a second client with `bulkTimeoutMS`. Default DEFAULT_MONGO_TIMEOUT_MS.
+   * builds, popularity) runs on a second client with `bulkTimeoutMS`. The services pass MONGO_TIMEOUT_MS (default
+   * DEFAULT_MONGO_TIMEOUT_MS, lib/src/backends.ts); without it, the bulk budget applies to every call.
    */
   timeoutMS?: number;
   /** Budget of bulk operations (insertMany, scan per batch, popularity, reports, init), ms. Default 60,000. */
@@ -111,8 +112,9 @@ export class MongoStore implements Store {
    * a time budget (see MongoStoreOptions); past it the call rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503).
    */
   static async connect(url: string, dbName: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
-    const timeoutMS = options.timeoutMS ?? DEFAULT_MONGO_TIMEOUT_MS;
+    // Without a budget (scripts, tests on a shared loaded server) calls are bounded by the bulk budget only.
     const bulkTimeoutMS = options.bulkTimeoutMS ?? 60_000;
+    const timeoutMS = options.timeoutMS ?? bulkTimeoutMS;
     // mongodb 7 ignores CSOT timeoutMS: the budget is made of its parts. socketTimeoutMS closes a connection whose
     // answer does not come (MongoNetworkTimeoutError, and the pool replaces the connection, so a freeze cannot pin
     // the pool); waitQueueTimeoutMS bounds the wait for a free connection; serverSelectionTimeoutMS a server that is
