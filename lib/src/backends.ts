@@ -5,7 +5,7 @@ import type { Store } from './store/types.js';
 import type { Cache } from './cache/types.js';
 import type { ObjectStore } from './objectstore/types.js';
 import { MemoryStore } from './store/memory-store.js';
-import { DEFAULT_MONGO_TIMEOUT_MS, MongoStore } from './store/mongo-store.js';
+import { MongoStore } from './store/mongo-store.js';
 import { MemoryCache } from './cache/memory-cache.js';
 import { RedisCache } from './cache/redis-cache.js';
 import { DirectoryObjectStore } from './objectstore/directory-object-store.js';
@@ -16,7 +16,7 @@ export async function createStore(env: StorageEnv, log: Logger): Promise<Store> 
     log.info('store: embedded in-process (MONGO_URL not set)');
     return new MemoryStore();
   }
-  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB, { timeoutMS: env.MONGO_TIMEOUT_MS ?? DEFAULT_MONGO_TIMEOUT_MS });
+  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB, { timeoutMS: env.MONGO_TIMEOUT_MS });
   await store.init();
   log.info({ db: env.MONGO_DB }, 'store: MongoDB');
   return store;
