@@ -2,11 +2,12 @@
 # Installs (once, cached) and runs REAL servers on 127.0.0.1 for the integration tests:
 #   Redis   (Debian redis-server)            127.0.0.1:6390
 #   MongoDB wire protocol (FerretDB v1 on SQLite)  127.0.0.1:27027
+#     (or on PostgreSQL: RECSYS_TEST_FERRETDB_HANDLER=postgresql, a private cluster in the state dir, 127.0.0.1:54320)
 #   S3      (versitygw, built from source)   127.0.0.1:9010
 #   Kafka   (Apache Kafka 4.1, KRaft)        127.0.0.1:9092 (controller :9093) — scripts/kafka/test-kafka.sh
 #
 # Usage: scripts/test-servers.sh [start|stop|restart|status|env|install]
-#   start    (default) install what is missing, (re)start all three with fresh data,
+#   start    (default) install what is missing, (re)start all of them with fresh data,
 #            wait until each answers, create the S3 bucket, print URLs and env lines,
 #            and write <statedir>/env (`export X=...` lines, for `source`).
 #   stop     stop the servers started by this script (by their pidfiles).
@@ -18,8 +19,11 @@
 # Environment:
 #   RECSYS_TEST_CACHE  cache dir for built binaries (default ~/.cache/recsys-test-servers; binaries in bin/)
 #   RECSYS_TEST_STATE  state dir: data, logs, pidfiles, env (default /tmp/recsys-test-servers)
-#   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT: ports
-#                      (defaults above), to run a second private set beside the shared one
+#   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, RECSYS_TEST_POSTGRES_PORT, KAFKA_PORT,
+#                      KAFKA_CONTROLLER_PORT: ports (defaults above), to run a second private set beside the shared one
+#   RECSYS_TEST_SERVERS  which servers `start` starts (default "redis mongo s3 kafka"; env lines are printed for all)
+#   RECSYS_TEST_FERRETDB_HANDLER  sqlite (default) or postgresql (Debian's postgresql, a private cluster; not yet the
+#                      default: see TEST-SERVERS.md, "FerretDB on PostgreSQL")
 #
 # See scripts/TEST-SERVERS.md for versions, build times and why these servers.
 set -euo pipefail
@@ -35,6 +39,10 @@ HOST=127.0.0.1
 REDIS_PORT="${RECSYS_TEST_REDIS_PORT:-6390}"
 FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
 S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
+POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-54320}"
+FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-sqlite}"
+SERVERS="${RECSYS_TEST_SERVERS:-redis mongo s3 kafka}"
+case "$FERRETDB_HANDLER" in postgresql|sqlite) ;; *) echo "RECSYS_TEST_FERRETDB_HANDLER must be postgresql or sqlite, got '$FERRETDB_HANDLER'" >&2; exit 2 ;; esac
 
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 FERRETDB_VERSION=v1.24.2
@@ -87,6 +95,23 @@ install_redis() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after apt-get install"
+}
+
+# PostgreSQL for FerretDB's postgresql handler: Debian's `postgresql` package (the server binaries only are used;
+# the package's own cluster/service is never started by this script).
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
+}
+
+install_postgresql() {
+  [ "$FERRETDB_HANDLER" = postgresql ] || return 0
+  pg_bindir >/dev/null && return
+  log "installing postgresql (apt)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  pg_bindir >/dev/null || die "postgresql server binaries still missing after apt-get install"
 }
 
 need_go() {
@@ -192,6 +217,7 @@ install_all() { with_lock "$CACHE_DIR/.lock" install_all_locked; }
 
 install_all_locked() {
   install_redis
+  install_postgresql
   build_ferretdb
   build_versitygw
   build_grpcurl
@@ -227,6 +253,7 @@ stop_all() {
   stop_pidfile s3 "$STATE_DIR/s3.pid"
   stop_pidfile minio "$STATE_DIR/minio.pid"   # started by an older version of this script
   stop_pidfile ferretdb "$STATE_DIR/ferretdb.pid"
+  stop_postgres
   stop_pidfile redis "$STATE_DIR/redis.pid"
 }
 
@@ -297,12 +324,55 @@ mongo_ping() (   # subshell: the fd and a failed connect stay contained
 
 ferretdb_ping() { mongo_ping "$HOST" "$FERRETDB_PORT"; }
 
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user the package created.
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A private cluster in <state>/postgres (initdb as the current user, or `postgres` when root), listening on
+# 127.0.0.1:$POSTGRES_PORT with its socket in the state dir: no system service, no system cluster touched. Durability
+# is off (fsync, synchronous_commit, full_page_writes): the data is wiped on every start anyway.
+start_postgres() {
+  local dir="$STATE_DIR/postgres" bin
+  bin=$(pg_bindir) || die "PostgreSQL server binaries not found (install_postgresql)"
+  rm -rf "$dir"; mkdir -p "$dir/socket"
+  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+  ensure_port_free postgres "$POSTGRES_PORT"
+  : >"$STATE_DIR/postgres.log"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$STATE_DIR/postgres.log"
+  as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
+    >>"$STATE_DIR/postgres.log" 2>&1 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "initdb failed"
+  as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$STATE_DIR/postgres.log" -w -t "$WAIT_SECS" \
+    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "PostgreSQL failed to start"
+  head -n 1 "$dir/data/postmaster.pid" >"$STATE_DIR/postgres.pid"
+  wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT"
+  as_pg_user "$bin/createdb" -h "$HOST" -p "$POSTGRES_PORT" -U postgres ferretdb 9>&- \
+    || fail_with_log postgres "$STATE_DIR/postgres.log" "createdb ferretdb failed"
+}
+
+# pg_ctl's fast shutdown (disconnects clients), else by pidfile.
+stop_postgres() {
+  local dir="$STATE_DIR/postgres" bin pid
+  pid=$(cat "$STATE_DIR/postgres.pid" 2>/dev/null || true)
+  if pid_alive "$pid" && bin=$(pg_bindir) && [ -f "$dir/data/postmaster.pid" ]; then
+    as_pg_user "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null 2>&1 || true
+  fi
+  stop_pidfile postgres "$STATE_DIR/postgres.pid"
+}
+
 start_ferretdb() {
-  local dir="$STATE_DIR/ferretdb"
+  local dir="$STATE_DIR/ferretdb" backend
   rm -rf "$dir"; mkdir -p "$dir/data"
   ensure_port_free ferretdb "$FERRETDB_PORT"
+  if [ "$FERRETDB_HANDLER" = postgresql ]; then
+    start_postgres
+    backend=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb")
+  else
+    backend=(--handler=sqlite --sqlite-url="file:$dir/data/")
+  fi
   nohup "$BIN_DIR/ferretdb" \
-    --handler=sqlite --sqlite-url="file:$dir/data/" \
+    "${backend[@]}" \
     --listen-addr="$HOST:$FERRETDB_PORT" \
     --state-dir="$dir" \
     --debug-addr=- \
@@ -340,16 +410,17 @@ write_env_file() {
 start_all() {
   mkdir -p "$STATE_DIR"
   stop_all
-  start_redis
-  start_ferretdb
-  start_s3
-  kafka start || { stop_all; exit 1; }
+  local only=" $SERVERS "
+  [[ $only == *" redis "* ]] && start_redis
+  [[ $only == *" mongo "* ]] && start_ferretdb
+  [[ $only == *" s3 "* ]] && start_s3
+  if [[ $only == *" kafka "* ]]; then kafka start || { stop_all; exit 1; }; fi
   write_env_file
   cat <<EOF
 
 Test servers are running (state: $STATE_DIR, logs: $STATE_DIR/*.log):
   Redis     redis://$HOST:$REDIS_PORT          (redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'))
-  MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, SQLite backend)
+  MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, $FERRETDB_HANDLER backend$([ "$FERRETDB_HANDLER" = postgresql ] && echo ": PostgreSQL $("$(pg_bindir)/postgres" --version | awk '{print $3}') on $HOST:$POSTGRES_PORT"))
   S3        http://$HOST:$S3_PORT            (versitygw $VERSITYGW_VERSION, POSIX backend)
   Kafka     $(kafka env | cut -d= -f2)             (Apache Kafka $(kafka version), KRaft, one broker+controller)
 
@@ -360,7 +431,7 @@ EOF
 
 status_all() {
   local name pid
-  for name in redis ferretdb s3; do
+  for name in redis postgres ferretdb s3; do
     pid=$(cat "$STATE_DIR/$name.pid" 2>/dev/null || true)
     if pid_alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
   done

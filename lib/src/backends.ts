@@ -32,7 +32,7 @@ export async function createStore(env: StorageEnv, log: Logger, embeddedLogs: 'd
     log.info({ logsPath }, 'store: embedded in-process, recommendation logs and feedback in SQLite (MONGO_URL not set)');
     return new MemoryStore({ logsPath });
   }
-  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB);
+  const store = await MongoStore.connect(env.MONGO_URL, env.MONGO_DB, { timeoutMS: env.MONGO_TIMEOUT_MS });
   await store.init();
   log.info({ db: env.MONGO_DB }, 'store: MongoDB');
   return store;

@@ -75,6 +75,12 @@ export const metricsEnvShape = {
 export const storageEnvShape = {
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
   MONGO_DB: z.string().min(1).default('recsys'),
+  /**
+   * Time budget of one MongoDB operation on a request path, ms (driver timeoutMS: server selection, pool checkout and
+   * the server's maxTimeMS). Past it the call fails with UNAVAILABLE / HTTP 503 instead of waiting for the caller's
+   * deadline (5 s). Bulk work (imports, training scans, reports) gets 60 s. 100 to 60,000; default 4,000.
+   */
+  MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   /** A Redis cache command gives up after this long (a frozen Redis costs a request at most this, per command). */
   REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(200),
@@ -92,6 +98,8 @@ export const storageEnvShape = {
 export interface StorageEnv {
   MONGO_URL?: string;
   MONGO_DB: string;
+  /** Optional in hand-made envs (tests); the schema always sets it. */
+  MONGO_TIMEOUT_MS?: number;
   REDIS_URL?: string;
   REDIS_COMMAND_TIMEOUT_MS?: number;
   REDIS_BREAKER_FAILURES?: number;

@@ -18,7 +18,11 @@ const ev = (type: ValidEvent['type'], movieId: string, minute: number, extra: Pa
 });
 
 /** Applying interaction events: every Store implementation passes it (lib/test/store-events.test.ts). */
-export function storeEventsContract(makeStore: () => Promise<Store>): void {
+export function storeEventsContract(
+  makeStore: () => Promise<Store>,
+  /** Deletes the idempotency records (interaction_events) behind the store's back, as a crash before writing them. */
+  dropIdempotencyRecords?: (store: Store) => Promise<void>,
+): void {
   let store: Store;
   beforeEach(async () => {
     store ??= await makeStore();
@@ -62,6 +66,33 @@ export function storeEventsContract(makeStore: () => Promise<Store>): void {
     expect(await store.count('watched_movies')).toBe(1);
     expect(await store.count('likes')).toBe(1);
     expect(Object.fromEntries(await store.userInteractionWeights('u1'))).toEqual({ m1: 1, m2: 1 });
+  });
+
+  it('applies the same event sent eight times at once exactly once: one applied, seven duplicates', async () => {
+    for (const type of ['watched', 'rated', 'bookmarked', 'liked'] as const) {
+      const event = ev(type, 'm1', 1);
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.applyInteractionEvents([event], at(10))));
+      expect(results.reduce((n, r) => n + r.applied.length, 0)).toBe(1);
+      expect(results.reduce((n, r) => n + r.duplicates.length, 0)).toBe(7);
+    }
+    expect(await store.count('watched_movies')).toBe(1);
+    expect(await store.count('likes')).toBe(2);
+    expect(await store.count('bookmarks')).toBe(1);
+    expect(await store.count('interaction_events')).toBe(4);
+  });
+
+  // Only where a crash can fall between the writes (the in-process store applies a batch in one synchronous step).
+  if (dropIdempotencyRecords) it('writes nothing twice when a batch is applied again after a crash before its idempotency records', async () => {
+    const events = [ev('watched', 'm1', 1), ev('rated', 'm2', 2), ev('bookmarked', 'm3', 3)];
+    await store.applyInteractionEvents(events, at(10));
+    // as if the process died after writing the effects: the idempotency records are gone, the effects are not
+    await dropIdempotencyRecords!(store);
+    const again = await store.applyInteractionEvents(events, at(11));
+    expect(again.applied).toHaveLength(3);
+    expect(await store.count('watched_movies')).toBe(1);
+    expect(await store.count('likes')).toBe(1);
+    expect(await store.count('bookmarks')).toBe(1);
+    expect(await store.count('interaction_events')).toBe(3);
   });
 
   it('removes bookmarks in event order', async () => {

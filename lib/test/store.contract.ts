@@ -251,6 +251,22 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(ids(await store.listMovies({ limit: 10, createdSince: new Date(0) }))).toEqual(['n1', 'n2']);
   });
 
+  it('answers eight concurrent first writes of the same key with one insert and seven updates, never an error', async () => {
+    const genres = await Promise.all(Array.from({ length: 8 }, () => store.setFavoriteGenres('race', ['Drama'])));
+    expect(genres.filter((r) => r.created)).toHaveLength(1);
+    expect((await store.getUser('race'))?.favoriteGenres).toEqual(['Drama']);
+    expect(await store.count('users')).toBe(1);
+
+    const doc = { sessionId: 's-race', userId: 'race', movieId: 'm1', liked: true, modelType: 'als' as const, modelVersion: 'v1', rank: 1, sessionCreatedAt: new Date() };
+    const feedback = await Promise.all(Array.from({ length: 8 }, () => store.upsertFeedback(doc)));
+    expect(feedback.filter((r) => r.created)).toHaveLength(1);
+    expect(await store.count('feedback')).toBe(1);
+
+    const log = { sessionId: 's-race', userId: 'race', modelType: 'als' as const, modelVersion: 'v1', arm: 'als', source: 'model' as const, items: [], createdAt: new Date() };
+    await Promise.all(Array.from({ length: 8 }, () => store.insertRecommendationLogs([log])));
+    expect(await store.count('recommendation_logs')).toBe(1);
+  });
+
   it('clears every collection', async () => {
     await store.setFavoriteGenres('u1', ['Comedy']);
     await store.insertMany('movies', [movie('m1', ['Comedy'])]);

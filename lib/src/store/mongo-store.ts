@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoServerSelectionError, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError, type AnyBulkWriteOperation, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { ValidEvent } from '../events/interaction-event.js';
 import { LIKE_AS_RATING } from '../events/interaction-event.js';
 import type {
@@ -27,6 +27,31 @@ import { UnavailableError } from '../errors.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
+/** MongoDB's "operation exceeded time limit" (maxTimeMS), the server's side of the time budget. */
+const MAX_TIME_EXPIRED = 50;
+
+/** True for a write that lost a race on a unique key (E11000): the document exists now. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+/** Default time budget of one store operation, ms (MONGO_TIMEOUT_MS): below the gateway's 5 s gRPC deadline. */
+export const DEFAULT_MONGO_TIMEOUT_MS = 4_000;
+
+export interface MongoStoreOptions {
+  /**
+   * Time budget of one request-path operation in ms: server selection, pool checkout and each answer's wait
+   * (serverSelectionTimeoutMS, waitQueueTimeoutMS, socketTimeoutMS), and a hard bound on the whole call. A store that
+   * is down or stalled rejects with UnavailableError within this long. Bulk work (imports, scans, reports, index
+   * builds, popularity) runs on a second client with `bulkTimeoutMS`. The services pass MONGO_TIMEOUT_MS (default
+   * DEFAULT_MONGO_TIMEOUT_MS, lib/src/backends.ts); without it, the bulk budget applies to every call.
+   */
+  timeoutMS?: number;
+  /** Budget of bulk operations (insertMany, scan per batch, popularity, reports, init), ms. Default 60,000. */
+  bulkTimeoutMS?: number;
+  /** Request-path connections per server (default 50). A timed-out call closes its connection: a freeze cannot pin them. */
+  maxPoolSize?: number;
+}
 /** Updates per bulkWrite: FerretDB v1 never answers an update command of 100 or more statements. */
 const UPDATE_BATCH = 50;
 
@@ -38,8 +63,9 @@ export const INDEXES: { [C in CollectionName]: IndexDescription[] } = {
     { key: { popularity: -1, movieId: 1 }, name: 'popularity' },
     { key: { genres: 1, popularity: -1 }, name: 'genres_popularity' },
   ],
-  // eventId: not unique (imported records have none and FerretDB v1 has no partial indexes); the event's effect is
-  // an upsert on it, and interaction_events.eventId is the unique idempotency record.
+  // eventId: not a unique index (imported records have none and FerretDB v1 has no partial or sparse indexes). An
+  // event's effect document is written with _id = its eventId instead, so the primary key (unique in every server)
+  // makes it exactly-once; interaction_events.eventId is the unique idempotency record.
   watched_movies: [
     { key: { userId: 1, movieId: 1 }, name: 'user_movie' },
     { key: { movieId: 1 }, name: 'movie' },
@@ -78,12 +104,40 @@ export class MongoStore implements Store {
   private constructor(
     private readonly client: MongoClient,
     private readonly db: Db,
+    /** The same database through a second client with the bulk budget (imports, scans, reports, index builds). */
+    private readonly bulkDb: Db,
+    private readonly bulkClient: MongoClient,
   ) {}
 
-  static async connect(url: string, dbName: string): Promise<MongoStore> {
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, retryWrites: false });
-    await client.connect();
-    return withUnavailableErrors(new MongoStore(client, client.db(dbName)));
+  /**
+   * Connects (rejects with UnavailableError when the server cannot be reached within the budget). Every operation has
+   * a time budget (see MongoStoreOptions); past it the call rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503).
+   */
+  static async connect(url: string, dbName: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
+    // Without a budget (scripts, tests on a shared loaded server) calls are bounded by the bulk budget only.
+    const bulkTimeoutMS = options.bulkTimeoutMS ?? 60_000;
+    const timeoutMS = options.timeoutMS ?? bulkTimeoutMS;
+    // mongodb 7 ignores CSOT timeoutMS: the budget is made of its parts. socketTimeoutMS closes a connection whose
+    // answer does not come (MongoNetworkTimeoutError, and the pool replaces the connection, so a freeze cannot pin
+    // the pool); waitQueueTimeoutMS bounds the wait for a free connection; serverSelectionTimeoutMS a server that is
+    // down. The Proxy below also rejects a request-path call at timeoutMS whatever the driver is doing.
+    const settings = (budget: number) => ({
+      serverSelectionTimeoutMS: timeoutMS, // a server that is down is down for bulk work too
+      connectTimeoutMS: timeoutMS,
+      socketTimeoutMS: budget,
+      waitQueueTimeoutMS: budget,
+      maxPoolSize: options.maxPoolSize ?? 50,
+      retryWrites: false,
+    });
+    const client = new MongoClient(url, settings(timeoutMS));
+    const bulkClient = new MongoClient(url, { ...settings(bulkTimeoutMS), maxPoolSize: 10 });
+    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient), timeoutMS);
+    await store.connectClients();
+    return store;
+  }
+
+  private async connectClients(): Promise<void> {
+    await Promise.all([this.client.connect(), this.bulkClient.connect()]);
   }
 
   private col<C extends CollectionName>(name: C) {
@@ -92,9 +146,9 @@ export class MongoStore implements Store {
 
   /** Creates the missing indexes (FerretDB v1 drops the connection when createIndexes repeats an existing set). */
   async init(): Promise<void> {
-    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    const existing = new Set((await this.bulkDb.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const name of COLLECTION_NAMES) {
-      const collection = this.db.collection(name);
+      const collection = this.bulkDb.collection(name);
       const present = existing.has(name) ? new Set((await collection.indexes()).map((i) => i.name)) : new Set<string>();
       const missing = INDEXES[name].filter((index) => !present.has(index.name));
       if (missing.length) await collection.createIndexes(missing);
@@ -106,12 +160,12 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await Promise.all([this.client.close(), this.bulkClient.close()]);
   }
 
   /** Drops the whole database (tests clean up after themselves with it). */
   async dropDatabase(): Promise<void> {
-    await this.db.dropDatabase();
+    await this.bulkDb.dropDatabase();
   }
 
   async getUser(userId: string): Promise<UserDoc | null> {
@@ -119,10 +173,10 @@ export class MongoStore implements Store {
   }
 
   async setFavoriteGenres(userId: string, genres: readonly string[], now = new Date()): Promise<{ created: boolean }> {
-    const result = await this.col('users').updateOne(
+    const result = await upsertOnce(
+      this.col('users'),
       { userId },
       { $set: { favoriteGenres: [...genres], updatedAt: now }, $setOnInsert: { userId, createdAt: now } },
-      { upsert: true },
     );
     return { created: result.upsertedCount > 0 };
   }
@@ -181,7 +235,7 @@ export class MongoStore implements Store {
     // one grouping per weight class, multiplied here.
     const weights = new Map<string, number>();
     const addGrouped = async (collection: string, filter: Document, sum: string | number, factor: number) => {
-      const rows = await this.db
+      const rows = await this.bulkDb
         .collection(collection)
         .aggregate<{ _id: string; w: number }>([{ $match: filter }, { $group: { _id: '$movieId', w: { $sum: sum } } }])
         .toArray();
@@ -196,20 +250,20 @@ export class MongoStore implements Store {
   }
 
   async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
-    let updated = 0;
-    let batch: AnyBulkWriteOperation<MovieDoc>[] = [];
-    const flush = async () => {
-      if (batch.length) await this.col('movies').bulkWrite(batch, { ordered: false });
-      updated += batch.length;
-      batch = [];
-    };
-    for await (const movie of this.col('movies').find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
+    // One read of the catalogue, then its updates as bulkWrites of UPDATE_BATCH statements, a few in flight at once.
+    const ops: AnyBulkWriteOperation<MovieDoc>[] = [];
+    const movies = this.bulkDb.collection<MovieDoc>('movies');
+    for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
       const popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
-      batch.push({ updateOne: { filter: { movieId: movie.movieId }, update: { $set: { popularity } } } });
-      if (batch.length === UPDATE_BATCH) await flush();
+      ops.push({ updateOne: { filter: { movieId: movie.movieId }, update: { $set: { popularity } } } });
     }
-    await flush();
-    return updated;
+    const chunks: AnyBulkWriteOperation<MovieDoc>[][] = [];
+    for (let i = 0; i < ops.length; i += UPDATE_BATCH) chunks.push(ops.slice(i, i + UPDATE_BATCH));
+    const worker = async () => {
+      for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) await movies.bulkWrite(chunk, { ordered: false });
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    return ops.length;
   }
 
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
@@ -243,45 +297,41 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A few statements per batch, never one per event (FerretDB v1 scans a collection for every filtered update, so
-   * per-event upserts grow quadratically): (1) the idempotency records of the batch's ids are looked up (applied
-   * ids are duplicates), (2) effects already written under the other ids are looked up (a crash after writing them
-   * and before (4)), (3) the missing effects are inserted with their eventId, decisions and users updated, (4) the
-   * idempotency records inserted. Redelivery after a crash anywhere therefore writes nothing twice.
+   * A few statements per batch, never one per event: (1) the idempotency records of the batch's ids are looked up
+   * (applied ids are duplicates); (2) the effects are inserted with _id = eventId (the primary key makes each effect
+   * exactly-once: an effect written before a crash, or by a concurrent call with the same event, is a duplicate key
+   * and skipped), decisions and bookmark removals (idempotent) are applied; (3) the idempotency records are inserted,
+   * last. Redelivery after a crash anywhere therefore writes nothing twice. Of concurrent calls with the same event,
+   * the one whose idempotency record is written reports it applied, the others report it a duplicate.
    */
   async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     if (events.length === 0) return result;
     const ids = [...new Set(events.map((e) => e.eventId))];
     const done = new Set((await this.col('interaction_events').distinct('eventId', { eventId: { $in: ids } })) as string[]);
+    const fresh: ValidEvent[] = [];
     for (const e of events) {
       if (done.has(e.eventId)) result.duplicates.push(e);
       else {
         done.add(e.eventId);
-        result.applied.push(e);
+        fresh.push(e);
       }
     }
-    if (result.applied.length === 0) return result;
-    // Effects written before a crash (same ids, no idempotency record yet) are not written again.
-    const fresh = { eventId: { $in: result.applied.map((e) => e.eventId) } };
-    const written = new Set(
-      (
-        await Promise.all(['watched_movies', 'likes', 'bookmarks'].map((c) => this.db.collection(c).distinct('eventId', fresh)))
-      ).flat() as string[],
-    );
-    const watched: WatchedDoc[] = [];
-    const likes: LikeDoc[] = [];
-    const bookmarkSteps: ({ insert: BookmarkDoc[] } | { remove: { userId: string; movieId: string } })[] = [];
+    if (fresh.length === 0) return result;
+    type WithId<T> = T & { _id: string };
+    const watched: WithId<WatchedDoc>[] = [];
+    const likes: WithId<LikeDoc>[] = [];
+    const bookmarkSteps: ({ insert: WithId<BookmarkDoc>[] } | { remove: { userId: string; movieId: string } })[] = [];
     const decisions: AnyBulkWriteOperation<Document>[] = [];
-    for (const e of result.applied) {
+    for (const e of fresh) {
       const { userId, movieId, eventId, occurredAt } = e;
-      const write = !written.has(eventId); // decisions and bookmark removals are idempotent: always (re)done
-      if (write && e.type === 'watched') watched.push({ userId, movieId, completed: e.completed === true, watchedAt: occurredAt, eventId });
-      if (write && (e.type === 'rated' || e.type === 'liked')) likes.push({ userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
-      if (write && e.type === 'bookmarked') {
+      const _id = eventId;
+      if (e.type === 'watched') watched.push({ _id, userId, movieId, completed: e.completed === true, watchedAt: occurredAt, eventId });
+      if (e.type === 'rated' || e.type === 'liked') likes.push({ _id, userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
+      if (e.type === 'bookmarked') {
         const last = bookmarkSteps.at(-1);
-        if (last && 'insert' in last) last.insert.push({ userId, movieId, createdAt: occurredAt, eventId });
-        else bookmarkSteps.push({ insert: [{ userId, movieId, createdAt: occurredAt, eventId }] });
+        if (last && 'insert' in last) last.insert.push({ _id, userId, movieId, createdAt: occurredAt, eventId });
+        else bookmarkSteps.push({ insert: [{ _id, userId, movieId, createdAt: occurredAt, eventId }] });
       }
       if (e.type === 'bookmark_removed') bookmarkSteps.push({ remove: { userId, movieId } });
       if (e.type === 'liked' || e.type === 'disliked') {
@@ -298,21 +348,17 @@ export class MongoStore implements Store {
     }
     const bookmarks = async () => {
       for (const step of bookmarkSteps) {
-        if ('insert' in step) await this.insertMany('bookmarks', step.insert);
+        if ('insert' in step) await this.insertNew('bookmarks', step.insert);
         else await this.col('bookmarks').deleteMany(step.remove);
       }
     };
-    await Promise.all([
-      this.insertMany('watched_movies', watched),
-      this.insertMany('likes', likes),
-      bookmarks(),
-      this.bulk('feedback', decisions, false),
-    ]);
+    await Promise.all([this.insertNew('watched_movies', watched), this.insertNew('likes', likes), bookmarks(), this.bulk('feedback', decisions, false)]);
     // Last: the idempotency records. A crash before this line re-applies the batch without writing anything twice.
-    await this.insertMany(
+    const lost = await this.insertNew(
       'interaction_events',
-      result.applied.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),
+      fresh.map((e) => ({ eventId: e.eventId, userId: e.userId, movieId: e.movieId, type: e.type, occurredAt: e.occurredAt, appliedAt: now })),
     );
+    fresh.forEach((e, i) => (lost.has(i) ? result.duplicates : result.applied).push(e));
     return result;
   }
 
@@ -343,7 +389,7 @@ export class MongoStore implements Store {
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
-    await this.insertMany('recommendation_logs', docs);
+    await this.insertNew('recommendation_logs', docs);
   }
 
   async getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null> {
@@ -354,16 +400,16 @@ export class MongoStore implements Store {
     const feedback = this.col('feedback');
     // The bucket starts let likeRateSeries group with $group alone (FerretDB v1 has no date operators).
     const buckets = { sessionHour: bucketStart(doc.sessionCreatedAt, 'hour'), sessionDay: bucketStart(doc.sessionCreatedAt, 'day') };
-    const result = await feedback.updateOne(
+    const result = await upsertOnce(
+      feedback,
       { sessionId: doc.sessionId, movieId: doc.movieId },
       { $set: { ...doc, ...buckets, updatedAt: now }, $setOnInsert: { createdAt: now } },
-      { upsert: true },
     );
-    // Per-session shares that let the report sum per-session ratios with $group/$sum alone (see experimentTotals).
-    const [likes, total] = await Promise.all([
-      feedback.countDocuments({ sessionId: doc.sessionId, liked: true }),
-      feedback.countDocuments({ sessionId: doc.sessionId }),
-    ]);
+    // Per-session shares that let the report sum per-session ratios with $group/$sum alone (see experimentTotals):
+    // one indexed read of the session's verdicts (at most a list's length), one indexed update.
+    const verdicts = await feedback.find({ sessionId: doc.sessionId }, { projection: { _id: 0, liked: 1 } }).toArray();
+    const likes = verdicts.filter((f) => f.liked).length;
+    const total = verdicts.length;
     await feedback.updateMany(
       { sessionId: doc.sessionId },
       { $set: { sessionLikesShare: likes ? 1 / likes : 0, sessionFeedbackShare: total ? 1 / total : 0 } },
@@ -386,7 +432,7 @@ export class MongoStore implements Store {
     };
     // One accumulator per $group: FerretDB v1 computes only the first field-sum of a $group correctly.
     const byModel = async (collection: string, filter: Document, sum: string | number) => {
-      const rows = await this.db
+      const rows = await this.bulkDb
         .collection(collection)
         .aggregate<{ _id: string; total: number }>([{ $match: filter }, { $group: { _id: '$modelType', total: { $sum: sum } } }])
         .toArray();
@@ -426,7 +472,7 @@ export class MongoStore implements Store {
     const base: Document = { arm: { $ne: 'forced' }, ...(Object.keys(range).length ? { sessionCreatedAt: range } : {}) };
     const field = bucket === 'hour' ? '$sessionHour' : '$sessionDay';
     const byBucket = async (filter: Document) => {
-      const rows = await this.db
+      const rows = await this.bulkDb
         .collection('feedback')
         .aggregate<{ _id: Date | null; total: number }>([{ $match: filter }, { $group: { _id: field, total: { $sum: 1 } } }])
         .toArray();
@@ -443,22 +489,31 @@ export class MongoStore implements Store {
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {
-    if (docs.length === 0) return;
+    await this.insertNew(collection, docs, this.bulkDb);
+  }
+
+  /**
+   * Unordered insert of copies (the driver adds _id to the objects it inserts); documents whose unique key exists are
+   * skipped on purpose. Returns the indexes of the skipped ones. Anything else (the server unreachable mid-write
+   * included) is an error: the caller retries the batch.
+   */
+  private async insertNew(collection: CollectionName, docs: readonly object[], db: Db = this.db): Promise<Set<number>> {
+    const duplicates = new Set<number>();
+    if (docs.length === 0) return duplicates;
     try {
-      // Copies: the driver adds _id to the objects it inserts.
-      await this.db.collection(collection).insertMany(docs.map((d) => ({ ...d })), { ordered: false });
+      await db.collection(collection).insertMany(docs.map((d) => ({ ...d })), { ordered: false });
     } catch (err) {
-      // Unordered: everything but the duplicates of unique keys was written; duplicates are skipped on purpose.
-      // Anything else (the server unreachable mid-write included) is an error: the caller retries the batch.
       if (!(err instanceof MongoBulkWriteError)) throw err;
       const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
       const accountedFor = err.result.insertedCount + writeErrors.length === docs.length;
       if (!accountedFor || !writeErrors.every((e) => e.code === DUPLICATE_KEY)) throw err;
+      for (const e of writeErrors) duplicates.add(e.index);
     }
+    return duplicates;
   }
 
   async *scan<C extends CollectionName>(collection: C, batchSize = 10_000): AsyncIterable<CollectionDocs[C][]> {
-    const cursor = this.db.collection(collection).find({}, { ...withoutId, batchSize });
+    const cursor = this.bulkDb.collection(collection).find({}, { ...withoutId, batchSize });
     let batch: CollectionDocs[C][] = [];
     for await (const doc of cursor) {
       batch.push(doc as unknown as CollectionDocs[C]);
@@ -471,11 +526,11 @@ export class MongoStore implements Store {
   }
 
   async count(collection: CollectionName): Promise<number> {
-    return this.db.collection(collection).countDocuments();
+    return this.bulkDb.collection(collection).countDocuments({});
   }
 
   async clear(): Promise<void> {
-    for (const name of COLLECTION_NAMES) await this.db.collection(name).deleteMany({});
+    for (const name of COLLECTION_NAMES) await this.bulkDb.collection(name).deleteMany({});
   }
 }
 
@@ -490,22 +545,68 @@ export function isConnectivityError(err: unknown): boolean {
   return false;
 }
 
+/** True for an operation that ran out of its time budget (CSOT timeoutMS on the client, maxTimeMS on the server). */
+export function isTimeoutError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof MongoOperationTimeoutError) return true;
+    if (e instanceof MongoServerError && e.code === MAX_TIME_EXPIRED) return true;
+  }
+  return false;
+}
+
+/**
+ * An upsert that never loses a race: two first writes of the same unique key may both find no document and both
+ * insert; the loser gets E11000 and is retried once as a plain update (the document exists now), so concurrent
+ * first writes give one insert and idempotent updates, never a duplicate-key error.
+ */
+async function upsertOnce<T extends Document>(
+  collection: import('mongodb').Collection<T>,
+  filter: import('mongodb').Filter<T>,
+  update: import('mongodb').UpdateFilter<T>,
+): Promise<import('mongodb').UpdateResult<T>> {
+  try {
+    return await collection.updateOne(filter, update, { upsert: true });
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    return collection.updateOne(filter, update, { upsert: true });
+  }
+}
+
 /**
  * Every async method of the store rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503) when MongoDB cannot
- * be reached, so callers see a clear status instead of an internal error.
+ * be reached or does not answer within the operation's time budget, so callers see a clear status quickly instead
+ * of an internal error or the caller's deadline.
  */
-function withUnavailableErrors(store: MongoStore): MongoStore {
+function withUnavailableErrors(store: MongoStore, timeoutMS: number): MongoStore {
+  const timedOut = () => new UnavailableError(`the database did not answer within its time budget (MONGO_TIMEOUT_MS=${timeoutMS}); try again shortly`);
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || property === 'constructor' || property === 'scan') return value;
+      const bounded = typeof property === 'string' && !BULK_METHODS.has(property);
       return (...args: unknown[]) => {
         const result = value.apply(target, args);
         if (!(result instanceof Promise)) return result;
-        return result.catch((err: unknown) => {
-          throw isConnectivityError(err) ? new UnavailableError('the database is unreachable; try again shortly') : err;
+        const mapped = result.catch((err: unknown) => {
+          if (isConnectivityError(err)) throw new UnavailableError('the database is unreachable; try again shortly');
+          if (isTimeoutError(err)) throw timedOut();
+          throw err;
         });
+        if (!bounded) return mapped;
+        // A hard bound on the whole call (several round trips included); the driver closes a stalled connection at
+        // socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(timedOut()), timeoutMS);
+        });
+        return Promise.race([mapped, deadline]).finally(() => clearTimeout(timer));
       };
     },
   });
 }
+
+/** Store methods that run on the bulk client with its longer budget (not bounded by MONGO_TIMEOUT_MS). */
+const BULK_METHODS = new Set([
+  'connectClients', 'init', 'close', 'dropDatabase', 'refreshPopularity', 'setPopularityFromWeights', 'experimentTotals',
+  'likeRateSeries', 'insertMany', 'count', 'clear',
+]);

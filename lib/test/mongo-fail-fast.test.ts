@@ -1,0 +1,95 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../src/errors.js';
+import { MongoStore } from '../src/store/mongo-store.js';
+import { describeWithServers, realStorageEnv } from './support/servers.js';
+
+/** Listens on a free port of 127.0.0.1; returns the port. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+const servers: Server[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+describe('MongoStore fails fast', () => {
+  it('rejects with UnavailableError when the server accepts TCP but never answers', async () => {
+    // A black hole: connections are accepted and held, nothing is ever written back (a frozen server).
+    const server = createServer((socket) => sockets.push(socket));
+    servers.push(server);
+    const port = await listen(server);
+    const error = await MongoStore.connect(`mongodb://127.0.0.1:${port}/`, 'failfast', { timeoutMS: 300 }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(UnavailableError);
+  }, 30_000);
+
+  it('rejects with UnavailableError when nothing listens', async () => {
+    const server = createServer();
+    const port = await listen(server);
+    await new Promise((resolve) => server.close(resolve));
+    await expect(MongoStore.connect(`mongodb://127.0.0.1:${port}/`, 'failfast', { timeoutMS: 300 })).rejects.toBeInstanceOf(UnavailableError);
+  }, 30_000);
+});
+
+/**
+ * A TCP relay in front of the real server that can be frozen (bytes held back both ways, connections kept open), as
+ * a SIGSTOPped MongoDB looks to its clients.
+ */
+function freezableRelay(target: URL) {
+  let frozen = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    client.on('data', (d) => frozen || upstream.write(d));
+    upstream.on('data', (d) => frozen || client.write(d));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  servers.push(server);
+  return {
+    server,
+    freeze: () => void (frozen = true),
+    thaw: () => void (frozen = false),
+  };
+}
+
+describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real server and recovers by itself', () => {
+  it('answers UnavailableError while the server is frozen, and serves again once it thaws (the pool is not stuck)', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, env.MONGO_DB, { timeoutMS: 1_500, maxPoolSize: 4 });
+    try {
+      await store.init();
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      // More concurrent calls than the pool has connections: every one fails fast, none waits for the others.
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? store.getUser('u1') : store.setFavoriteGenres('u1', ['Comedy']))));
+      expect(results.every((r) => r.status === 'rejected' && r.reason instanceof UnavailableError)).toBe(true);
+      relay.thaw();
+      // Recovers without a restart: the stalled connections were closed and replaced.
+      let user = null;
+      for (let attempt = 0; attempt < 50 && !user; attempt++) {
+        user = await store.getUser('u1').catch(() => null);
+        if (!user) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(user?.userId).toBe('u1');
+      await store.setFavoriteGenres('u1', ['Horror']);
+      expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Horror']);
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+});
