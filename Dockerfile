@@ -36,6 +36,7 @@ COPY --from=build /app/native/build/Release/recsys_native.node native/build/Rele
 COPY --from=build /app/gateway/console gateway/console
 # The app runs as the unprivileged `node` user (uid 1000); DATA_DIR (.data, used for the local object store when no
 # S3 is configured) must be writable by it.
-RUN mkdir -p /app/.data && chown node:node /app/.data
+# .data/log-spool is recsvc's log spool (a named volume in compose takes this owner on first use).
+RUN mkdir -p /app/.data/log-spool && chown -R node:node /app/.data
 USER node
 CMD ["node", "dist/gateway/src/main.js"]
