@@ -34,6 +34,7 @@
  * --cold-connections (default 2 on FerretDB, else --connections): at 32 connections every cold request would time
  * out and leave the shared FerretDB busy for minutes. Against a real MongoDB use --interactions 200000.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release as osRelease, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -146,6 +147,7 @@ const storage: StorageEnv = {
 };
 const logDir = storage.DATA_DIR;
 const log = createLogger('bench', 'warn');
+const benchApiKey = randomBytes(24).toString('hex');
 
 // ------------------------------------------------------------------------------------------------ cleanup
 
@@ -512,6 +514,8 @@ async function main(): Promise<void> {
     // The rate limiter stays on, counting in Redis as in production (one INCR per request), with a limit the
     // benchmark never reaches.
     RATE_LIMIT_MAX: '1000000000',
+    // The admin route POST /recommendations/refresh needs a key (README "Security"); a key for this run only.
+    API_KEYS: `bench:admin,ingest,client,metrics:${benchApiKey}`,
   };
   const trainerEnv: NodeJS.ProcessEnv = {
     ...childEnv,
@@ -566,7 +570,7 @@ async function main(): Promise<void> {
 
   // The cache of every user filled by the update_all_recommendations job, as in production.
   const refreshStart = performance.now();
-  const refresh = await fetch(`${gatewayUrl}/recommendations/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const refresh = await fetch(`${gatewayUrl}/recommendations/refresh`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${benchApiKey}` }, body: '{}' });
   if (refresh.status !== 202) throw new Error(`POST /recommendations/refresh: ${refresh.status} ${await refresh.text()}`);
   const expectedLists = sizes.users * 2;
   let lists = 0;
