@@ -13,6 +13,8 @@ const schema = z.object({
   GRPC_DEADLINE_MS: env.positiveInt(5_000),
   LOG_LEVEL: env.logLevel(),
   SHUTDOWN_GRACE_MS: env.positiveInt(10_000),
+  /** Gateway processes sharing GATEWAY_PORT (node:cluster); 1: this process serves. README "Performance". */
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   ...apiKeysEnvShape,
   ...limitsEnvShape,
 });

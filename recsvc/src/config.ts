@@ -17,6 +17,13 @@ const schema = z
     EXPERIMENT_ALS_SHARE: z.coerce.number().min(0).max(1).default(0.5),
     EXPERIMENT_MODE: z.enum(['hash', 'random']).default('hash'),
     RECOMMENDATION_TTL_SECONDS: env.positiveInt(86_400),
+    /** How long Redis keeps a served list's session record (~0.3 KB) for feedback reaching another replica. */
+    SESSION_TTL_SECONDS: env.positiveInt(3_600),
+    /** Cache misses (MongoDB reads + scoring) computed at once; RECOMMEND_MISS_QUEUE more wait, then 503. */
+    RECOMMEND_MISS_CONCURRENCY: env.positiveInt(32),
+    RECOMMEND_MISS_QUEUE: env.positiveInt(256),
+    /** Served lists whose explanations are kept in process (LRU, ~3 KB each); 0 turns it off. */
+    EXPLANATION_CACHE_ENTRIES: z.coerce.number().int().min(0).default(20_000),
     MODEL_POLL_SECONDS: env.positiveInt(30),
     MOVIE_INFO_TTL_SECONDS: env.positiveInt(600),
     /** Full reload of the hidden movies and cold-start movies (the fallback of the catalogue pub/sub channel). */

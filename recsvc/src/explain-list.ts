@@ -11,6 +11,59 @@ export interface ExplainDeps {
   store: Store;
   movies: MovieInfoCache;
   log: Logger;
+  /** Explanations already computed for a served list (absent: computed on every request). */
+  explanationCache?: ExplanationCache;
+}
+
+/**
+ * Explanations of served lists, kept in process (an LRU of at most `maxEntries` lists, each kept at most `ttlMs`),
+ * so a cache hit needs neither the user's interactions from MongoDB nor the ALS solve again. An entry is keyed by the
+ * list's cache key (user, model type, model version) and holds the served items' ids and scores: it answers only a
+ * request that serves exactly those items with exactly those scores. A list recomputed after the user's interactions
+ * changed (events and dislikes drop the cached list) has other scores, so its explanations are computed afresh; a
+ * title edited in the catalogue shows up in the explanations within `ttlMs`. Explanations that could not be computed
+ * (MongoDB down) are never kept. Each replica keeps its own (a miss costs one interactions read, nothing else).
+ */
+export class ExplanationCache {
+  private readonly entries = new Map<string, { fingerprint: string; at: number; explanations: Explanation[] }>();
+
+  /** `now` is the clock in milliseconds (injected by tests). */
+  constructor(
+    readonly maxEntries: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string, items: readonly RecommendedMovie[]): Explanation[] | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.now() - entry.at > this.ttlMs || entry.fingerprint !== fingerprint(items)) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    // Most recently used last (Map keeps insertion order): the first entry is the one to evict.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.explanations;
+  }
+
+  set(key: string, items: readonly RecommendedMovie[], explanations: Explanation[]): void {
+    if (this.maxEntries <= 0) return;
+    this.entries.delete(key);
+    this.entries.set(key, { fingerprint: fingerprint(items), at: this.now(), explanations });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/** The served items' ids and scores in order (exact: scores as JavaScript prints them). */
+function fingerprint(items: readonly RecommendedMovie[]): string {
+  let out = '';
+  for (const i of items) out += `${i.movie.movieId},${i.score};`;
+  return out;
 }
 
 export interface ExplainListRequest {
@@ -22,6 +75,8 @@ export interface ExplainListRequest {
   /** The user's interaction weights when the request already read them (undefined on a cache hit). */
   interactions: Map<string, number> | undefined;
   favoriteGenres: readonly string[];
+  /** The list's cache key: explanations are looked up in and kept in deps.explanationCache under it. */
+  cacheKey?: string;
 }
 
 /** How long a cache hit may wait for the interactions an explanation needs before serving without it. */
@@ -58,6 +113,11 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
     for (const item of items) item.explanation = explanation;
     return;
   }
+  const remembered = req.cacheKey ? deps.explanationCache?.get(req.cacheKey, items) : undefined;
+  if (remembered) {
+    items.forEach((item, i) => (item.explanation = remembered[i]));
+    return;
+  }
   let explanations: Explanation[];
   try {
     let interactions = req.interactions;
@@ -89,6 +149,7 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
       items: items.map((i) => i.movie),
       titles: (ids) => deps.movies.get(ids),
     });
+    if (req.cacheKey) deps.explanationCache?.set(req.cacheKey, items, explanations);
   } catch (err) {
     // One log line per failure, not one per request while backing off.
     if (!(err instanceof BackingOff)) deps.log.warn({ err: String(err), userId: req.userId, modelType: model.modelType }, 'explanations could not be computed');

@@ -79,6 +79,11 @@ export class MovieInfoCache implements CatalogueOverlay {
     return this.hidden.has(movieId);
   }
 
+  /** How many movies are hidden (a cached list may lose at most this many entries). */
+  get hiddenCount(): number {
+    return this.hidden.size;
+  }
+
   hiddenIds(): Iterable<string> {
     return this.hidden;
   }

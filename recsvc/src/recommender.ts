@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { assertId, boundedInt, MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
-import { InvalidArgumentError, NotFoundError } from '../../lib/src/errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '../../lib/src/errors.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import type { Logger } from '../../lib/src/logger.js';
 import {
@@ -15,8 +15,9 @@ import { assignArm, type ExperimentSettings } from './experiment.js';
 import type { RecommendationLogWriter } from './log-writer.js';
 import type { RecsvcMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
+import type { ServingModel } from './serving-model.js';
 import type { MovieInfoCache } from './movie-info.js';
-import { explainList, type Explanation } from './explain-list.js';
+import { explainList, ExplanationCache, type Explanation } from './explain-list.js';
 import type { EventIngest } from './event-ingest.js';
 import { userHistory } from './seen-rule.js';
 
@@ -62,12 +63,82 @@ export interface RecommenderDeps {
   cacheTtlSeconds: number;
   /** Records feedback likes/dislikes as interaction events (absent: feedback is only stored for the A/B report). */
   events?: Pick<EventIngest, 'recordFeedback'>;
+  /** How long the cache keeps a served list's session record for feedback (default DEFAULT_SESSION_TTL_SECONDS). */
+  sessionTtlSeconds?: number;
+  /** Cache misses computed at once (default DEFAULT_MISS_CONCURRENCY); more wait in a queue. */
+  missConcurrency?: number;
+  /** Cache misses that may wait for a slot (default DEFAULT_MISS_QUEUE); more are refused with UNAVAILABLE. */
+  missQueue?: number;
+  /** Explanations of served lists kept in process (default: DEFAULT_EXPLANATION_CACHE_ENTRIES lists, 10 minutes). */
+  explanationCache?: ExplanationCache;
+}
+
+/**
+ * Sessions are kept in the cache so that feedback reaching another replica before the log write lands (the log
+ * buffer flushes every LOG_FLUSH_MS, 1 s by default) finds them; later feedback finds the session in
+ * recommendation_logs. One hour covers a MongoDB outage of that length; RECSVC SESSION_TTL_SECONDS changes it.
+ */
+export const DEFAULT_SESSION_TTL_SECONDS = 3600;
+export const DEFAULT_MISS_CONCURRENCY = 32;
+export const DEFAULT_MISS_QUEUE = 256;
+export const DEFAULT_EXPLANATION_CACHE_ENTRIES = 20_000;
+export const EXPLANATION_CACHE_TTL_MS = 600_000;
+
+/**
+ * The session record kept in the cache (`session:{session_id}`): what feedback and the log write need, as a compact
+ * JSON array `[1, user_id, model_type, model_version, arm, source, created_at_ms, "movie,score;movie,score..."]`
+ * (ranks are the positions, from 1), about 0.3 KB for 10 items instead of the 0.86 KB of the log document's JSON.
+ */
+export function encodeSession(doc: RecommendationLogDoc): string {
+  let items = '';
+  for (const i of doc.items) items += `${items ? ';' : ''}${i.movieId},${i.score}`;
+  return JSON.stringify([1, doc.userId, doc.modelType, doc.modelVersion, doc.arm, doc.source, doc.createdAt.getTime(), items]);
+}
+
+/** The log document of a session record (encodeSession, or the whole document as JSON as older versions wrote it); null if malformed. */
+export function decodeSession(sessionId: string, value: string): RecommendationLogDoc | null {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (!Array.isArray(parsed)) {
+      const doc = parsed as RecommendationLogDoc | null;
+      return doc && typeof doc === 'object' && doc.sessionId === sessionId && Array.isArray(doc.items) ? { ...doc, createdAt: new Date(doc.createdAt) } : null;
+    }
+    const [format, userId, modelType, modelVersion, arm, source, createdAt, itemText] = parsed as unknown[];
+    if (format !== 1 || typeof userId !== 'string' || typeof modelVersion !== 'string' || typeof arm !== 'string') return null;
+    if (typeof source !== 'string' || typeof createdAt !== 'number' || typeof itemText !== 'string') return null;
+    if (!(MODEL_TYPES as readonly string[]).includes(modelType as string)) return null;
+    const items = itemText
+      ? itemText.split(';').map((pair, index) => {
+          const comma = pair.indexOf(',');
+          return { movieId: pair.slice(0, comma), score: Number(pair.slice(comma + 1)), rank: index + 1 };
+        })
+      : [];
+    if (items.some((i) => !i.movieId || Number.isNaN(i.score))) return null;
+    return {
+      sessionId,
+      userId,
+      modelType: modelType as ModelTypeName,
+      modelVersion,
+      arm,
+      source: source as RecommendationSourceName,
+      items,
+      createdAt: new Date(createdAt),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** What a cache miss computed: shared by the concurrent requests of one (user, model, k). */
+interface MissResult {
+  source: RecommendationSourceName;
+  scored: CachedRecommendation[];
+  interactions: Map<string, number> | undefined;
+  favoriteGenres: string[];
 }
 
 const SESSION_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
-/** Sessions are kept in the cache for late feedback served by another replica before the log write lands. */
-const SESSION_TTL_SECONDS = 24 * 3600;
 
 /**
  * Serves recommendations (cache first, then the model, fold-in for users the model has not seen, then the genre and
@@ -75,8 +146,29 @@ const SESSION_TTL_SECONDS = 24 * 3600;
  */
 export class Recommender {
   private lastCacheWarning = 0;
+  private readonly sessionTtlSeconds: number;
+  private readonly explainDeps: RecommenderDeps & { explanationCache: ExplanationCache };
+  /** Cache misses being computed, by user, model type and k (single flight: concurrent requests share one). */
+  private readonly misses = new Map<string, Promise<MissResult>>();
+  private missesRunning = 0;
+  private readonly missesWaiting: (() => void)[] = [];
+  private readonly missConcurrency: number;
+  private readonly missQueue: number;
 
-  constructor(private readonly deps: RecommenderDeps) {}
+  constructor(private readonly deps: RecommenderDeps) {
+    this.sessionTtlSeconds = deps.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
+    this.missConcurrency = deps.missConcurrency ?? DEFAULT_MISS_CONCURRENCY;
+    this.missQueue = deps.missQueue ?? DEFAULT_MISS_QUEUE;
+    this.explainDeps = {
+      ...deps,
+      explanationCache: deps.explanationCache ?? new ExplanationCache(DEFAULT_EXPLANATION_CACHE_ENTRIES, EXPLANATION_CACHE_TTL_MS),
+    };
+  }
+
+  /** Cache misses being computed now and waiting for a slot (for tests and metrics). */
+  get missLoad(): { running: number; waiting: number; distinct: number } {
+    return { running: this.missesRunning, waiting: this.missesWaiting.length, distinct: this.misses.size };
+  }
 
   async recommend(userIdInput: unknown, forcedModel: ModelTypeName | undefined, kInput: number | undefined): Promise<Recommendations> {
     const { models, metrics } = this.deps;
@@ -89,55 +181,23 @@ export class Recommender {
 
     let source: RecommendationSourceName | undefined;
     let scored: CachedRecommendation[] = [];
-    let topMovies: MovieDoc[] | undefined;
     let interactions: Map<string, number> | undefined;
-    let favoriteGenres: string[] = [];
+    let favoriteGenres: readonly string[] = [];
     const cacheKey = model ? recommendationKey(userId, modelType, model.version) : undefined;
     if (cacheKey) {
       const cached = await this.cacheGet(cacheKey);
-      // Hidden movies leave cached lists at once (movie-info.ts); a list left shorter than k is a miss.
-      const list = cached === null ? null : this.deps.movies.visible(decodeRecommendations(cached));
+      // Only the served items are decoded: k, plus as many as hidden movies could remove. Hidden movies leave
+      // cached lists at once (movie-info.ts); a list left shorter than k is a miss.
+      const list = cached === null ? null : this.deps.movies.visible(decodeRecommendations(cached, k + this.deps.movies.hiddenCount));
       metrics.cacheLookups.inc({ result: list && list.length >= k ? 'hit' : 'miss' });
       if (list && list.length >= k) {
         source = 'cache';
-        scored = list.slice(0, k);
+        scored = list;
       }
     }
     if (!source) {
-      const [user, history, lastEventAt] = await Promise.all([
-        this.deps.store.getUser(userId),
-        userHistory(this.deps.store, userId),
-        this.deps.store.lastInteractionEventAt(userId),
-      ]);
-      interactions = history.interactions;
-      const excluded = history.seen;
-      favoriteGenres = user?.favoriteGenres ?? [];
-      if (model) {
-        // A user whose interactions changed through events is recomputed from their current interactions
-        // (ServingModel.refreshUser); events drop the user's cached lists, so such lists can be cached too.
-        const changed = lastEventAt !== null && lastEventAt.getTime() >= model.dataSnapshotAt;
-        let representation = changed ? null : model.userRepresentation(userId);
-        source = representation ? 'model' : undefined;
-        if (!representation) {
-          representation = changed ? model.refreshUser(userId, interactions, favoriteGenres) : model.foldIn(interactions, favoriteGenres);
-          if (representation) source = 'fold_in';
-        }
-        if (representation) {
-          const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
-          if ((source === 'model' || changed) && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
-          scored = full.slice(0, k);
-        }
-      }
-      if (!source) {
-        source = favoriteGenres.length ? 'genres_top' : 'global_top';
-        topMovies = await this.deps.store.topMovies({
-          genres: favoriteGenres.length ? favoriteGenres : undefined,
-          excludeMovieIds: [...excluded],
-          limit: k,
-        });
-        this.deps.movies.remember(topMovies);
-        scored = topMovies.map((m) => ({ movieId: m.movieId, score: m.popularity }));
-      }
+      const miss = await this.computeMiss(userId, modelType, model, cacheKey, k);
+      ({ source, scored, interactions, favoriteGenres } = miss);
     }
 
     const info = await this.deps.movies.get(scored.map((s) => s.movieId));
@@ -146,7 +206,7 @@ export class Recommender {
       const movie = info.get(s.movieId);
       if (movie) items.push({ movie, score: s.score, rank: items.length + 1 });
     }
-    await explainList(this.deps, { userId, model, source, items, interactions, favoriteGenres });
+    await explainList(this.explainDeps, { userId, model, source, items, interactions, favoriteGenres, cacheKey });
     const sessionId = randomUUID();
     const logDoc: RecommendationLogDoc = {
       sessionId,
@@ -159,9 +219,91 @@ export class Recommender {
       createdAt: new Date(),
     };
     this.deps.logs.append(logDoc);
-    void this.cacheSet(sessionKey(sessionId), JSON.stringify(logDoc), SESSION_TTL_SECONDS);
+    void this.cacheSet(sessionKey(sessionId), encodeSession(logDoc), this.sessionTtlSeconds);
     metrics.servedList(modelType, source);
     return { sessionId, userId, modelType, modelVersion, source, arm, items };
+  }
+
+  /**
+   * A cache miss: MongoDB reads and model scoring (or the top lists). Concurrent misses of one (user, model type, k)
+   * share one computation (single flight); at most missConcurrency distinct ones run at once, up to missQueue more
+   * wait for a slot, and past that the request is refused with UNAVAILABLE (the gateway answers 503 with
+   * Retry-After), so a burst of misses cannot pile up unbounded work and memory.
+   */
+  private computeMiss(userId: string, modelType: ModelTypeName, model: ServingModel | undefined, cacheKey: string | undefined, k: number): Promise<MissResult> {
+    const flightKey = `${userId}\u0000${modelType}\u0000${model?.version ?? ''}\u0000${k}`;
+    const running = this.misses.get(flightKey);
+    if (running) return running;
+    if (this.missesRunning >= this.missConcurrency && this.missesWaiting.length >= this.missQueue) {
+      throw new UnavailableError(
+        `too many recommendations are being computed at once (${this.missConcurrency} running, ${this.missQueue} waiting): retry shortly`,
+      );
+    }
+    const flight = (async () => {
+      await this.acquireMissSlot();
+      try {
+        return await this.scoreMiss(userId, model, cacheKey, k);
+      } finally {
+        this.releaseMissSlot();
+      }
+    })().finally(() => this.misses.delete(flightKey));
+    this.misses.set(flightKey, flight);
+    return flight;
+  }
+
+  private acquireMissSlot(): Promise<void> | void {
+    if (this.missesRunning < this.missConcurrency) {
+      this.missesRunning++;
+      return;
+    }
+    return new Promise<void>((resolve) => this.missesWaiting.push(resolve));
+  }
+
+  /** Hands the slot to the next waiting miss, if any (missesRunning stays the same then). */
+  private releaseMissSlot(): void {
+    const next = this.missesWaiting.shift();
+    if (next) next();
+    else this.missesRunning--;
+  }
+
+  private async scoreMiss(userId: string, model: ServingModel | undefined, cacheKey: string | undefined, k: number): Promise<MissResult> {
+    let source: RecommendationSourceName | undefined;
+    let scored: CachedRecommendation[] = [];
+    const [user, history, lastEventAt] = await Promise.all([
+      this.deps.store.getUser(userId),
+      userHistory(this.deps.store, userId),
+      this.deps.store.lastInteractionEventAt(userId),
+    ]);
+    const interactions = history.interactions;
+    const excluded = history.seen;
+    const favoriteGenres = user?.favoriteGenres ?? [];
+    if (model) {
+      // A user whose interactions changed through events is recomputed from their current interactions
+      // (ServingModel.refreshUser); events drop the user's cached lists, so such lists can be cached too.
+      const changed = lastEventAt !== null && lastEventAt.getTime() >= model.dataSnapshotAt;
+      let representation = changed ? null : model.userRepresentation(userId);
+      source = representation ? 'model' : undefined;
+      if (!representation) {
+        representation = changed ? model.refreshUser(userId, interactions, favoriteGenres) : model.foldIn(interactions, favoriteGenres);
+        if (representation) source = 'fold_in';
+      }
+      if (representation) {
+        const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
+        if ((source === 'model' || changed) && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
+        scored = full.slice(0, k);
+      }
+    }
+    if (!source) {
+      source = favoriteGenres.length ? 'genres_top' : 'global_top';
+      const topMovies: MovieDoc[] = await this.deps.store.topMovies({
+        genres: favoriteGenres.length ? favoriteGenres : undefined,
+        excludeMovieIds: [...excluded],
+        limit: k,
+      });
+      this.deps.movies.remember(topMovies);
+      scored = topMovies.map((m) => ({ movieId: m.movieId, score: m.popularity }));
+    }
+    return { source, scored, interactions, favoriteGenres };
   }
 
   async submitFeedback(sessionIdInput: unknown, movieIdInput: unknown, liked: boolean): Promise<FeedbackResult> {
@@ -208,13 +350,8 @@ export class Recommender {
     const pending = this.deps.logs.pendingSession(sessionId);
     if (pending) return { session: pending, stored: false };
     const cached = await this.cacheGet(sessionKey(sessionId));
-    if (cached) {
-      try {
-        return { session: JSON.parse(cached) as RecommendationLogDoc, stored: false };
-      } catch {
-        // fall through to MongoDB
-      }
-    }
+    const session = cached ? decodeSession(sessionId, cached) : null;
+    if (session) return { session, stored: false };
     const stored = await this.deps.store.getRecommendationLog(sessionId);
     return stored ? { session: stored, stored: true } : null;
   }

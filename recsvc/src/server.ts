@@ -21,7 +21,8 @@ import { RecsvcMetrics } from './metrics.js';
 import { ModelHolder } from './model-holder.js';
 import { MovieInfoCache } from './movie-info.js';
 import { recommendationService } from './recommendation-grpc.js';
-import { Recommender } from './recommender.js';
+import { EXPLANATION_CACHE_TTL_MS, Recommender } from './recommender.js';
+import { ExplanationCache } from './explain-list.js';
 import { EventApplier } from '../../lib/src/events/applier.js';
 import { EventProducer, ensureTopics, parseBrokers } from '../../lib/src/events/kafka.js';
 import { EventIngest } from './event-ingest.js';
@@ -39,6 +40,7 @@ export interface RunningRecsvc extends RunningGrpcServer {
   readonly models: ModelHolder;
   readonly logs: RecommendationLogWriter;
   readonly metricsPort: number;
+  readonly recommender: Recommender;
 }
 
 /** Starts the recommendation service: backends, model hot reload, log writer, gRPC and /metrics. */
@@ -136,6 +138,10 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     experiment: { experimentId: config.EXPERIMENT_ID, alsShare: config.EXPERIMENT_ALS_SHARE, mode: config.EXPERIMENT_MODE },
     cacheTtlSeconds: config.RECOMMENDATION_TTL_SECONDS,
     events,
+    sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+    missConcurrency: config.RECOMMEND_MISS_CONCURRENCY,
+    missQueue: config.RECOMMEND_MISS_QUEUE,
+    explanationCache: new ExplanationCache(config.EXPLANATION_CACHE_ENTRIES, EXPLANATION_CACHE_TTL_MS),
   });
   const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.RECSVC_METRICS_PORT);
   const server = await startGrpcServer({
@@ -156,5 +162,5 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       if (!deps.cache) await cache.close();
     },
   });
-  return Object.assign(server, { models, logs, metricsPort: metricsServer.port });
+  return Object.assign(server, { models, logs, metricsPort: metricsServer.port, recommender });
 }
