@@ -154,7 +154,8 @@ describeWithServers(['REDIS_URL'], 'gateway rate limits on Redis', () => {
       try {
         // Every request is answered, from the local counter once Redis times out.
         for (let i = 0; i < 12; i++) statuses.push((await genres()).status);
-        expect(await circuit()).toBe('2');
+        // Open, or already half-open again if the machine was slow enough for the cool-down to pass.
+        expect(['1', '2']).toContain(await circuit());
       } finally {
         redis.resume();
       }

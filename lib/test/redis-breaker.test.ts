@@ -13,7 +13,8 @@ describeWithServers(['REDIS_URL'], 'the Redis cache fails fast and recovers by i
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    cache = await RedisCache.connect(redis.url, { commandTimeoutMs: 50, breakerFailures: 3, breakerCoolDownMs: 200 });
+    // A command limit with room for a loaded CI machine; the frozen server makes each of the first three wait it out.
+    cache = await RedisCache.connect(redis.url, { commandTimeoutMs: 500, breakerFailures: 3, breakerCoolDownMs: 200 });
     cache.onBreakerState((s) => states.push(s));
   });
   afterAll(async () => {

@@ -6,9 +6,9 @@ import type { Cache } from './types.js';
 
 /** How long a cache command may take and when the cache is skipped (REDIS_COMMAND_TIMEOUT_MS, REDIS_BREAKER_*). */
 export interface RedisCacheOptions {
-  /** A command gives up after this many milliseconds (ioredis commandTimeout). Default 200. */
+  /** A command gives up after this many milliseconds (ioredis commandTimeout). Default 1000: longer than the event-loop stalls of a busy process, which would otherwise fire the timer before the reply is read. */
   commandTimeoutMs?: number;
-  /** Bulk writes (setMany, the trainer's refresh jobs) give up after this many milliseconds. Default 10000. */
+  /** Bulk writes (setMany: the trainer's refresh jobs) and publish give up after this many milliseconds. Default 10000. */
   bulkTimeoutMs?: number;
   /** Consecutive failures that open the circuit. Default 5. */
   breakerFailures?: number;
@@ -53,7 +53,7 @@ export class RedisCache implements Cache {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       connectTimeout: 5_000,
-      commandTimeout: options.commandTimeoutMs ?? 200,
+      commandTimeout: options.commandTimeoutMs ?? 1_000,
       enableAutoPipelining: true,
     });
     // ioredis reconnects by itself; errors surface on the commands that fail.
@@ -118,8 +118,9 @@ export class RedisCache implements Cache {
     return keys.length ? this.breaker.run(() => this.client.del(...keys)) : 0;
   }
 
+  /** Announcements (a model activated) are not on the request path: the bulk connection, its longer limit, no breaker. */
   async publish(channel: string, message: string): Promise<void> {
-    await this.breaker.run(() => this.client.publish(channel, message));
+    await (await this.bulkClient()).publish(channel, message);
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
