@@ -192,7 +192,7 @@ export class Recommender {
       metrics.cacheLookups.inc({ result: list && list.length >= k ? 'hit' : 'miss' });
       if (list && list.length >= k) {
         source = 'cache';
-        scored = list;
+        scored = list.length > k ? list.slice(0, k) : list;
       }
     }
     if (!source) {
