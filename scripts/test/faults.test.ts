@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { failedChecks, SCENARIOS } from '../../bench/support/faults/scenarios.js';
 import { findRepoRoot, missingPrerequisites } from '../../bench/support/faults/servers.js';
 import { FaultWorld } from '../../bench/support/faults/world.js';
@@ -48,23 +48,28 @@ if (!wanted) {
     }
     let world: FaultWorld | undefined;
     let anyFailed = false;
+    let current = false;
 
     beforeAll(async () => {
       world = await FaultWorld.start(repoRoot, say, 'source');
     }, 300_000);
+    afterEach(() => {
+      anyFailed ||= current;
+      current = false;
+    });
     afterAll(async () => {
       await world?.close(anyFailed);
     }, 120_000);
 
     for (const scenario of SCENARIOS) {
       it(`${scenario.name}: ${scenario.description}`, async () => {
-        anyFailed = true; // until the checks pass: the services' logs are kept for a failed or broken scenario
+        current = true; // until the checks pass: the services' logs are kept for a failed or broken scenario
         await world!.heal();
         const outcome = await scenario.run(world!);
         mkdirSync(outDir, { recursive: true });
         writeFileSync(join(outDir, `${scenario.name}.json`), `${JSON.stringify(outcome, null, 2)}\n`);
         const failures = failedChecks(outcome);
-        anyFailed = failures.length > 0;
+        current = failures.length > 0;
         say(`${scenario.name}: ${outcome.total.requests} requests, ${outcome.total.server5xx} 5xx, p99 during the fault ${outcome.during.p99Ms} ms, recovery ${outcome.recoverySeconds ?? 'never'} s; ${join(outDir, `${scenario.name}.json`)}`);
         expect(failures).toEqual([]);
         expect(outcome.total.requests).toBeGreaterThan(0);

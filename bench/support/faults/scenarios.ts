@@ -29,7 +29,7 @@ export const BUDGETS = {
   /** 504s allowed in a scenario (requests that waited the gateway's whole gRPC deadline). */
   max504: 2,
   /** Serving and feedback requests per second; event batches per second. */
-  servingRate: 20,
+  servingRate: 10,
   eventRate: 10,
   /** A training run must end (completed or failed clearly) within this many seconds of the fault. */
   runSeconds: 240,
@@ -88,7 +88,7 @@ function servingPlan(served: Served[]): (i: number) => PlannedRequest {
         meta: { sessionId: pick.sessionId, movieId: pick.movieId },
       };
     }
-    if (slot === 9) return { kind: 'genres_top', path: `/genres_top?user_id=${user}&k=10` };
+    if (slot === 9) return { kind: 'genres_top', path: `/genres_top?user_id=${user}&limit=10` };
     return {
       kind: 'recommendations',
       path: `/recommendations/${user}?model=${i % 2 === 0 ? 'als' : 'lightfm'}&k=10`,
@@ -197,8 +197,18 @@ function outcome(name: string, description: string, fault: string, run: FaultRun
     after: phaseStats(s.filter((x) => x.at >= run.faultEnd)),
     recoverySeconds,
     checks,
-    extra: { faultSeconds: Math.round((run.faultEnd - run.faultStart) / 100) / 10, ...extra },
+    extra: { faultSeconds: Math.round((run.faultEnd - run.faultStart) / 100) / 10, errorExamples: errorExamples(s), ...extra },
   };
+}
+
+/** The first answer of each failed status, per request kind (to tell why without the services' logs). */
+function errorExamples(samples: Sample[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of samples) {
+    const key = `${s.kind} ${s.status}`;
+    if (!isOk(s) && !(key in out)) out[key] = (s.error ?? '').slice(0, 240);
+  }
+  return out;
 }
 
 /** Checks every scenario makes: no 500/502, every request answered, 504s within budget, 503s carry Retry-After. */

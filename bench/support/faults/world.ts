@@ -63,7 +63,9 @@ export class FaultWorld {
   /** Private servers, data, models and the five services; ready to serve when it resolves (~1-2 min). */
   static async start(repoRoot: string, say: (line: string) => void, runner: ServiceRunner = 'dist'): Promise<FaultWorld> {
     say('starting private servers (scripts/test-servers.sh on free ports)');
+    const t0 = performance.now();
     const servers = await PrivateServers.start(repoRoot);
+    say(`servers up in ${((performance.now() - t0) / 1000).toFixed(1)} s (state ${servers.stateDir})`);
     const logDir = mkdtempSync(join(tmpdir(), 'recsys-faults-logs-'));
     const storage: StorageEnv = {
       MONGO_URL: servers.env.MONGO_URL,
@@ -87,6 +89,8 @@ export class FaultWorld {
   }
 
   private async setup(): Promise<void> {
+    const t0 = performance.now();
+    const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
     const log = createLogger('faults', 'warn');
     const store = await createStore(this.storage, log);
     try {
@@ -100,7 +104,7 @@ export class FaultWorld {
     }
     this.mongo = new MongoClient(this.storage.MONGO_URL!, { serverSelectionTimeoutMS: 5_000 });
     await this.mongo.connect();
-    this.say(`data and models ready (${WORLD.users} users, ${WORLD.movies} movies); services' logs in ${this.logDir}`);
+    this.say(`data and models ready (${WORLD.users} users, ${WORLD.movies} movies); services' logs in ${this.logDir}; ${seconds()} s`);
 
     const ports = { recsvc: await freePort(), recsvcMetrics: await freePort(), trainer: await freePort(), gateway: await freePort() };
     this.recsvcMetricsPort = ports.recsvcMetrics;
@@ -172,8 +176,9 @@ export class FaultWorld {
     for (const name of ['recsvc', 'trainer', 'worker', 'consumer', 'gateway'] as const) this.startService(name);
     this.gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
     await waitForHttp(`${this.gatewayUrl}/readyz`, [...this.services.values()], 120_000);
-    this.say(`services ready (gateway ${this.gatewayUrl})`);
+    this.say(`services ready (gateway ${this.gatewayUrl}); ${seconds()} s`);
     await this.warm();
+    this.say(`caches warm; ${seconds()} s`);
   }
 
   /** Every serving user's list of both models asked once: the cache and recsvc's movie details are filled. */
