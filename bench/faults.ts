@@ -37,13 +37,20 @@ if (missing.length) {
 const startedAt = new Date();
 const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
 const world = await FaultWorld.start(repoRoot, say);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping the services and the private servers`);
+    void world.close(true).finally(() => process.exit(130));
+  });
+}
 const outcomes: ScenarioOutcome[] = [];
 let failed = false;
 try {
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
-    await world.heal();
+    const healed = await world.heal();
     say(`${scenario.name}: ${scenario.description}`);
     const outcome = await scenario.run(world);
+    outcome.extra.healedBefore = healed;
     outcomes.push(outcome);
     const failures = failedChecks(outcome);
     failed ||= failures.length > 0;

@@ -64,8 +64,9 @@ if (!wanted) {
     for (const scenario of SCENARIOS) {
       it(`${scenario.name}: ${scenario.description}`, async () => {
         current = true; // until the checks pass: the services' logs are kept for a failed or broken scenario
-        await world!.heal();
+        const healed = await world!.heal();
         const outcome = await scenario.run(world!);
+        outcome.extra.healedBefore = healed;
         mkdirSync(outDir, { recursive: true });
         writeFileSync(join(outDir, `${scenario.name}.json`), `${JSON.stringify(outcome, null, 2)}\n`);
         const failures = failedChecks(outcome);

@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type ServiceName = 'recsvc' | 'trainer' | 'worker' | 'consumer' | 'gateway';
 
 /** The size of the generated world: small, so that setup and training runs take seconds. */
-export const WORLD = { users: 300, movies: 200, interactions: 4_000, seed: 7 } as const;
+export const WORLD = { users: 300, movies: 200, interactions: 2_000, seed: 7 } as const;
 /** Users the serving load asks for (u1..u50) and users the event load writes for (u101..u150). */
 export const SERVING_USERS = 50;
 export const EVENT_USER_OFFSET = 100;
@@ -183,19 +183,35 @@ export class FaultWorld {
 
   /** Every serving user's list of both models asked once: the cache and recsvc's movie details are filled. */
   async warm(): Promise<void> {
-    for (let u = 1; u <= SERVING_USERS; u++) {
-      for (const model of ['als', 'lightfm']) {
+    const pairs = Array.from({ length: SERVING_USERS }, (_, u) => ['als', 'lightfm'].map((model) => `/recommendations/u${u + 1}?model=${model}&k=10`)).flat();
+    const worker = async () => {
+      for (let path = pairs.shift(); path; path = pairs.shift()) {
         for (let attempt = 1; ; attempt++) {
-          const res = await fetch(`${this.gatewayUrl}/recommendations/u${u}?model=${model}&k=10`).catch(() => undefined);
+          const res = await fetch(`${this.gatewayUrl}${path}`).catch(() => undefined);
           if (res?.status === 200) {
             await res.text();
             break;
           }
-          if (attempt >= 20) throw new Error(`warming u${u} ${model}: ${res?.status} ${await res?.text()}`);
+          if (attempt >= 20) throw new Error(`warming ${path}: ${res?.status} ${await res?.text()}`);
           await sleep(500);
         }
       }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+  }
+
+  /**
+   * Whether the stack serves: one recommendation answered 200 within `seconds` (asked every second).
+   */
+  async serves(seconds: number): Promise<boolean> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${this.gatewayUrl}/recommendations/u1?model=als&k=10`, { signal: AbortSignal.timeout(6_000) }).catch(() => undefined);
+      if (res?.status === 200) return true;
+      await res?.text();
+      await sleep(1000);
     }
+    return false;
   }
 
   startService(name: ServiceName): Child {
@@ -215,16 +231,32 @@ export class FaultWorld {
     await exited;
   }
 
-  /** Restarts any service that is not running (between scenarios) and waits until the gateway is ready. */
-  async heal(): Promise<void> {
+  /**
+   * Before a scenario: thaws and restarts the servers, restarts any service that exited, and, when the stack still
+   * does not serve within 30 s (an earlier fault left it stuck), restarts recsvc, so that each scenario starts from a
+   * serving stack. Returns what it had to do (recorded in the next outcome: a stuck stack is a finding of the
+   * scenario before).
+   */
+  async heal(): Promise<string[]> {
+    const actions: string[] = [];
     await this.servers.heal();
     for (const [name, child] of this.services) {
       if (child.exited) {
+        actions.push(`${name} had exited (${child.exited}): started again`);
         this.say(`${name} had exited (${child.exited}); starting it again. Its log:\n${logTail(child)}`);
         this.startService(name);
       }
     }
     await waitForHttp(`${this.gatewayUrl}/readyz`, [...this.services.values()], 120_000);
+    if (!(await this.serves(30))) {
+      actions.push('the stack did not serve within 30 s: recsvc restarted');
+      this.say('the stack does not serve (stuck after the previous fault): restarting recsvc');
+      await this.killService('recsvc');
+      this.startService('recsvc');
+      await waitForHttp(`${this.gatewayUrl}/readyz`, [...this.services.values()], 120_000);
+      if (!(await this.serves(120))) throw new Error('the stack does not serve even after a restart of recsvc');
+    }
+    return actions;
   }
 
   /** The services (gateway first), the check client and the servers; the logs are kept when `keepLogs`. */
