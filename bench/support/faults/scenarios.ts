@@ -29,8 +29,8 @@ export const BUDGETS = {
   /** 504s allowed in a scenario (requests that waited the gateway's whole gRPC deadline). */
   max504: 2,
   /** Serving and feedback requests per second; event batches per second. */
-  servingRate: 10,
-  eventRate: 10,
+  servingRate: 4,
+  eventRate: 4,
   /** A training run must end (completed or failed clearly) within this many seconds of the fault. */
   runSeconds: 240,
   clientTimeoutMs: 10_000,
