@@ -211,8 +211,17 @@ function errorExamples(samples: Sample[]): Record<string, string> {
   return out;
 }
 
-/** Checks every scenario makes: no 500/502, every request answered, 504s within budget, 503s carry Retry-After. */
-function commonChecks(checks: Check[], samples: Sample[]): void {
+/**
+ * Checks every scenario makes: the stack served before the fault (at least 90% 2xx: otherwise the machine or the
+ * setup, not the fault, decided the outcome), no 500/502, every request answered, 504s within budget, 503s carry
+ * Retry-After.
+ */
+function commonChecks(checks: Check[], samples: Sample[], faultStart?: number): void {
+  if (faultStart !== undefined) {
+    const before = samples.filter((s) => s.at < faultStart);
+    const ok = before.filter(isOk).length;
+    check(checks, 'the stack serves before the fault (>= 90% 2xx)', before.length > 0 && ok >= 0.9 * before.length, `${ok} of ${before.length} 2xx`);
+  }
   const bad = samples.filter((s) => s.status === 500 || s.status === 502);
   check(checks, 'no 500/502 answers', bad.length === 0, `${bad.length}${bad[0] ? `, e.g. ${bad[0].status} ${bad[0].kind}: ${bad[0].error}` : ''}`);
   const none = samples.filter((s) => s.status === 0);
@@ -299,7 +308,7 @@ function redisScenario(kind: 'stop' | 'freeze'): Scenario {
       const during = load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd);
       const n5xx = load.samples.filter((s) => s.status >= 500).length;
       check(checks, 'no 5xx', n5xx === 0, `${n5xx}`);
-      commonChecks(checks, load.samples);
+      commonChecks(checks, load.samples, run.faultStart);
       const p99 = phaseStats(during).p99Ms;
       check(checks, `p99 during the fault < ${BUDGETS.redisP99Ms} ms`, p99 < BUDGETS.redisP99Ms, `${p99} ms`);
       return outcome(name, description, kind === 'stop' ? 'SIGKILL + restart' : 'SIGSTOP/SIGCONT', run, checks, { recoveryCondition: 'all 2xx and a list served from the cache again' });
@@ -322,7 +331,7 @@ function mongoScenario(kind: 'stop' | 'freeze'): Scenario {
       );
       const checks: Check[] = [];
       const during = load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd);
-      commonChecks(checks, load.samples);
+      commonChecks(checks, load.samples, run.faultStart);
       const other5xx = load.samples.filter((s) => s.status >= 500 && s.status !== 503 && s.status !== 504).length;
       check(checks, 'no 5xx other than 503 (and 504 within budget)', other5xx === 0, `${other5xx}`);
       failFastCheck(checks, during);
@@ -347,7 +356,7 @@ const kafkaStop: Scenario = {
       () => world.servers.restart('kafka'),
     );
     const checks: Check[] = [];
-    commonChecks(checks, load.samples);
+    commonChecks(checks, load.samples, run.faultStart);
     failFastCheck(checks, load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd));
     const accepted: string[] = [];
     const modes = new Set<string>();
@@ -388,7 +397,7 @@ const recsvcKill: Scenario = {
       5,
     );
     const checks: Check[] = [];
-    commonChecks(checks, load.samples);
+    commonChecks(checks, load.samples, run.faultStart);
     const during = load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd);
     const notServed = during.filter((s) => !isOk(s));
     const non503 = notServed.filter((s) => s.status !== 503).length;
