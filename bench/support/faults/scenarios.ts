@@ -152,15 +152,19 @@ async function withFault(
     faultEnd = load.now();
   }
   let recoveredAt: number | null = null;
-  const deadline = faultEnd + BUDGETS.recoverySeconds * 1000;
+  // Only requests that started at least one client timeout ago have surely answered: the steady window is judged on
+  // those alone (a slow failure still in flight must not pass for a recovery).
+  const settled = () => load.now() - BUDGETS.clientTimeoutMs;
+  const deadline = faultEnd + (BUDGETS.recoverySeconds + BUDGETS.steadySeconds) * 1000 + BUDGETS.clientTimeoutMs;
   while (load.now() < deadline) {
     await sleep(500);
-    recoveredAt = recoveryMoment(load.samples, faultEnd, extraRecovered);
-    if (recoveredAt !== null && load.now() - Math.max(recoveredAt, faultEnd) >= BUDGETS.steadySeconds * 1000) break;
+    recoveredAt = recoveryMoment(load.samples.filter((x) => x.at <= settled()), faultEnd, extraRecovered);
+    if (recoveredAt !== null && settled() - Math.max(recoveredAt, faultEnd) >= BUDGETS.steadySeconds * 1000) break;
   }
   await load.stop();
   recoveredAt = recoveryMoment(load.samples, faultEnd, extraRecovered);
   if (recoveredAt !== null && load.now() - Math.max(recoveredAt, faultEnd) < BUDGETS.steadySeconds * 1000) recoveredAt = null;
+  if (recoveredAt !== null && recoveredAt - faultEnd > BUDGETS.recoverySeconds * 1000) recoveredAt = null;
   return { load, faultStart, faultEnd, recoveredAt };
 }
 
