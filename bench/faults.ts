@@ -36,6 +36,17 @@ if (missing.length) {
 
 const startedAt = new Date();
 const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${osRelease()}`, node: process.version };
+const resultsDir = join(repoRoot, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+const file = join(resultsDir, `faults-${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}Z.json`);
+const outcomes: ScenarioOutcome[] = [];
+/** The JSON is rewritten after every scenario, so an interrupted run keeps what it measured. */
+const save = () => {
+  const report = { benchmark: 'faults', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, loadAverageBefore: loadBefore, loadAverageNow: loadavg().map((l) => Number(l.toFixed(2))), outcomes };
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+};
+
 const world = await FaultWorld.start(repoRoot, say);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -43,7 +54,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void world.close(true).finally(() => process.exit(130));
   });
 }
-const outcomes: ScenarioOutcome[] = [];
 let failed = false;
 try {
   for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
@@ -52,6 +62,7 @@ try {
     const outcome = await scenario.run(world);
     outcome.extra.healedBefore = healed;
     outcomes.push(outcome);
+    save();
     const failures = failedChecks(outcome);
     failed ||= failures.length > 0;
     say(`${scenario.name}: ${outcome.total.requests} requests, ${outcome.total.server5xx} 5xx, p99 during ${outcome.during.p99Ms} ms, recovery ${outcome.recoverySeconds ?? 'never'} s` +
@@ -60,12 +71,6 @@ try {
 } finally {
   await world.close(args['keep-logs'] || failed);
 }
-
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${osRelease()}`, node: process.version };
-const report = { benchmark: 'faults', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))), outcomes };
-const resultsDir = join(repoRoot, 'bench', 'results');
-mkdirSync(resultsDir, { recursive: true });
-const file = join(resultsDir, `faults-${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}Z.json`);
-writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+save();
 process.stdout.write(`\n${outcomeTable(outcomes)}\n\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, ${machine.node}; load average before ${loadBefore.join(' ')}\nJSON: ${file}\n`);
 process.exit(failed ? 1 : 0);
