@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['{lib,gateway,recsvc,trainer,native,scripts}/test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', 'dist/**'],
+    // The fault suite (private servers, the services as processes, ~20 min) runs on its own: npm run test:faults.
+    exclude: ['**/node_modules/**', 'dist/**', 'scripts/test/faults.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: two workers; real-server suites isolate themselves by database name and key prefix.

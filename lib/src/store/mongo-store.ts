@@ -117,13 +117,15 @@ export class MongoStore implements Store {
     // Without a budget (scripts, tests on a shared loaded server) calls are bounded by the bulk budget only.
     const bulkTimeoutMS = options.bulkTimeoutMS ?? 60_000;
     const timeoutMS = options.timeoutMS ?? bulkTimeoutMS;
+    // A server that is down is down for bulk work too: finding it is bounded by the request budget, or 5 s.
+    const selectionMS = options.timeoutMS ?? 5_000;
     // mongodb 7 ignores CSOT timeoutMS: the budget is made of its parts. socketTimeoutMS closes a connection whose
     // answer does not come (MongoNetworkTimeoutError, and the pool replaces the connection, so a freeze cannot pin
     // the pool); waitQueueTimeoutMS bounds the wait for a free connection; serverSelectionTimeoutMS a server that is
     // down. The Proxy below also rejects a request-path call at timeoutMS whatever the driver is doing.
     const settings = (budget: number) => ({
-      serverSelectionTimeoutMS: timeoutMS, // a server that is down is down for bulk work too
-      connectTimeoutMS: timeoutMS,
+      serverSelectionTimeoutMS: selectionMS,
+      connectTimeoutMS: selectionMS,
       socketTimeoutMS: budget,
       waitQueueTimeoutMS: budget,
       maxPoolSize: options.maxPoolSize ?? 50,
@@ -250,7 +252,8 @@ export class MongoStore implements Store {
   }
 
   async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
-    // One read of the catalogue, then its updates as bulkWrites of UPDATE_BATCH statements, a few in flight at once.
+    // One read of the catalogue, then its updates as bulkWrites of UPDATE_BATCH statements, one at a time: concurrent
+    // bulkWrites deadlock FerretDB v1 on SQLite (the bootstrap test hung until its timeout with four in flight).
     const ops: AnyBulkWriteOperation<MovieDoc>[] = [];
     const movies = this.bulkDb.collection<MovieDoc>('movies');
     for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
@@ -259,10 +262,7 @@ export class MongoStore implements Store {
     }
     const chunks: AnyBulkWriteOperation<MovieDoc>[][] = [];
     for (let i = 0; i < ops.length; i += UPDATE_BATCH) chunks.push(ops.slice(i, i + UPDATE_BATCH));
-    const worker = async () => {
-      for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) await movies.bulkWrite(chunk, { ordered: false });
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
+    for (const chunk of chunks) await movies.bulkWrite(chunk, { ordered: false });
     return ops.length;
   }
 
