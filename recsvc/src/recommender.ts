@@ -289,7 +289,7 @@ export class Recommender {
       }
       if (representation) {
         const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
-        if ((source === 'model' || changed) && cacheKey) void this.cacheSet(cacheKey, encodeRecommendations(full));
+        if ((source === 'model' || changed) && cacheKey) void this.cacheUnlessChanged(userId, lastEventAt, cacheKey, encodeRecommendations(full));
         scored = full.slice(0, k);
       }
     }
@@ -363,6 +363,21 @@ export class Recommender {
       this.cacheFailed('get', err);
       return null;
     }
+  }
+
+  /**
+   * Caches a list computed from the user's history as read at `readAt` (their latest interaction event then), unless
+   * an event landed since: that event dropped the user's cached lists, and this list predates it. Runs after the
+   * answer; a store error skips the write (the next request computes again).
+   */
+  private async cacheUnlessChanged(userId: string, readAt: Date | null, key: string, value: string): Promise<void> {
+    try {
+      const latest = await this.deps.store.lastInteractionEventAt(userId);
+      if ((latest?.getTime() ?? null) !== (readAt?.getTime() ?? null)) return;
+    } catch {
+      return;
+    }
+    await this.cacheSet(key, value);
   }
 
   private async cacheSet(key: string, value: string, ttlSeconds = this.deps.cacheTtlSeconds): Promise<void> {

@@ -133,6 +133,27 @@ describe('cache misses: single flight and a concurrency cap', () => {
     }
   });
 
+  it('does not cache a list computed before an event that landed while it was computed', async () => {
+    const original = store.lastInteractionEventAt.bind(store);
+    let calls = 0;
+    // The first read (before scoring) sees no event; the re-check before the cache write sees one.
+    store.lastInteractionEventAt = async (userId: string) => (++calls === 1 ? null : new Date());
+    try {
+      const stale = await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`));
+      expect(stale.source).toBe('model');
+      await until(() => calls === 2);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await stack.cache.get(recommendationKey('u2', 'lightfm', stale.model_version))).toBeNull();
+    } finally {
+      store.lastInteractionEventAt = original;
+    }
+    // Without an event in between, the list is cached.
+    const fresh = await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`));
+    const key = recommendationKey('u2', 'lightfm', fresh.model_version);
+    for (let i = 0; i < 100 && (await stack.cache.get(key)) === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await stack.cache.get(key)).toMatch(/^r1;/);
+  });
+
   it('keeps a compact session record in the cache that feedback can use', async () => {
     const list = await json(await fetch(`${stack.baseUrl}/recommendations/u1?model=lightfm&k=2`));
     const record = await stack.cache.get(`session:${list.session_id}`);
