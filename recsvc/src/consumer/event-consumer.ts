@@ -67,6 +67,8 @@ export class EventConsumer {
     });
     this.consumer.on('consumer:group:join', (payload) => {
       metrics.rebalances.inc();
+      // A member reports lag only for the partitions it owns now: the ones it lost belong to another member.
+      metrics.lag.reset();
       log.info({ memberId: payload.memberId, assignments: payload.assignments }, 'joined the event consumer group');
     });
     this.stream = await this.consumer.consume({
