@@ -194,7 +194,7 @@ pass "4. metrics of both recsvc replicas, the trainer API, the worker and both e
 EVENTS_T0=$SECONDS
 RUN_TAG=smoke$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 consumer_metrics() { local id; for id in $(ids_of events-consumer); do scrape "$id" 9466 || return 1; done; }
-applied_total() { consumer_metrics | awk '/^events_consumed_total\{result="applied"\}/ {s += $NF} END {print s + 0}'; }
+applied_total() { consumer_metrics | awk '/^events_consumed_total\{(.*,)?result="applied"[,}]/ {s += $NF} END {print s + 0}'; }
 # "<partitions> <sum>" of events_consumer_lag over the partitions each consumer owns now (its last "joined the event
 # consumer group" log line): a member keeps reporting the gauges of partitions it lost in a rebalance.
 lag_summary() {
