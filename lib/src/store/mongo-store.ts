@@ -44,10 +44,14 @@ export interface MongoStoreOptions {
    * (serverSelectionTimeoutMS, waitQueueTimeoutMS, socketTimeoutMS), and a hard bound on the whole call. A store that
    * is down or stalled rejects with UnavailableError within this long. Bulk work (imports, scans, reports, index
    * builds, popularity) runs on a second client with `bulkTimeoutMS`. The services pass MONGO_TIMEOUT_MS (default
-   * DEFAULT_MONGO_TIMEOUT_MS, lib/src/backends.ts); without it, the bulk budget applies to every call.
+   * DEFAULT_MONGO_TIMEOUT_MS, lib/src/backends.ts); without it, 60 s applies to every request-path call.
    */
   timeoutMS?: number;
-  /** Budget of bulk operations (insertMany, scan per batch, popularity, reports, init), ms. Default 60,000. */
+  /**
+   * Budget of bulk operations (insertMany, scan per batch, popularity, reports, init), ms; 0 (the default) sets none:
+   * two training runs writing popularity at once on FerretDB v1 (SQLite) took over 60 s per bulkWrite, and a socket
+   * timeout then failed both runs on every retry (compose smoke, step 6).
+   */
   bulkTimeoutMS?: number;
   /** Request-path connections per server (default 50). A timed-out call closes its connection: a freeze cannot pin them. */
   maxPoolSize?: number;
@@ -114,9 +118,9 @@ export class MongoStore implements Store {
    * a time budget (see MongoStoreOptions); past it the call rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503).
    */
   static async connect(url: string, dbName: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
-    // Without a budget (scripts, tests on a shared loaded server) calls are bounded by the bulk budget only.
-    const bulkTimeoutMS = options.bulkTimeoutMS ?? 60_000;
-    const timeoutMS = options.timeoutMS ?? bulkTimeoutMS;
+    // Without a budget (scripts, tests on a shared loaded server) request-path calls are bounded by 60 s.
+    const bulkTimeoutMS = options.bulkTimeoutMS ?? 0;
+    const timeoutMS = options.timeoutMS ?? 60_000;
     // A server that is down is down for bulk work too: finding it is bounded by the request budget, or 5 s.
     const selectionMS = options.timeoutMS ?? 5_000;
     // mongodb 7 ignores CSOT timeoutMS: the budget is made of its parts. socketTimeoutMS closes a connection whose
