@@ -21,7 +21,7 @@ afterAll(() => {
 async function startRecsvc(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    ['--experimental-transform-types', '--no-warnings', '--import', './recsvc/test/support/ts-register.mjs', 'recsvc/src/main.ts'],
+    ['--experimental-transform-types', '--no-warnings', '--import', './scripts/test/support/ts-hooks.mjs', 'recsvc/src/main.ts'],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DATA_DIR: dataDir, RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_LEVEL: 'info', MONGO_URL: '', REDIS_URL: '', S3_ENDPOINT: '', KAFKA_BROKERS: '', ...env } },
   );
   children.push(child);

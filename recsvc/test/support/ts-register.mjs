@@ -1,2 +1,0 @@
-import { register } from 'node:module';
-register('./ts-resolve-hook.mjs', import.meta.url);
