@@ -6,10 +6,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../children.js';
+import { portOpen } from '../../../lib/test/support/processes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,17 +51,6 @@ export function missingPrerequisites(repoRoot: string): string[] {
   const kafkaVersion = /<kafka.version>(.*)<\/kafka.version>/.exec(readFileSync(join(repoRoot, 'scripts/kafka/pom.xml'), 'utf8'))?.[1];
   if (!kafkaVersion || !existsSync(join(cache, `kafka-${kafkaVersion}`, 'libs'))) missing.push(`Kafka jars in ${cache}/kafka-${kafkaVersion}`);
   return missing;
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {

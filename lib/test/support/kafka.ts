@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './processes.js';
+import { freePort, portOpen } from './processes.js';
 
 /**
  * A Kafka broker (KRaft, broker+controller in one JVM) that a test owns, so it can stop and restart it (outage
@@ -14,17 +13,6 @@ import { freePort } from './processes.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const kafkaVersion = /<kafka.version>(.*)<\/kafka.version>/.exec(readFileSync(join(repoRoot, 'scripts/kafka/pom.xml'), 'utf8'))![1];
 export const kafkaLibs = join(process.env.RECSYS_TEST_CACHE ?? join(homedir(), '.cache/recsys-test-servers'), `kafka-${kafkaVersion}`, 'libs');
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export interface OwnedKafka {
   readonly brokers: string;
