@@ -19,6 +19,15 @@ export function runInCallScope<T>(scope: CallScope, fn: () => T): T {
   return storage.run(scope, fn);
 }
 
+/**
+ * Runs `fn` outside any call's scope: for work that must not stop when the call that started it ends or is
+ * cancelled, such as a cache write after the answer was sent, or a computation shared by several calls (single
+ * flight). Such work is bounded by its dependencies' own time limits instead.
+ */
+export function detachedFromCall<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /** The scope of the call being handled, if any. */
 export function currentCall(): CallScope | undefined {
   return storage.getStore();

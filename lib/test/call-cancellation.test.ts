@@ -5,7 +5,7 @@ import { RedisCache } from '../src/cache/redis-cache.js';
 import { CallAbortedError, currentCall, remainingMs } from '../src/call-scope.js';
 import { startGrpcServer, unary, type RunningGrpcServer } from '../src/grpc/server.js';
 import { createLogger } from '../src/logger.js';
-import { ListGenresRequest, RecommendationServiceClient, RecommendationServiceService } from '../src/proto.js';
+import { GetGenresTopRequest, GetGenresTopResponse, ListGenresRequest, RecommendationServiceClient, RecommendationServiceService } from '../src/proto.js';
 import { describeWithServers, serverUrl } from './support/servers.js';
 
 describeWithServers(['REDIS_URL'], 'work stops when the client gave up (cancellation and deadlines reach the cache)', () => {
@@ -17,6 +17,9 @@ describeWithServers(['REDIS_URL'], 'work stops when the client gave up (cancella
   let release: () => void = () => {};
   let lastSignal: AbortSignal | undefined;
   let outcome: Promise<{ key: string; aborted: boolean; remaining: number; error: unknown }>;
+  let afterAnswer: Promise<{ key: string; aborted: boolean; error: unknown }>;
+  let answered: () => void = () => {};
+  const answerReceived = new Promise<void>((resolve) => (answered = resolve));
 
   beforeAll(async () => {
     cache = await RedisCache.connect(serverUrl('REDIS_URL')!);
@@ -37,10 +40,26 @@ describeWithServers(['REDIS_URL'], 'work stops when the client gave up (cancella
       },
       log,
     );
+    // GetGenresTop answers at once and writes to the cache after its answer was sent (as a cache fill on a miss does).
+    const getGenresTop = unary(
+      'test/GetGenresTop',
+      async (_request: unknown, context) => {
+        const key = `test:after-answer:${randomUUID()}`;
+        afterAnswer = (async () => {
+          // Until the client has its answer and grpc-js has closed the stream (which it reports as 'cancelled').
+          await answerReceived;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          const error = await cache.set(key, 'written after the answer', 60).then(() => undefined, (e: unknown) => e);
+          return { key, aborted: context.signal.aborted, error };
+        })();
+        return GetGenresTopResponse.fromPartial({});
+      },
+      log,
+    );
     server = await startGrpcServer({
       host: '127.0.0.1',
       port: 0,
-      services: [{ name: 'recsys.v1.RecommendationService', definition: RecommendationServiceService, implementation: { listGenres } }],
+      services: [{ name: 'recsys.v1.RecommendationService', definition: RecommendationServiceService, implementation: { listGenres, getGenresTop } }],
       log,
     });
     client = new RecommendationServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
@@ -79,6 +98,17 @@ describeWithServers(['REDIS_URL'], 'work stops when the client gave up (cancella
     expect(aborted).toBe(true);
     expect(error).toBeInstanceOf(CallAbortedError);
     expect(await cache.get(key)).toBeNull();
+  });
+
+  it('a call that was answered is not aborted when its stream closes: work after the answer still reaches Redis', async () => {
+    await new Promise<void>((resolve, reject) =>
+      client.getGenresTop(GetGenresTopRequest.fromPartial({}), new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (e) => (e ? reject(e) : resolve())),
+    );
+    answered();
+    const { key, aborted, error } = await afterAnswer;
+    expect(aborted).toBe(false);
+    expect(error).toBeUndefined();
+    expect(await cache.get(key)).toBe('written after the answer');
   });
 
   let seen: unknown;

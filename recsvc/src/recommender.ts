@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { assertId, boundedInt, MODEL_TYPES, type ModelTypeName } from '../../lib/src/domain.js';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '../../lib/src/errors.js';
 import type { Cache } from '../../lib/src/cache/types.js';
+import { detachedFromCall } from '../../lib/src/call-scope.js';
 import type { Logger } from '../../lib/src/logger.js';
 import {
   CACHED_LIST_LENGTH,
@@ -239,14 +240,17 @@ export class Recommender {
         `too many recommendations are being computed at once (${this.missConcurrency} running, ${this.missQueue} waiting): retry shortly`,
       );
     }
-    const flight = (async () => {
+    // The computation is shared by every caller that asks meanwhile, so it runs outside the first caller's call
+    // scope: that caller cancelling must not fail the others (its store reads are bounded by MONGO_TIMEOUT_MS), and
+    // its cache write after the answer (cacheUnlessChanged) must not be refused once the call has ended.
+    const flight = detachedFromCall(async () => {
       await this.acquireMissSlot();
       try {
         return await this.scoreMiss(userId, model, cacheKey, k);
       } finally {
         this.releaseMissSlot();
       }
-    })().finally(() => this.misses.delete(flightKey));
+    }).finally(() => this.misses.delete(flightKey));
     this.misses.set(flightKey, flight);
     return flight;
   }

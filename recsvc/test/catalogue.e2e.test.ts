@@ -192,6 +192,9 @@ function catalogueSuite(makeBackends: () => Promise<ServingBackends>) {
     expect(response.status).toBe(201);
     // u1 (a comedy fan the model knows) and u4 (new, favourite genre Comedy: fold-in) get it from the hybrid model.
     await eventually('/recommendations/u1?model=lightfm&k=100', (b) => ids(b).includes('n1'));
+    // Lists cached before the movie existed keep their items until they are replaced: the miss above replaces u1's
+    // cached list right after answering (Recommender.cacheUnlessChanged), so the short list follows shortly after.
+    await eventually('/recommendations/u1?model=lightfm&k=3', (b) => ids(b).includes('n1'));
     const known = await list('/recommendations/u1?model=lightfm&k=3');
     const n1 = known.items.find((i: { movie_id: string }) => i.movie_id === 'n1');
     // Comedy's item embedding is the comedy axis (1, 0) and the user vector (1, 0): score 1 (Musical is unknown to the model).

@@ -42,7 +42,12 @@ export function unary<Req, Res>(
   return (call, callback) => {
     const started = process.hrtime.bigint();
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new Error('call cancelled')));
+    // grpc-js emits 'cancelled' whenever the stream closes, also after a normal answer: only a close before the
+    // answer is a cancellation.
+    let answered = false;
+    call.on('cancelled', () => {
+      if (!answered) controller.abort(new Error('call cancelled'));
+    });
     // The deadline aborts the signal too (grpc-js answers DEADLINE_EXCEEDED itself, but the handler would go on).
     const deadline = deadlineOf(call.getDeadline());
     const signal = Number.isFinite(deadline) ? AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(0, deadline - Date.now()))]) : controller.signal;
@@ -57,10 +62,12 @@ export function unary<Req, Res>(
     // Dependency clients see the call's signal and deadline (lib/src/call-scope.ts) and stop once it is aborted.
     runInCallScope({ signal, deadline }, () => handler(call.request, context)).then(
       (response) => {
+        answered = true;
         finish(grpc.status.OK);
         callback(null, response);
       },
       (err: unknown) => {
+        answered = true;
         const grpcErr = toGrpcError(err, context.log);
         finish(grpcErr.code ?? grpc.status.UNKNOWN);
         callback(grpcErr, null);
