@@ -65,6 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stderr.write(`[bench:serve] ${line}\n`);
 const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 const loadAvg = () => loadavg().map((l) => Number(l.toFixed(2)));
 
 // ------------------------------------------------------------------------------------------------ arguments
@@ -84,8 +85,13 @@ const { values: args } = parseArgs({
     'feedback-sessions': { type: 'string', default: '2000' },
     /** A folder: gateway and recsvc run with --cpu-prof and write their .cpuprofile files there on exit. */
     'cpu-prof': { type: 'string' },
-    /** Minutes of warm traffic at half the saturated rate, RSS of gateway and recsvc sampled (0: no soak). */
+    /**
+     * Seconds of warm traffic at half the saturated rate, RSS of gateway and recsvc (the demo process in embedded
+     * mode) sampled; 0: no soak. The full soak of issue 13 is --soak 1800 (30 minutes); --soak 60 is a quick one.
+     */
     soak: { type: 'string', default: '0' },
+    /** embedded (the demo's in-process backends, as `npm start` runs them), real (MongoDB wire, Redis, S3), or both. */
+    mode: { type: 'string', default: 'both' },
   },
 });
 const integer = (name: keyof typeof args, min: number): number => {
@@ -108,29 +114,37 @@ const durationSeconds = integer('duration', 1);
 const redisDb = integer('redis-db', 0);
 const microIterations = integer('micro-iterations', 10);
 const feedbackSessions = Math.min(integer('feedback-sessions', 1), sizes.users);
-const soakMinutes = Number(args.soak);
-if (!Number.isFinite(soakMinutes) || soakMinutes < 0) {
-  say(`--soak must be a number of minutes >= 0, got ${String(args.soak)}`);
+const soakSeconds = Number(args.soak);
+if (!Number.isFinite(soakSeconds) || soakSeconds < 0) {
+  say(`--soak must be a number of seconds >= 0 (1800 for the full 30-minute soak), got ${String(args.soak)}`);
+  process.exit(2);
+}
+type Mode = 'embedded' | 'real';
+const MODES: Record<string, Mode[]> = { embedded: ['embedded'], real: ['real'], both: ['embedded', 'real'] };
+const modes = MODES[args.mode ?? 'both'];
+if (!modes) {
+  say(`--mode must be one of: embedded, real, both; got ${String(args.mode)}`);
   process.exit(2);
 }
 
 const missing = ['MONGO_URL', 'REDIS_URL', 'S3_ENDPOINT'].filter((v) => !process.env[v]);
-if (missing.length) {
+if (modes.includes('real') && missing.length) {
   say(
-    `${missing.join(', ')} not set. This benchmark runs only against real servers (MongoDB wire protocol, Redis, S3): ` +
+    `${missing.join(', ')} not set. The real-server mode runs against MongoDB wire protocol, Redis and S3 servers: ` +
       'start them with `bash scripts/test-servers.sh start` and `source /tmp/recsys-test-servers/env` (or point the ' +
-      'variables at your own servers), then run it again.',
+      'variables at your own servers), then run it again; or run only the embedded mode with --mode embedded.',
   );
   process.exit(2);
 }
-if (redisDb === 0) {
+if (modes.includes('real') && redisDb === 0) {
   say('--redis-db 0 refused: the cold-cache run flushes its Redis database; use one nobody else uses (default 14)');
   process.exit(2);
 }
 
 const runId = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}${Math.random().toString(36).slice(2, 8)}`;
 const redisUrl = (() => {
-  const url = new URL(process.env.REDIS_URL!);
+  if (!process.env.REDIS_URL) return '';
+  const url = new URL(process.env.REDIS_URL);
   url.pathname = `/${redisDb}`;
   return url.toString();
 })();
@@ -148,6 +162,10 @@ const storage: StorageEnv = {
 const logDir = storage.DATA_DIR;
 const log = createLogger('bench', 'warn');
 const benchApiKey = randomBytes(24).toString('hex');
+const cpuProfDir = args['cpu-prof'];
+if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+/** Node flags of the gateway and recsvc (the demo process in embedded mode): --cpu-prof into --cpu-prof DIR. */
+const profiled = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
 
 // ------------------------------------------------------------------------------------------------ cleanup
 
@@ -420,12 +438,17 @@ interface Scenario {
   loadAvgBefore: number[];
   recsvc?: RecsvcCounts;
   note?: string;
+  /** CLOCK_MONOTONIC µs at the start and end of the run: the same clock as the .cpuprofile timestamps of --cpu-prof. */
+  monotonicUs: { start: number; end: number };
 }
 
-// ------------------------------------------------------------------------------------------------ main
+// ------------------------------------------------------------------------------------------------ real-server mode
 
-async function main(): Promise<void> {
-  const startedAt = new Date();
+/**
+ * gateway, recsvc, the trainer API and worker as separate processes on MongoDB wire, Redis and S3 (the test servers),
+ * and a second gateway with GATEWAY_WORKERS=2 for the scaling row.
+ */
+async function runReal(): Promise<ModeRun> {
   const server = await mongoServerKind();
   const coldConnections = args['cold-connections'] !== undefined ? integer('cold-connections', 1) : server.ferretdb ? 2 : connections;
   say(`run ${runId}: ${int(sizes.users)} users, ${int(sizes.movies)} movies, ${int(sizes.interactions)} interactions, ${sizes.factors} factors`);
@@ -494,9 +517,6 @@ async function main(): Promise<void> {
     trainer: await freePort(),
     gateway: await freePort(),
     gateway2: await freePort(),
-    gatewayFloor: await freePort(),
-    bareGrpc: await freePort(),
-    bare: await freePort(),
   };
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -526,9 +546,6 @@ async function main(): Promise<void> {
     TRAIN_CRON: 'off',
     REFRESH_CRON: 'off',
   };
-  const cpuProfDir = args['cpu-prof'];
-  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
-  const profiled = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const recsvc = startChild('recsvc', join(distRoot, 'recsvc', 'src', 'main.js'), [], {
     ...childEnv,
     RECSVC_HOST: '127.0.0.1',
@@ -625,63 +642,116 @@ async function main(): Promise<void> {
     }
     if (modelType === 'als') sampleBody = text;
   }
-  const sampleFile = join(logDir, 'sample-response.json');
-  writeFileSync(sampleFile, sampleBody);
-  const bare = startChild('bare', join(here, 'bare-server.js'), ['--port', String(ports.bare), '--body', sampleFile], childEnv, logDir);
-  children.push(bare);
-  const bareUrl = `http://127.0.0.1:${ports.bare}`;
-  await waitForHttp(`${bareUrl}/recommendations/u1`, [bare], 30_000);
-  const bareBodyBytes = (await (await fetch(`${bareUrl}/recommendations/u1`)).text()).length;
-  say(`bare server ready (:${ports.bare}); response body ${sampleBody.length} bytes from the gateway, ${bareBodyBytes} from the bare route`);
-  // The design's floor: a gateway whose recsvc is a gRPC handler returning one fixed (real) list.
-  const bareGrpc = startChild('bareGrpc', join(here, 'bare-grpc-server.js'), [
-    '--port', String(ports.bareGrpc), '--sample-from', `127.0.0.1:${ports.recsvc}`, '--user', userIdOf(0), '--model', 'als', '--k', '10',
-  ], childEnv, logDir);
-  children.push(bareGrpc);
-  const gatewayFloor = startChild('gatewayFloor', join(distRoot, 'gateway', 'src', 'main.js'), [], {
-    ...childEnv,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(ports.gatewayFloor),
-    RECSVC_ADDRESS: `127.0.0.1:${ports.bareGrpc}`,
-    TRAINER_ADDRESS: `127.0.0.1:${ports.trainer}`,
-  }, logDir);
-  children.push(gatewayFloor);
-  const floorUrl = `http://127.0.0.1:${ports.gatewayFloor}`;
+  const refs = await startReferences('real', sampleBody, `127.0.0.1:${ports.recsvc}`, `127.0.0.1:${ports.trainer}`, childEnv);
   const gateway2Url = `http://127.0.0.1:${ports.gateway2}`;
-  await waitForHttp(`${floorUrl}/recommendations/u1?model=als&k=10`, [bareGrpc, gatewayFloor], 60_000);
   await waitForHttp(`${gateway2Url}/healthz`, [gateway2], 60_000);
-  say(`floor gateway (:${ports.gatewayFloor} → bare gRPC :${ports.bareGrpc}) and the 2-process gateway (:${ports.gateway2}) ready`);
 
-  // 3. Load.
   const pids: Record<string, number | undefined> = {
     gateway: gateway.process.pid,
     recsvc: recsvc.process.pid,
-    bare: bare.process.pid,
+    bare: refs.bare.process.pid,
     gateway2: gateway2.process.pid,
-    gatewayFloor: gatewayFloor.process.pid,
-    bareGrpc: bareGrpc.process.pid,
+    gatewayFloor: refs.gatewayFloor.process.pid,
+    bareGrpc: refs.bareGrpc.process.pid,
     ferretdb: serverPid('ferretdb'),
     redis: serverPid('redis'),
   };
+  const { scenarios, soak } = await runRows({
+    mode: 'real',
+    gatewayUrl,
+    bareUrl: refs.bareUrl,
+    floorUrl: refs.floorUrl,
+    gateway2Url,
+    metricsPort: ports.recsvcMetrics,
+    pids,
+    rssNames: ['gateway', 'recsvc'],
+    coldFirst: false,
+    flushCache: async () => void (await redis!.flushdb()),
+    coldConnections,
+    coldNote:
+      `Redis flushed first, each user at most once (every request reads MongoDB and scores with the model); ${coldConnections} connections` +
+      (server.ferretdb && coldConnections !== connections ? ' (FerretDB scans whole collections per query: see "MongoDB reads of one cache miss")' : ''),
+  });
+  const run = finishMode({
+    mode: 'real',
+    description: [
+      `gateway, recsvc, trainer API and worker as separate processes; ${server.version} (MongoDB wire), Redis (database ${redisDb}), S3 (versitygw/MinIO). ` +
+        `Data: ${int(generated.users)} users, ${int(generated.movies)} movies, ${int(generated.watched)} watched + ${int(generated.likes)} likes + ` +
+        `${int(generated.bookmarks)} bookmarks (generated in ${fmt(generationSeconds, 1)} s). Models: ALS and LightFM-style, ${sizes.factors} factors, ` +
+        `random vectors for every user and movie; recsvc models backend: **${recsvcBackend}**. Cache filled by update_all_recommendations in ${fmt(refreshSeconds, 1)} s; ` +
+        `recsvc's in-process movie details primed in ${fmt(primeSeconds, 1)} s. Response body ${int(sampleBody.length)} bytes (bare route: ${int(refs.bareBodyBytes)}).`,
+      '',
+      `MongoDB reads of one cache miss, timed in process one after the other (${coldReads.users} users): getUser ${fmt(coldReads.getUserMs, 1)} ms, ` +
+        `userInteractionWeights ${fmt(coldReads.userInteractionWeightsMs, 1)} ms, dislikedMovieIds ${fmt(coldReads.dislikedMovieIdsMs, 1)} ms ` +
+        `(movie details, getMovies of 10: ${fmt(coldReads.getMovies10Ms, 1)} ms, cached in recsvc).`,
+    ],
+    setup: {
+      generated: { ...generated, seconds: generationSeconds, popularity: 'not computed' },
+      mongoServer: server.version,
+      modelVersions: versions,
+      recsvcModelsBackend: recsvcBackend,
+      responseBytes: sampleBody.length,
+      bareResponseBytes: refs.bareBodyBytes,
+      refreshAllSeconds: refreshSeconds,
+      moviePrimeSeconds: primeSeconds,
+      coldConnections,
+    },
+    scenarios,
+    servingProcesses: ['gateway', 'recsvc'],
+    coldReads,
+    soak,
+  }, pids);
+  say('[real] stopping the services');
+  await stopChildren();
+  return run;
+}
+
+// ------------------------------------------------------------------------------------------------ the load rows
+
+/** One mode's services as the load rows see them. */
+interface RowsContext {
+  mode: Mode;
+  gatewayUrl: string;
+  bareUrl: string;
+  floorUrl: string;
+  /** The GATEWAY_WORKERS=2 gateway of the scaling row (real mode only). */
+  gateway2Url?: string;
+  metricsPort: number;
+  pids: Record<string, number | undefined>;
+  /** Processes whose RSS the soak samples. */
+  rssNames: string[];
+  /** Embedded: the cold row runs first, on the cache as the demo left it (empty); real: last, after flushCache. */
+  coldFirst: boolean;
+  flushCache?: () => Promise<void>;
+  coldConnections: number;
+  coldNote: string;
+}
+
+async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?: SoakReport }> {
+  const { gatewayUrl, bareUrl, floorUrl, gateway2Url, pids, metricsPort } = ctx;
   const scenarios: Scenario[] = [];
   const measure = async (key: string, label: string, options: LoadOptions, viaRecsvc: boolean, note?: string): Promise<Scenario> => {
     if (cleaning) throw new Error('interrupted');
     const loadAvgBefore = loadAvg();
-    const before = viaRecsvc ? await recsvcCounts(ports.recsvcMetrics) : undefined;
+    const before = viaRecsvc ? await recsvcCounts(metricsPort) : undefined;
     const cpuBefore = cpuSnapshot(pids);
+    const startUs = monotonicUs();
     say(
-      `${label}: running (${options.amount ? `up to ${int(options.amount)} requests or ` : ''}${options.durationSeconds} s, ` +
+      `[${ctx.mode}] ${label}: running (${options.amount ? `up to ${int(options.amount)} requests or ` : ''}${options.durationSeconds} s, ` +
         `${options.connections} connections${options.overallRate ? `, ${int(options.overallRate)} req/s` : ''}; load ${loadAvgBefore.join(' ')})`,
     );
     const result = await runLoad(options);
+    const monotonic = { start: startUs, end: monotonicUs() };
     const cpu = cpuPercent(cpuSnapshot(pids), cpuBefore);
-    const counts = before ? diffCounts(await recsvcCounts(ports.recsvcMetrics), before) : undefined;
-    const scenario: Scenario = { key, label, result, cpuPercent: cpu, loadAvgBefore, recsvc: counts, note };
+    const counts = before ? diffCounts(await recsvcCounts(metricsPort), before) : undefined;
+    const scenario: Scenario = { key, label, result, cpuPercent: cpu, loadAvgBefore, recsvc: counts, note, monotonicUs: monotonic };
     say(
-      `${label}: ${int(result.rps)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
+      `[${ctx.mode}] ${label}: ${int(result.rps)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
         `${int(result.requests)} requests, ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx` +
         (counts ? `; recsvc: cache ${int(counts.cacheHits)} hits / ${int(counts.cacheMisses)} misses` : ''),
     );
+    const failed = result.errors + result.timeouts + result.non2xx;
+    if (failed > result.requests / 100) say(`[${ctx.mode}] WARNING: ${label}: ${int(failed)} of ${int(result.requests)} requests failed; this row does not measure the success path`);
     return scenario;
   };
   const common = { connections, durationSeconds };
@@ -716,17 +786,41 @@ async function main(): Promise<void> {
     }, false, 'the gateway in front of a gRPC handler that returns one fixed list: what every request costs at least'),
   );
 
-  // (b) Warm cache: every user requested once (JIT warm-up), then the measured runs.
+  const coldRow = async (): Promise<void> => {
+    counter = 0;
+    const coldBefore = await recsvcCounts(metricsPort);
+    const cold = await measure('cold', 'GET /recommendations, cold cache', {
+      title: 'cold',
+      url: gatewayUrl,
+      connections: ctx.coldConnections,
+      durationSeconds,
+      amount: users,
+      setupRequest: nextUserPath('als'),
+    }, true, ctx.coldNote);
+    scenarios.push(cold);
+    // recsvc finishes requests the gateway gave up on (deadline): wait for them so the next work is not disturbed.
+    const drainStart = performance.now();
+    while (performance.now() - drainStart < 180_000) {
+      const now = await recsvcCounts(metricsPort);
+      if (now.recommendCalls - coldBefore.recommendCalls >= cold.result.sent) break;
+      await sleep(1000);
+    }
+  };
+  if (ctx.coldFirst) await coldRow();
+
+  // (b) Warm cache: every user requested once (JIT warm-up; in embedded mode it also fills the lists the cold row
+  // did not reach), then the measured runs.
   counter = 0;
-  const firstPass = await measure('firstPass', 'every user once (cache filled by the refresh job)', {
-    title: 'first pass',
-    url: gatewayUrl,
-    connections,
-    durationSeconds: 600,
-    amount: users,
-    setupRequest: nextUserPath('als'),
-  }, true, 'first pass after the refresh job filled the cache: JIT warm-up of gateway and recsvc');
-  scenarios.push(firstPass);
+  scenarios.push(
+    await measure('firstPass', 'every user once (cache warm-up)', {
+      title: 'first pass',
+      url: gatewayUrl,
+      connections,
+      durationSeconds: 600,
+      amount: users,
+      setupRequest: nextUserPath('als'),
+    }, true, ctx.coldFirst ? 'every user once after the cold row: fills the cached lists the cold row did not reach' : 'first pass after the refresh job filled the cache: JIT warm-up of gateway and recsvc'),
+  );
   counter = 0;
   const warm = await measure('warm', 'GET /recommendations, warm cache', { title: 'warm', url: gatewayUrl, ...common, setupRequest: nextUserPath('als') }, true);
   scenarios.push(warm);
@@ -739,41 +833,45 @@ async function main(): Promise<void> {
       setupRequest: nextUserPath('als'),
     }, true, 'fixed request rate at half the saturated throughput: latency when the machine is not saturated'),
   );
-  // Scaling: the same warm run through the gateway as two processes (GATEWAY_WORKERS=2) on this 2-core machine.
-  await runLoad({ title: '2-process warm-up', url: gateway2Url, connections, durationSeconds: 3, setupRequest: nextUserPath('als') });
-  scenarios.push(
-    await measure('warm2', 'GET /recommendations, warm cache, gateway × 2 processes', {
-      title: 'warm, 2 gateway processes',
-      url: gateway2Url,
-      ...common,
-      setupRequest: nextUserPath('als'),
-    }, true, 'GATEWAY_WORKERS=2 (node:cluster, one port); the same recsvc; CPU of the primary and both workers as gateway2'),
-  );
+  if (gateway2Url) {
+    // Scaling: the same warm run through the gateway as two processes (GATEWAY_WORKERS=2) on this machine.
+    await runLoad({ title: '2-process warm-up', url: gateway2Url, connections, durationSeconds: 3, setupRequest: nextUserPath('als') });
+    scenarios.push(
+      await measure('warm2', 'GET /recommendations, warm cache, gateway × 2 processes', {
+        title: 'warm, 2 gateway processes',
+        url: gateway2Url,
+        ...common,
+        setupRequest: nextUserPath('als'),
+      }, true, 'GATEWAY_WORKERS=2 (node:cluster, one port); the same recsvc; CPU of the primary and both workers as gateway2'),
+    );
+  }
 
-  // Soak: warm traffic at half the saturated rate for --soak minutes, RSS of gateway and recsvc sampled.
+  // Soak: warm traffic at half the saturated rate for --soak seconds, RSS sampled.
   let soak: SoakReport | undefined;
-  if (soakMinutes > 0) {
-    const seconds = Math.round(soakMinutes * 60);
+  if (soakSeconds > 0) {
+    const seconds = Math.round(soakSeconds);
     const everyMs = Math.max(2_000, Math.round((seconds * 1000) / 60));
-    const samples: SoakReport['samples'] = [];
-    const sample = () => samples.push({ atSeconds: samples.length ? (performance.now() - soakStart) / 1000 : 0, gatewayMb: rssMb(pids.gateway), recsvcMb: rssMb(pids.recsvc) });
+    const samples: SoakSample[] = [];
     const soakStart = performance.now();
+    const sample = () =>
+      samples.push({ atSeconds: (performance.now() - soakStart) / 1000, rssMb: Object.fromEntries(ctx.rssNames.map((n) => [n, rssMb(pids[n])])) });
     sample();
     const timer = setInterval(sample, everyMs);
-    say(`soak: ${seconds} s at ${int(warm.result.rps / 2)} req/s, RSS sampled every ${fmt(everyMs / 1000, 0)} s`);
+    say(`[${ctx.mode}] soak: ${seconds} s at ${int(warm.result.rps / 2)} req/s, RSS of ${ctx.rssNames.join(', ')} sampled every ${fmt(everyMs / 1000, 0)} s`);
     let result: LoadResult;
     try {
+      counter = 0;
       result = await runLoad({ title: 'soak', url: gatewayUrl, connections, durationSeconds: seconds, overallRate: warm.result.rps / 2, setupRequest: nextUserPath('als') });
     } finally {
       clearInterval(timer);
     }
     sample();
-    soak = soakReport(seconds, result, samples);
-    say(`soak: ${soak.verdict}`);
+    soak = soakReport(seconds, result, samples, ctx.rssNames);
+    say(`[${ctx.mode}] soak: ${soak.verdict}`);
   }
 
   // (c) Feedback on (session, movie) pairs of real responses (the A/B split picks the model; the cache is warm).
-  say(`collecting ${feedbackSessions} sessions for the feedback run`);
+  say(`[${ctx.mode}] collecting ${feedbackSessions} sessions for the feedback run`);
   const sessions: { sessionId: string; movieIds: string[] }[] = [];
   let next = 0;
   await Promise.all(
@@ -813,164 +911,304 @@ async function main(): Promise<void> {
     }, true, `${int(pairs.length)} distinct (session, movie) pairs from ${int(sessions.length)} real responses, 3 likes : 1 dislike`),
   );
 
-  // (d) Cold cache, last (on FerretDB it leaves the database busy): Redis flushed, each user at most once.
-  await redis.flushdb();
-  await sleep(500);
-  counter = 0;
-  const coldBefore = await recsvcCounts(ports.recsvcMetrics);
-  const cold = await measure('cold', 'GET /recommendations, cold cache', {
-    title: 'cold',
-    url: gatewayUrl,
-    connections: coldConnections,
-    durationSeconds,
-    amount: users,
-    setupRequest: nextUserPath('als'),
-  }, true, `Redis flushed first, each user at most once (every request reads MongoDB and scores with the model); ${coldConnections} connections` +
-    (server.ferretdb && coldConnections !== connections ? ' (FerretDB scans whole collections per query: see "MongoDB reads of one cache miss")' : ''));
-  scenarios.push(cold);
-  // recsvc finishes requests the gateway gave up on (deadline): wait for them so the next work is not disturbed.
-  const drainStart = performance.now();
-  while (performance.now() - drainStart < 180_000) {
-    const now = await recsvcCounts(ports.recsvcMetrics);
-    if (now.recommendCalls - coldBefore.recommendCalls >= cold.result.sent) break;
+  // (d) Real mode: the cold cache last (on FerretDB it leaves the database busy): Redis flushed, each user at most once.
+  if (!ctx.coldFirst) {
+    await ctx.flushCache?.();
+    await sleep(500);
+    await coldRow();
+  }
+  return { scenarios, soak };
+}
+
+/** The reference processes of a mode: the bare fastify route and the floor (a gateway in front of a fixed gRPC handler). */
+async function startReferences(
+  mode: Mode,
+  sampleBody: string,
+  recsvcAddress: string,
+  trainerAddress: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ bare: Child; bareGrpc: Child; gatewayFloor: Child; bareUrl: string; floorUrl: string; bareBodyBytes: number }> {
+  const port = { bare: await freePort(), bareGrpc: await freePort(), gatewayFloor: await freePort() };
+  const [userId] = /"user_id":"([^"]+)"/.exec(sampleBody)?.slice(1) ?? [userIdOf(0)];
+  const sampleFile = join(logDir, `sample-response-${mode}.json`);
+  writeFileSync(sampleFile, sampleBody);
+  const bare = startChild(`bare-${mode}`, join(here, 'bare-server.js'), ['--port', String(port.bare), '--body', sampleFile], env, logDir);
+  children.push(bare);
+  const bareUrl = `http://127.0.0.1:${port.bare}`;
+  await waitForHttp(`${bareUrl}/recommendations/u1`, [bare], 30_000);
+  const bareBodyBytes = (await (await fetch(`${bareUrl}/recommendations/u1`)).text()).length;
+  // The design's floor: a gateway whose recsvc is a gRPC handler returning one fixed (real) list.
+  const bareGrpc = startChild(`bareGrpc-${mode}`, join(here, 'bare-grpc-server.js'), [
+    '--port', String(port.bareGrpc), '--sample-from', recsvcAddress, '--user', userId, '--model', 'als', '--k', '10',
+  ], env, logDir);
+  children.push(bareGrpc);
+  const gatewayFloor = startChild(`gatewayFloor-${mode}`, join(distRoot, 'gateway', 'src', 'main.js'), [], {
+    ...env,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(port.gatewayFloor),
+    RECSVC_ADDRESS: `127.0.0.1:${port.bareGrpc}`,
+    TRAINER_ADDRESS: trainerAddress,
+  }, logDir);
+  children.push(gatewayFloor);
+  const floorUrl = `http://127.0.0.1:${port.gatewayFloor}`;
+  await waitForHttp(`${floorUrl}/recommendations/u1?model=als&k=10`, [bareGrpc, gatewayFloor], 60_000);
+  say(`[${mode}] bare route :${port.bare} (${bareBodyBytes} bytes; the gateway's ${sampleBody.length}), floor gateway :${port.gatewayFloor} → bare gRPC :${port.bareGrpc}`);
+  return { bare, bareGrpc, gatewayFloor, bareUrl, floorUrl, bareBodyBytes };
+}
+
+/** Stops every child started so far (the next mode starts its own). */
+async function stopChildren(): Promise<void> {
+  for (const child of [...children].reverse()) await stopChild(child);
+  children.length = 0;
+}
+
+const warningLines = (c: Child) => logText(c).split('\n').filter((l) => /"level":(40|50|60)/.test(l));
+
+/** What one mode measured, for the report. */
+interface ModeRun {
+  mode: Mode;
+  /** Markdown lines describing the mode's setup. */
+  description: string[];
+  /** Setup facts for the JSON. */
+  setup: Record<string, unknown>;
+  scenarios: Scenario[];
+  /** Processes whose CPU is the serving path's (gateway + recsvc, or the demo process). */
+  servingProcesses: string[];
+  coldReads?: ColdReads;
+  soak?: SoakReport;
+  peakRss: Record<string, number>;
+  childWarnings: Record<string, number>;
+  childWarningSamples: Record<string, string[]>;
+}
+
+function finishMode(run: Omit<ModeRun, 'peakRss' | 'childWarnings' | 'childWarningSamples'>, pids: Record<string, number | undefined>): ModeRun {
+  const peakRss = Object.fromEntries(
+    Object.entries(pids).filter(([n]) => n !== 'ferretdb' && n !== 'redis').map(([n, pid]) => [n, peakRssMb(pid)]).filter(([, v]) => v !== undefined),
+  ) as Record<string, number>;
+  return {
+    ...run,
+    peakRss,
+    childWarnings: Object.fromEntries(children.map((c) => [c.name, warningLines(c).length])),
+    childWarningSamples: Object.fromEntries(children.map((c) => [c.name, warningLines(c).slice(-3)])),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ embedded mode
+
+/**
+ * The demo as `npm start` runs it: one process (gateway, recsvc, trainer and its in-process queue), the embedded
+ * store (in memory, recommendation logs and feedback in SQLite under DATA_DIR), the in-process cache, model files
+ * under DATA_DIR. It generates the data and trains both models itself (REFRESH_AFTER_PROMOTION=false, so the
+ * cache starts empty and the cold row is cold).
+ */
+async function runEmbedded(): Promise<ModeRun> {
+  const dataDir = join(logDir, 'embedded-data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = { gateway: await freePort(), recsvc: await freePort(), recsvcMetrics: await freePort(), trainer: await freePort(), trainerMetrics: await freePort() };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['MONGO_URL', 'MONGO_DB', 'REDIS_URL', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_BUCKET', 'S3_REGION', 'KAFKA_BROKERS', 'API_KEYS', 'API_KEYS_FILE']) delete env[name];
+  Object.assign(env, {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    RATE_LIMIT_MAX: '1000000000',
+    REFRESH_AFTER_PROMOTION: 'false',
+    MODEL_POLL_SECONDS: '3600',
+    MOVIE_INFO_TTL_SECONDS: '3600',
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(port.gateway),
+    RECSVC_HOST: '127.0.0.1',
+    RECSVC_PORT: String(port.recsvc),
+    RECSVC_METRICS_PORT: String(port.recsvcMetrics),
+    TRAINER_HOST: '127.0.0.1',
+    TRAINER_PORT: String(port.trainer),
+    TRAINER_METRICS_PORT: String(port.trainerMetrics),
+  });
+  const startedAt = performance.now();
+  const demo = startChild('demo', join(distRoot, 'scripts', 'demo.js'), [
+    '--users', String(sizes.users), '--movies', String(sizes.movies), '--interactions', String(sizes.interactions), '--seed', String(sizes.seed),
+  ], env, logDir, profiled);
+  children.push(demo);
+  say(`[embedded] demo starting (DATA_DIR ${dataDir}): generates the data and trains both models`);
+  let lastLines = '';
+  while (!/\] ready\./.test(logText(demo))) {
+    if (demo.exited) throw new Error(`the demo exited (${demo.exited}) before it was ready:\n${logTail(demo)}`);
+    if (cleaning) throw new Error('interrupted');
+    if (performance.now() - startedAt > 1_800_000) throw new Error(`the demo was not ready within 30 minutes:\n${logTail(demo)}`);
+    const tail = logTail(demo, 1);
+    if (tail !== lastLines && /^\[/.test(tail)) say(`[embedded] demo: ${tail}`);
+    lastLines = tail;
     await sleep(1000);
   }
+  const readySeconds = (performance.now() - startedAt) / 1000;
+  const text = logText(demo);
+  const versions = {
+    als: /^\s+als\s+version (\S+)/m.exec(text)?.[1],
+    lightfm: /^\s+lightfm\s+version (\S+)/m.exec(text)?.[1],
+  };
+  if (!versions.als || !versions.lightfm) throw new Error(`the demo serves without a model:\n${logTail(demo, 15)}`);
+  say(`[embedded] demo ready in ${fmt(readySeconds, 1)} s: als ${versions.als}, lightfm ${versions.lightfm}`);
+  const gatewayUrl = `http://127.0.0.1:${port.gateway}`;
 
-  const peakRss = Object.fromEntries(
-    (['gateway', 'recsvc', 'bare', 'gateway2', 'gatewayFloor', 'bareGrpc'] as const).map((name) => [name, peakRssMb(pids[name])]).filter(([, v]) => v !== undefined),
-  ) as Record<string, number>;
-  const warningLines = (c: Child) => logText(c).split('\n').filter((l) => /"level":(40|50|60)/.test(l));
-  const childWarnings = Object.fromEntries(children.map((c) => [c.name, warningLines(c).length]));
-  const childWarningSamples = Object.fromEntries(children.map((c) => [c.name, warningLines(c).slice(-3)]));
-  say('stopping the services');
-  for (const child of [...children].reverse()) await stopChild(child);
-
-  // 4. Scoring in this process.
-  say(`scoring micro-benchmark: ${microIterations} iterations per case (load ${loadAvg().join(' ')})`);
-  const micro = runScoringMicro(sizes, { iterations: microIterations, warmup: Math.min(500, microIterations), excluded: 50 });
-
-  // 5. Report.
-  report({
-    startedAt,
-    server: server.version,
-    generated,
-    generationSeconds,
-    coldReads,
-    refreshSeconds,
-    primeSeconds,
-    versions,
-    scenarios,
-    micro,
-    recsvcBackend,
-    coldConnections,
-    sampleBytes: sampleBody.length,
-    bareBodyBytes,
-    peakRss,
-    childWarnings,
-    childWarningSamples,
-    soak,
+  // One real response of the model (this user's list is then cached: the cold row starts at the next user).
+  const sampleRes = await fetch(`${gatewayUrl}/recommendations/${userIdOf(sizes.users - 1)}?model=als&k=10`);
+  const sampleBody = await sampleRes.text();
+  const sample = JSON.parse(sampleBody) as { source?: string; items?: unknown[] };
+  if (sampleRes.status !== 200 || sample.items?.length !== 10 || !['model', 'fold_in'].includes(sample.source ?? '')) {
+    throw new Error(`sanity check of GET /recommendations failed: ${sampleRes.status} ${sampleBody.slice(0, 500)}`);
+  }
+  const refs = await startReferences('embedded', sampleBody, `127.0.0.1:${port.recsvc}`, `127.0.0.1:${port.trainer}`, { ...env, LOG_LEVEL: 'warn' });
+  const pids = { demo: demo.process.pid, bare: refs.bare.process.pid, gatewayFloor: refs.gatewayFloor.process.pid, bareGrpc: refs.bareGrpc.process.pid };
+  const { scenarios, soak } = await runRows({
+    mode: 'embedded',
+    gatewayUrl,
+    bareUrl: refs.bareUrl,
+    floorUrl: refs.floorUrl,
+    metricsPort: port.recsvcMetrics,
+    pids,
+    rssNames: ['demo'],
+    coldFirst: true,
+    coldConnections: args['cold-connections'] !== undefined ? integer('cold-connections', 1) : connections,
+    coldNote: 'the cache as the demo left it (empty), each user at most once: every request reads the embedded store and scores with the model',
   });
+  const recsvcBackend = /recsys models: (\w+) backend/.exec(logText(demo))?.[1] ?? 'see the demo log';
+  const run = finishMode({
+    mode: 'embedded',
+    description: [
+      `The demo as \`npm start\` runs it: **one process** (gateway, recsvc, trainer, in-process queue), embedded store (in memory; recommendation logs and feedback in SQLite under DATA_DIR), in-process cache, model files under DATA_DIR. ` +
+        `Data generated and both models trained by the demo itself (ready in ${fmt(readySeconds, 1)} s); REFRESH_AFTER_PROMOTION=false, so the cold row runs on an empty cache and fills it. ` +
+        `CPU "demo" is the whole demo process (gateway + recsvc + the idle trainer). No scaling row: the embedded store and cache live in that one process (scaling needs the real servers). ` +
+        `Response body ${int(sampleBody.length)} bytes (bare route: ${int(refs.bareBodyBytes)}); models backend: ${recsvcBackend}.`,
+    ],
+    setup: { versions, readySeconds, responseBytes: sampleBody.length, bareResponseBytes: refs.bareBodyBytes, recsvcModelsBackend: recsvcBackend },
+    scenarios,
+    servingProcesses: ['demo'],
+    soak,
+  }, pids);
+  say('[embedded] stopping the services');
+  await stopChildren();
+  rmSync(dataDir, { recursive: true, force: true });
+  return run;
+}
+interface SoakSample {
+  atSeconds: number;
+  rssMb: Record<string, number | undefined>;
 }
 
 interface SoakReport {
   seconds: number;
   result: LoadResult;
-  samples: { atSeconds: number; gatewayMb?: number; recsvcMb?: number }[];
+  samples: SoakSample[];
   /** RSS growth from the first sample after 20% of the soak (warm-up over) to the last, per process. */
-  growth: { gateway?: number; recsvc?: number };
+  growth: Record<string, number | undefined>;
   flat: boolean;
   verdict: string;
 }
 
-function soakReport(seconds: number, result: LoadResult, samples: SoakReport['samples']): SoakReport {
+function soakReport(seconds: number, result: LoadResult, samples: SoakSample[], names: string[]): SoakReport {
   const settled = samples.find((s) => s.atSeconds >= seconds * 0.2) ?? samples[0];
   const last = samples[samples.length - 1];
-  const growthOf = (key: 'gatewayMb' | 'recsvcMb') =>
-    settled[key] !== undefined && last[key] !== undefined ? last[key]! / settled[key]! - 1 : undefined;
-  const growth = { gateway: growthOf('gatewayMb'), recsvc: growthOf('recsvcMb') };
+  const growth: Record<string, number | undefined> = {};
+  for (const name of names) {
+    const from = settled.rssMb[name];
+    const to = last.rssMb[name];
+    growth[name] = from !== undefined && to !== undefined ? to / from - 1 : undefined;
+  }
   const flat = Object.values(growth).every((g) => g === undefined || Math.abs(g) <= 0.1);
   const pct = (g: number | undefined) => (g === undefined ? 'n/a' : `${g >= 0 ? '+' : ''}${fmt(100 * g, 1)}%`);
   const verdict =
     `${int(result.requests)} requests, p99 ${fmt(result.latencyMs.p99)} ms, ${result.non2xx + result.errors + result.timeouts} failed; RSS from ${fmt(settled.atSeconds, 0)} s to the end: ` +
-    `gateway ${fmt(settled.gatewayMb ?? 0, 0)} → ${fmt(last.gatewayMb ?? 0, 0)} MB (${pct(growth.gateway)}), recsvc ${fmt(settled.recsvcMb ?? 0, 0)} → ${fmt(last.recsvcMb ?? 0, 0)} MB (${pct(growth.recsvc)}): ` +
-    (flat ? 'flat within 10%' : '**not** flat within 10%');
+    names.map((n) => `${n} ${fmt(settled.rssMb[n] ?? 0, 0)} → ${fmt(last.rssMb[n] ?? 0, 0)} MB (${pct(growth[n])})`).join(', ') +
+    `: ${flat ? 'flat within 10%' : '**not** flat within 10%'}`;
   return { seconds, result, samples, growth, flat, verdict };
 }
 
-// ------------------------------------------------------------------------------------------------ report
+// ------------------------------------------------------------------------------------------------ main
 
-interface ReportInput {
-  startedAt: Date;
-  server: string;
-  generated: GenerateSummary;
-  generationSeconds: number;
-  coldReads: ColdReads;
-  refreshSeconds: number;
-  primeSeconds: number;
-  versions: Record<ModelTypeName, string>;
-  scenarios: Scenario[];
-  micro: MicroReport;
-  recsvcBackend: string;
-  coldConnections: number;
-  sampleBytes: number;
-  bareBodyBytes: number;
-  peakRss: Record<string, number>;
-  childWarnings: Record<string, number>;
-  childWarningSamples: Record<string, string[]>;
-  soak?: SoakReport;
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  say(`run ${runId}: modes ${modes.join(', ')}; ${int(sizes.users)} users, ${int(sizes.movies)} movies, ${int(sizes.interactions)} interactions, ${sizes.factors} factors; logs in ${logDir}`);
+  say(`load average ${loadAvg().join(' ')} on ${cpus().length} cores`);
+  const runs: ModeRun[] = [];
+  for (const mode of modes) runs.push(mode === 'embedded' ? await runEmbedded() : await runReal());
+  // Scoring in this process, once (it does not depend on the mode).
+  say(`scoring micro-benchmark: ${microIterations} iterations per case (load ${loadAvg().join(' ')})`);
+  const micro = runScoringMicro(sizes, { iterations: microIterations, warmup: Math.min(500, microIterations), excluded: 50 });
+  report(startedAt, runs, micro);
 }
+
+// ------------------------------------------------------------------------------------------------ report
 
 /** CPU milliseconds a process spent per completed request of a run. */
 function cpuMsPerRequest(s: Scenario, name: string): number {
   return (10 * (s.cpuPercent[name] ?? 0) * s.result.seconds) / Math.max(1, s.result.requests);
 }
 
-function report(input: ReportInput): void {
-  const { scenarios, micro, generated, coldReads } = input;
-  const by = (key: string) => scenarios.find((s) => s.key === key)!;
-  const bare = by('bare').result;
-  const warm = by('warm').result;
-  const warmHalf = by('warmHalf').result;
-  const serving = micro.results.find((r) => r.name.startsWith('ServingModel.recommend') && r.k === 100) ?? micro.results[0];
-  const warmScenario = by('warm');
-  const warmCpu = cpuMsPerRequest(warmScenario, 'gateway') + cpuMsPerRequest(warmScenario, 'recsvc');
-  const floor = scenarios.find((s) => s.key === 'bareGrpc');
-  const warm2 = scenarios.find((s) => s.key === 'warm2');
-  const targets = [
+interface Target {
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+function modeTargets(run: ModeRun, micro: MicroReport): Target[] {
+  const { scenarios } = run;
+  const by = (key: string) => scenarios.find((s) => s.key === key);
+  const bare = by('bare')!.result;
+  const warmScenario = by('warm')!;
+  const warm = warmScenario.result;
+  const warmHalf = by('warmHalf')!.result;
+  const floor = by('bareGrpc');
+  const warm2 = by('warm2');
+  const feedback = by('feedback');
+  const serving = run.servingProcesses;
+  const warmCpu = serving.reduce((sum, name) => sum + cpuMsPerRequest(warmScenario, name), 0);
+  const servingMicro = micro.results.find((r) => r.name.startsWith('ServingModel.recommend') && r.k === 100) ?? micro.results[0];
+  return [
     { target: 'warm-cache throughput ≥ 0.25× the bare route', value: `${fmt(warm.rps / bare.rps, 3)} × bare (${int(warm.rps)} vs ${int(bare.rps)} req/s)`, met: warm.rps * 4 >= bare.rps },
     { target: `warm-cache p99 ≤ 10 ms at half the saturated rate (${int(warmHalf.rps)} req/s)`, value: `${fmt(warmHalf.latencyMs.p99)} ms`, met: warmHalf.latencyMs.p99 <= 10 },
     {
-      target: 'gateway + recsvc CPU per warm request ≤ 0.25 ms',
-      value: `${fmt(warmCpu, 3)} ms (gateway ${fmt(cpuMsPerRequest(warmScenario, 'gateway'), 3)}, recsvc ${fmt(cpuMsPerRequest(warmScenario, 'recsvc'), 3)})`,
+      target: `${serving.join(' + ')} CPU per warm request ≤ 0.25 ms`,
+      value: `${fmt(warmCpu, 3)} ms` + (serving.length > 1 ? ` (${serving.map((n) => `${n} ${fmt(cpuMsPerRequest(warmScenario, n), 3)}`).join(', ')})` : ''),
       met: warmCpu <= 0.25,
     },
     ...(floor
       ? [{
           target: 'warm path vs the floor (bare gRPC through the gateway)',
           value: `${fmt(warm.rps / floor.result.rps, 3)} × the floor's req/s; floor gateway ${fmt(cpuMsPerRequest(floor, 'gatewayFloor'), 3)} ms CPU per request`,
-          met: null as boolean | null,
+          met: null,
         }]
       : []),
     ...(warm2
       ? [{
           target: 'scaling: gateway as 2 processes (GATEWAY_WORKERS=2) on this machine',
           value: `${fmt(warm2.result.rps / warm.rps, 2)} × the 1-process warm req/s (${int(warm2.result.rps)} vs ${int(warm.rps)})`,
-          met: null as boolean | null,
+          met: null,
+        }]
+      : []),
+    ...(feedback
+      ? [{
+          target: 'POST /feedback ≥ 1,000 req/s, p99 ≤ 20 ms',
+          value: `${int(feedback.result.rps)} req/s, p99 ${fmt(feedback.result.latencyMs.p99)} ms`,
+          met: feedback.result.rps >= 1000 && feedback.result.latencyMs.p99 <= 20,
         }]
       : []),
     {
-      target: `scoring ${int(generated.movies)} movies × ${sizes.factors} factors for one user, p99 ≤ 5 ms (${serving.name}, ${serving.backend} backend as in recsvc)`,
-      value: `mean ${fmt(serving.meanUs, 0)} µs, p99 ${fmt(serving.p99Us, 0)} µs`,
-      met: serving.p99Us <= 5000,
+      target: `scoring ${int(sizes.movies)} movies × ${sizes.factors} factors for one user, p99 ≤ 5 ms (${servingMicro.name}, ${servingMicro.backend} backend as in recsvc)`,
+      value: `mean ${fmt(servingMicro.meanUs, 0)} µs, p99 ${fmt(servingMicro.p99Us, 0)} µs`,
+      met: servingMicro.p99Us <= 5000,
     },
-    ...(input.soak
-      ? [{ target: `RSS of gateway and recsvc flat within 10% over a ${fmt(input.soak.seconds / 60, 1)}-minute soak at half rate`, value: input.soak.verdict, met: input.soak.flat }]
+    ...(run.soak
+      ? [{ target: `RSS of ${Object.keys(run.soak.growth).join(' and ')} flat within 10% over a ${fmt(run.soak.seconds / 60, 1)}-minute soak at half rate`, value: run.soak.verdict, met: run.soak.flat }]
       : []),
   ];
+}
+
+const CPU_COLUMNS = ['gateway', 'gateway2', 'demo', 'gatewayFloor', 'bareGrpc', 'recsvc', 'bare', 'bench', 'ferretdb', 'redis'];
+
+function report(startedAt: Date, runs: ModeRun[], micro: MicroReport): void {
   // CPU % of one core over the run, and CPU time per completed request (robust to other work on the machine).
   const cpuCell = (s: Scenario) =>
-    ['gateway', 'gateway2', 'gatewayFloor', 'bareGrpc', 'recsvc', 'bare', 'bench', 'ferretdb', 'redis']
-      .filter((k) => s.cpuPercent[k] !== undefined && s.cpuPercent[k] >= 1)
+    CPU_COLUMNS.filter((k) => s.cpuPercent[k] !== undefined && s.cpuPercent[k] >= 1)
       .map((k) => `${k} ${int(s.cpuPercent[k])}% (${fmt(cpuMsPerRequest(s, k), 3)})`)
       .join(', ');
   const recsvcCell = (s: Scenario) => {
@@ -979,47 +1217,52 @@ function report(input: ReportInput): void {
     if (s.key === 'feedback') return `${int(c.feedbackStored)} stored; ${fmt((1000 * c.feedbackSeconds) / Math.max(1, c.feedbackCalls))} ms`;
     return `${int(c.cacheHits)} / ${int(c.cacheMisses)}; ${fmt((1000 * c.recommendSeconds) / Math.max(1, c.recommendCalls))} ms`;
   };
+  const targetsByMode = new Map(runs.map((r) => [r.mode, modeTargets(r, micro)]));
   const lines = [
-    `## Serving benchmark (${input.startedAt.toISOString().slice(0, 10)})`,
+    `## Serving benchmark (${startedAt.toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${int(totalmem() / 2 ** 20)} MB, Node ${process.version}, ${osType()} ${osRelease()}. ` +
-      `Everything on this machine: the load generator (autocannon in the benchmark process, ${connections} connections, pipelining 1, ${durationSeconds} s per run), ` +
-      `gateway, recsvc, Redis, ${input.server} (MongoDB wire protocol on SQLite), MinIO; other work was running too (load average per row).`,
-    `Data: ${int(generated.users)} users, ${int(generated.movies)} movies, ${int(generated.watched)} watched + ${int(generated.likes)} likes + ` +
-      `${int(generated.bookmarks)} bookmarks (generated in ${fmt(input.generationSeconds, 1)} s). Models: ALS and LightFM-style, ${sizes.factors} factors, ` +
-      `random vectors for every user and movie. recsvc models backend: **${input.recsvcBackend}**. Response body ${int(input.sampleBytes)} bytes ` +
-      `(bare route: ${int(input.bareBodyBytes)}). Cache filled by update_all_recommendations in ${fmt(input.refreshSeconds, 1)} s; ` +
-      `recsvc's in-process movie details primed in ${fmt(input.primeSeconds, 1)} s.`,
+      `Everything on this machine: the load generator (autocannon in the benchmark process, ${connections} connections, pipelining 1, ${durationSeconds} s per row) and every service; ` +
+      `other work may have run too (load average per row). CPU column: % of one core over the row, and in brackets CPU ms per completed request, per process.`,
     '',
-    '| scenario | req/s | × bare | p50 ms | p99 ms | requests | errors + timeouts | non-2xx | recsvc: cache hits / misses; mean handling | CPU: % of one core (ms per request) | load avg (1 min) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
-    ...scenarios.map((s) => {
-      const r = s.result;
-      return (
-        `| ${s.label} | ${fmt(r.rps, r.rps < 100 ? 1 : 0)} | ${fmt(r.rps / bare.rps, 3)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p99)} | ${int(r.requests)} | ` +
-        `${r.errors + r.timeouts} | ${r.non2xx} | ${recsvcCell(s)} | ${cpuCell(s)} | ${fmt(s.loadAvgBefore[0])} |`
-      );
-    }),
-    '',
-    `MongoDB reads of one cache miss, timed in process one after the other (${coldReads.users} users): getUser ${fmt(coldReads.getUserMs, 1)} ms, ` +
-      `userInteractionWeights ${fmt(coldReads.userInteractionWeightsMs, 1)} ms, dislikedMovieIds ${fmt(coldReads.dislikedMovieIdsMs, 1)} ms ` +
-      `(movie details, getMovies of 10: ${fmt(coldReads.getMovies10Ms, 1)} ms, cached in recsvc).`,
-    '',
-    `Scoring in process (one user × ${int(generated.movies)} movies × ${sizes.factors} factors, ${micro.excluded} excluded, ` +
-      `${micro.results[0]?.iterations ?? 0} iterations; ServingModel uses the **${micro.servingBackend}** backend here):`,
+  ];
+  for (const run of runs) {
+    lines.push(
+      `### ${run.mode === 'embedded' ? 'Embedded mode (the demo, `npm start`)' : 'Real servers'}`,
+      '',
+      ...run.description,
+      '',
+      '| scenario | req/s | × bare | p50 ms | p99 ms | requests | errors + timeouts | non-2xx | recsvc: cache hits / misses; mean handling | CPU: % of one core (ms per request) | load avg (1 min) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+      ...run.scenarios.map((s) => {
+        const r = s.result;
+        const bare = run.scenarios.find((x) => x.key === 'bare')!.result;
+        return (
+          `| ${s.label} | ${fmt(r.rps, r.rps < 100 ? 1 : 0)} | ${fmt(r.rps / bare.rps, 3)} | ${fmt(r.latencyMs.p50)} | ${fmt(r.latencyMs.p99)} | ${int(r.requests)} | ` +
+          `${r.errors + r.timeouts} | ${r.non2xx} | ${recsvcCell(s)} | ${cpuCell(s)} | ${fmt(s.loadAvgBefore[0])} |`
+        );
+      }),
+      '',
+      '| target (issue 13) | measured | met |',
+      '| --- | --- | --- |',
+      ...targetsByMode.get(run.mode)!.map((t) => `| ${t.target} | ${t.value} | ${t.met === null ? '(measured)' : t.met ? 'yes' : '**no**'} |`),
+      '',
+      ...run.scenarios.filter((s) => s.note).map((s) => `- ${s.label}: ${s.note}.`),
+      ...(run.soak ? [`- Soak (${int(run.soak.seconds)} s at half rate): ${run.soak.verdict}.`] : []),
+      '',
+    );
+  }
+  lines.push(
+    `### Scoring in process (one user × ${int(sizes.movies)} movies × ${sizes.factors} factors, ${micro.excluded} excluded, ` +
+      `${micro.results[0]?.iterations ?? 0} iterations; ServingModel uses the **${micro.servingBackend}** backend here)`,
     '',
     '| case | backend | mean µs | p50 µs | p99 µs | max µs |',
     '| --- | --- | ---: | ---: | ---: | ---: |',
     ...micro.results.map((r) => `| ${r.name} | ${r.backend} | ${fmt(r.meanUs, 1)} | ${fmt(r.p50Us, 1)} | ${fmt(r.p99Us, 1)} | ${fmt(r.maxUs, 1)} |`),
     ...(micro.nativeUnavailable ? ['', `Native backend unavailable: ${micro.nativeUnavailable}`] : []),
     '',
-    '| target (issue 13) | measured | met |',
-    '| --- | --- | --- |',
-    ...targets.map((t) => `| ${t.target} | ${t.value} | ${t.met === null ? '(measured)' : t.met ? 'yes' : '**no**'} |`),
-    '',
-    ...scenarios.filter((s) => s.note).map((s) => `- ${s.label}: ${s.note}.`),
     `- Load average at the end: ${loadAvg().join(' ')}.`,
-  ];
+  );
   console.log(lines.join('\n'));
 
   const date = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
@@ -1030,7 +1273,7 @@ function report(input: ReportInput): void {
     file,
     JSON.stringify(
       {
-        date: input.startedAt.toISOString(),
+        date: startedAt.toISOString(),
         finishedAt: new Date().toISOString(),
         machine: {
           cpu: cpus()[0]?.model,
@@ -1040,52 +1283,44 @@ function report(input: ReportInput): void {
           os: `${osType()} ${osRelease()}`,
           loadAvgEnd: loadAvg(),
         },
-        setup: {
-          ...sizes,
-          generated: {
-            users: generated.users,
-            movies: generated.movies,
-            watched: generated.watched,
-            likes: generated.likes,
-            bookmarks: generated.bookmarks,
-            seconds: input.generationSeconds,
-            popularity: 'not computed',
-          },
-          mongoServer: input.server,
-          modelVersions: input.versions,
-          recsvcModelsBackend: input.recsvcBackend,
-          responseBytes: input.sampleBytes,
-          bareResponseBytes: input.bareBodyBytes,
-          refreshAllSeconds: input.refreshSeconds,
-          moviePrimeSeconds: input.primeSeconds,
-          autocannon: { connections, coldConnections: input.coldConnections, pipelining: 1, durationSeconds },
-        },
-        scenarios: scenarios.map((s) => ({
-          key: s.key,
-          label: s.label,
-          ...s.result,
-          ratioToBare: s.result.rps / bare.rps,
-          cpuPercent: s.cpuPercent,
-          cpuMsPerRequest: Object.fromEntries(Object.keys(s.cpuPercent).map((k) => [k, cpuMsPerRequest(s, k)])),
-          loadAvgBefore: s.loadAvgBefore,
-          recsvc: s.recsvc,
-          note: s.note,
+        args: { ...sizes, modes, connections, durationSeconds, soakSeconds, pipelining: 1 },
+        modes: runs.map((run) => ({
+          mode: run.mode,
+          setup: run.setup,
+          servingProcesses: run.servingProcesses,
+          scenarios: run.scenarios.map((s) => {
+            const bare = run.scenarios.find((x) => x.key === 'bare')!.result;
+            return {
+              key: s.key,
+              label: s.label,
+              ...s.result,
+              ratioToBare: s.result.rps / bare.rps,
+              cpuPercent: s.cpuPercent,
+              cpuMsPerRequest: Object.fromEntries(Object.keys(s.cpuPercent).map((k) => [k, cpuMsPerRequest(s, k)])),
+              loadAvgBefore: s.loadAvgBefore,
+              recsvc: s.recsvc,
+              note: s.note,
+              monotonicUs: s.monotonicUs,
+            };
+          }),
+          coldReadsMs: run.coldReads,
+          targets: targetsByMode.get(run.mode),
+          peakRssMb: run.peakRss,
+          soak: run.soak,
+          childWarningLines: run.childWarnings,
+          childWarningSamples: run.childWarningSamples,
         })),
-        coldReadsMs: coldReads,
         micro,
-        targets,
-        peakRssMb: input.peakRss,
-        soak: input.soak,
-        childWarningLines: input.childWarnings,
-        childWarningSamples: input.childWarningSamples,
       },
       null,
       2,
     ) + '\n',
   );
   say(`wrote ${file}`);
-  for (const [name, count] of Object.entries(input.childWarnings)) {
-    if (count) say(`${name} logged ${count} warning/error lines; the last:\n${input.childWarningSamples[name].join('\n')}`);
+  for (const run of runs) {
+    for (const [name, count] of Object.entries(run.childWarnings)) {
+      if (count) say(`[${run.mode}] ${name} logged ${count} warning/error lines; the last:\n${run.childWarningSamples[name].join('\n')}`);
+    }
   }
 }
 

@@ -215,7 +215,16 @@ async function main(): Promise<void> {
   if (stopping) return parked();
   const upstreams = new Upstreams(`127.0.0.1:${recsvc.port}`, `127.0.0.1:${trainer.port}`, 30_000);
   closers.push({ name: 'gateway upstreams', close: async () => upstreams.close() });
-  const gateway = await buildGateway({ upstreams, log, apiKeys, extraRoutes: (app) => registerConsole(app) });
+  // The gateway's own settings (rate limits, body limits, keys for client routes) apply as in gateway/src/main.ts.
+  const gateway = await buildGateway({
+    upstreams,
+    log,
+    apiKeys,
+    extraRoutes: (app) => registerConsole(app),
+    requireKeyForClientRoutes: gatewayConfig.REQUIRE_KEY_FOR_CLIENT_ROUTES,
+    requireKeyForMetrics: gatewayConfig.REQUIRE_KEY_FOR_METRICS,
+    limits: gatewayConfig,
+  });
   closers.push({ name: 'gateway', close: () => gateway.close() });
   await listening([gatewayListener], () => gateway.listen({ host: gatewayConfig.GATEWAY_HOST, port: gatewayConfig.GATEWAY_PORT }));
   if (stopping) return parked();
