@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { env } from '../../lib/src/config.js';
 import { CircuitBreaker } from '../../lib/src/circuit-breaker.js';
 import { errorBody } from './http-errors.js';
+import { LEASE_SCRIPT, LeasedCounters } from '../../lib/src/rate-limit-lease.js';
 
 /**
  * The gateway's limits, read from the environment by gateway/src/config.ts (validated at start-up). Sizes in bytes,
@@ -176,20 +177,51 @@ const RATE_LIMIT_NAMESPACE = 'recsys-gateway-ratelimit:';
 /** Consecutive Redis failures after which the rate limiter counts locally without asking Redis. */
 const RATE_LIMIT_BREAKER_FAILURES = 5;
 
+/** The ioredis command of a lease (LEASE_SCRIPT), defined once per client. */
+type LeaseCommand = (key: string, windowMs: number, amount: number) => Promise<[number, number]>;
+
+function leaseCommand(redis: Redis): LeaseCommand {
+  const withCommand = redis as Redis & { rateLimitLease?: LeaseCommand };
+  if (!withCommand.rateLimitLease) redis.defineCommand('rateLimitLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+  return (key, windowMs, amount) => (redis as Redis & { rateLimitLease: LeaseCommand }).rateLimitLease(key, windowMs, amount);
+}
+
 /**
- * The rate limiter's store: counters in Redis (shared by every replica) through a circuit breaker, and in this
- * process while Redis fails or the breaker is open, so a down or frozen Redis never fails or stalls a request (at
- * most RATE_LIMIT_REDIS_TIMEOUT_MS while the breaker learns of it) and clients are still limited, per replica.
+ * The rate limiter's store: counters in Redis (shared by every replica) taken in leases (lib/src/rate-limit-lease.ts:
+ * one Redis round trip per 1% of the limit, never more than the limit across replicas) through a circuit breaker, and
+ * counters in this process while Redis fails or the breaker is open, so a down or frozen Redis never fails or stalls
+ * a request (at most RATE_LIMIT_REDIS_TIMEOUT_MS while the breaker learns of it) and clients are still limited, per
+ * replica. Per-route limits (`config.rateLimit`, none so far) count every request in Redis.
  */
 export function redisWithLocalFallbackStore(redis: Redis, breaker: CircuitBreaker) {
+  const lease = leaseCommand(redis);
   return class RedisWithLocalFallback implements RateLimitStore {
+    private readonly leased?: LeasedCounters;
+
     constructor(
       params: { continueExceeding?: boolean; exponentialBackoff?: boolean },
       private readonly remote: RateLimitStore = new RedisStore(!!params.continueExceeding, !!params.exponentialBackoff, redis, RATE_LIMIT_NAMESPACE),
       private readonly local: RateLimitStore = new LocalStore(!!params.continueExceeding, !!params.exponentialBackoff),
-    ) {}
+      leasing = !params.continueExceeding && !params.exponentialBackoff,
+    ) {
+      if (leasing) {
+        this.leased = new LeasedCounters(async (key, amount, windowMs) => {
+          const [current, ttlMs] = await breaker.run(() => lease(`${RATE_LIMIT_NAMESPACE}${key}`, windowMs, amount));
+          return { current: Number(current), ttlMs: Number(ttlMs) };
+        });
+      }
+    }
 
     incr(key: string, cb: (err: Error | null, result: { current: number; ttl: number } | null) => void, timeWindow: number, max: number): void {
+      if (this.leased) {
+        const counted = this.leased.incr(key, timeWindow, max);
+        if (!(counted instanceof Promise)) return cb(null, counted);
+        counted.then(
+          (result) => cb(null, result),
+          () => this.local.incr(key, cb, timeWindow, max),
+        );
+        return;
+      }
       if (!breaker.allowsCalls) return this.local.incr(key, cb, timeWindow, max);
       breaker
         .run(
@@ -205,7 +237,7 @@ export function redisWithLocalFallbackStore(redis: Redis, breaker: CircuitBreake
     }
 
     child(routeOptions: { continueExceeding?: boolean; exponentialBackoff?: boolean }): RateLimitStore {
-      return new RedisWithLocalFallback(routeOptions, this.remote.child(routeOptions), this.local.child(routeOptions));
+      return new RedisWithLocalFallback(routeOptions, this.remote.child(routeOptions), this.local.child(routeOptions), false);
     }
   };
 }

@@ -129,6 +129,24 @@ describeWithServers(['REDIS_URL'], 'gateway rate limits on Redis', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
   });
 
+  it('take counts from Redis in leases (1% of the limit) and still never let replicas together exceed the limit', async () => {
+    const secret = `leased-${unique()}`;
+    const keys = new ApiKeyStore({ inline: `${secret.slice(0, 60)}:client:${secret}` });
+    const limits = { RATE_LIMIT_MAX: 300, RATE_LIMIT_WINDOW_MS: 600_000, REDIS_URL: serverUrl('REDIS_URL'), RATE_LIMIT_REDIS_TIMEOUT_MS: 5_000 };
+    const pair = [await startGateway(backend, { apiKeys: keys, limits }), await startGateway(backend, { apiKeys: keys, limits })];
+    gateways.push(...pair);
+    const statuses: number[] = [];
+    for (let i = 0; i < 320; i++) {
+      statuses.push((await fetch(`${pair[i % 2].url}/genres`, { headers: { authorization: `Bearer ${secret}` } })).status);
+    }
+    const allowed = statuses.filter((s) => s === 200).length;
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    // Never more than the limit; at most each replica's unused lease (3 - 1 counts) less.
+    expect(allowed).toBeLessThanOrEqual(300);
+    expect(allowed).toBeGreaterThanOrEqual(300 - 2 * 2);
+    expect(statuses.slice(-10)).toEqual(Array(10).fill(429));
+  });
+
   it('count in this process when Redis is unreachable, so clients are still limited and nothing fails', async () => {
     const gw = await startGateway(backend, { limits: { RATE_LIMIT_MAX: 2, REDIS_URL: 'redis://127.0.0.1:1' } });
     gateways.push(gw);
