@@ -1,31 +1,37 @@
 /**
- * bench:serve — the serving path under load, against the real gateway → recsvc → Redis / MongoDB-wire on this
- * machine, with a bare fastify route as the reference (issue 5, "Benchmark").
+ * bench:serve — the serving path under load, in embedded mode (the demo as `npm start` runs it) and against the real
+ * gateway → recsvc → Redis / MongoDB-wire / S3 processes on this machine, with a bare fastify route and a bare gRPC
+ * handler behind the gateway as references (issues 5 and 13).
  *
- *   npm run build && node dist/bench/serve.js [--users 10000] [--movies 5000] [--interactions 20000] [--factors 64]
- *     [--connections 32] [--cold-connections N] [--duration 10] [--redis-db 14] [--micro-iterations 2000] [--seed 42]
- *     [--cpu-prof DIR]
+ *   npm run build && node dist/bench/serve.js [--mode embedded|real|both] [--users 10000] [--movies 5000]
+ *     [--interactions 20000] [--factors 64] [--connections 32] [--cold-connections N] [--duration 10]
+ *     [--soak SECONDS] [--redis-db 14] [--micro-iterations 2000] [--feedback-sessions 2000] [--seed 42] [--cpu-prof DIR]
  *
- * Needs MONGO_URL, REDIS_URL and S3_ENDPOINT (+ S3_ACCESS_KEY/S3_SECRET_KEY), e.g. from
+ * Real mode needs MONGO_URL, REDIS_URL and S3_ENDPOINT (+ S3_ACCESS_KEY/S3_SECRET_KEY), e.g. from
  * `bash scripts/test-servers.sh start && source /tmp/recsys-test-servers/env`. It uses a database and a bucket of its
  * own (bench_serve_<id>, bench-serve-<id>) and Redis database --redis-db (not 0, which the tests share: the cold run
- * flushes it); all are removed at the end.
+ * flushes it); all are removed at the end. Embedded mode needs nothing: its DATA_DIR is a temporary folder.
  *
+ * Embedded: dist/scripts/demo.js as a child process generates the data, trains both models
+ * (REFRESH_AFTER_PROMOTION=false: the cache starts empty) and serves; its CPU is the whole demo process.
+ * Real:
  * 1. Setup: generateData (popularity not computed: only the top-list fallbacks use it, and on FerretDB v1 it takes
  *    many minutes for 5k movies), then one model per type (ALS, LightFM-style) with deterministic random vectors for
  *    the generated users x movies, published and activated through ModelRegistry. The MongoDB reads of one cold
  *    request are timed in process.
  * 2. Child processes on free ports, LOG_LEVEL=warn: recsvc, the trainer API (the gateway's /readyz needs it) and a
- *    trainer worker, the gateway; the cache of every user filled by the update_all_recommendations job
- *    (POST /recommendations/refresh, as in production); recsvc's in-process movie details primed (see below); and
- *    bench/bare-server.js serving a real recommendation response (the reference).
- * 3. autocannon from this process, pipelining 1, in this order: the bare route; every user requested once (JIT
- *    warm-up); GET /recommendations/{user}?model=als&k=10 warm, at full load and at half that rate;
- *    POST /feedback/{session_id} on (session, movie) pairs of real responses; last, the cold cache: Redis flushed,
- *    each user at most once, so every request reads MongoDB and scores with the model. recsvc's own metrics give the
- *    cache hits/misses and its handling time of each run.
- * 4. In process: ServingModel.recommend and topK of each backend, one user against every movie, 50 excluded.
- * 5. A markdown table on stdout; JSON in bench/results/serve-<UTC time>.json.
+ *    trainer worker, the gateway, a second gateway with GATEWAY_WORKERS=2; the cache of every user filled by the
+ *    update_all_recommendations job (POST /recommendations/refresh, as in production); recsvc's in-process movie
+ *    details primed (see below).
+ * Both: bench/bare-server.js serving a real recommendation response (the reference), bench/bare-grpc-server.js with
+ * a gateway in front of it (the floor). autocannon from this process, pipelining 1: the bare route; the floor; (embedded:
+ * the cold cache); every user once (JIT warm-up); GET /recommendations/{user}?model=als&k=10 warm, at full load and at
+ * half that rate; (real: the 2-process gateway); --soak; POST /feedback/{session_id} on (session, movie) pairs of real
+ * responses; (real: last, the cold cache: Redis flushed, each user at most once, so every request reads MongoDB and
+ * scores with the model). recsvc's own metrics give the cache hits/misses and its handling time of each run. Then, in
+ * process: ServingModel.recommend and topK of each backend, one user against every movie, 50 excluded. A markdown
+ * table per mode on stdout; JSON in bench/results/serve-<UTC time>.json (each row's CLOCK_MONOTONIC window in µs, to
+ * cut a --cpu-prof profile to it).
  *
  * FerretDB v1 (SQLite), the test servers' MongoDB, filters by reading the whole collection (~50-100 µs per
  * document here), so a cold request costs a read of every interaction document: ~1-2 s at the default 20k
