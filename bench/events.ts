@@ -118,8 +118,6 @@ async function main() {
   await objects.ensureBucket();
   await publishModel(objects, 'als');
   await publishModel(objects, 'lightfm');
-  const registry = new ModelRegistry(objects);
-  const activeVersions = async () => ({ als: (await registry.activeVersion('als')) ?? undefined, lightfm: (await registry.activeVersion('lightfm')) ?? undefined });
   const settings: KafkaSettings = {
     brokers: parseBrokers(process.env.KAFKA_BROKERS!),
     topic: `bench-events-${unique}`,
@@ -131,7 +129,7 @@ async function main() {
   const consumer = new EventConsumer({
     settings,
     groupId: `bench-${unique}`,
-    applier: new EventApplier(store, cache, activeVersions),
+    applier: new EventApplier(store, cache),
     metrics,
     log,
     maxBatch: 500,

@@ -8,7 +8,7 @@ import { encodeEvent, type ValidEvent } from '../../lib/src/events/interaction-e
 import { EventProducer, type KafkaSettings } from '../../lib/src/events/kafka.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { InteractionEvent, InteractionType } from '../../lib/src/proto.js';
-import { recommendationKey } from '../../lib/src/recommendation-cache.js';
+import { currentList, stampKey, stampList } from '../../lib/src/events/list-stamp.js';
 import { MongoStore } from '../../lib/src/store/mongo-store.js';
 import type { Store } from '../../lib/src/store/types.js';
 import { EventConsumer } from '../src/consumer/event-consumer.js';
@@ -80,7 +80,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     consumers.push(consumer);
     return consumer;
   }
-  const applier = () => new EventApplier(store, cache, async () => ({ als: 'v-test' }));
+  const applier = () => new EventApplier(store, cache);
   const producerFor = (settings: KafkaSettings) => {
     const p = new EventProducer(settings);
     producers.push(p);
@@ -102,7 +102,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     const consumer = startConsumer(settings, `g-${randomUUID()}`, applier());
     await consumer.start();
     const user = `u-${randomUUID().slice(0, 8)}`;
-    await cache.set(recommendationKey(user, 'als', 'v-test'), '[]', 3600);
+    const listBefore = stampList(null, 'r1;m1,1'); // a list the refresh job cached before any event
     const producer = producerFor(settings);
     const first = watched('e-1', user);
     await producer.send([first, { ...first }]); // the same event twice: a producer retry or a redelivery
@@ -124,7 +124,11 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(Object.fromEntries(await store.userInteractionWeights(user))).toEqual({ m1: 1, m2: expect.closeTo(0.8, 9) });
     const consumed = Object.fromEntries((await metrics.consumed.get()).values.map((v) => [v.labels.result, v.value]));
     expect(consumed).toEqual({ applied: 2, duplicate: 2, dead_letter: 4 });
-    expect(await cache.get(recommendationKey(user, 'als', 'v-test'))).toBeNull(); // the user's cached list is gone
+    // The user has a stamp now: a list cached before the events (any version) is a miss.
+    const stamp = await cache.get(stampKey(user));
+    expect(stamp).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(currentList(listBefore, stamp)).toBeNull();
+    expect(currentList(stampList(stamp, 'r1;m3,1'), stamp)).toBe('r1;m3,1');
 
     const dead = await readAll(settings, settings.dlqTopic, 4);
     // (the record with the wrong key may land on another partition: compare without order)
@@ -195,7 +199,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     const consumer = new EventConsumer({
       settings,
       groupId: `g-${randomUUID()}`,
-      applier: new EventApplier(store, cache, async () => ({})),
+      applier: new EventApplier(store, cache),
       metrics,
       log,
       maxBatch: 100,

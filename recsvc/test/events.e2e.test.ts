@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventApplier } from '../../lib/src/events/applier.js';
+import { createLogger } from '../../lib/src/logger.js';
+import { writeRecommendations } from '../../lib/src/recommendation-cache.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
-import { AUTH, type TestStack } from '../../lib/test/support/stack.js';
+import { publishServingModel } from '../../lib/test/support/fixtures.js';
+import { AUTH, TEST_API_KEYS, type TestStack } from '../../lib/test/support/stack.js';
+import { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { ModelRegistry } from '../../lib/src/models/registry.js';
+import { loadRecsvcConfig } from '../src/config.js';
+import { startRecsvc } from '../src/server.js';
 import { connectRealBackends, describeWithServers } from '../../lib/test/support/servers.js';
 import { closeServingWorld, ids, json, startServingWorld, type ServingBackends } from '../../lib/test/support/serving-world.js';
 
@@ -115,6 +123,84 @@ describe('interaction events through POST /events (embedded backends)', () => ev
 
 describeWithServers(['MONGO_URL', 'REDIS_URL'], 'interaction events through POST /events (real MongoDB-wire server and Redis)', () =>
   eventsSuite(async () => {
+    const { store, cache, objects } = await connectRealBackends();
+    return { store, cache, objects };
+  }),
+);
+
+/**
+ * Which cached list is stale does not depend on versions: the interactions stamp (lib/src/events/list-stamp.ts).
+ * Before it, an event dropped the cached lists of the versions the dropping process knew, and a replica serving
+ * another version kept serving its stale list.
+ */
+function staleListSuite(makeBackends: () => Promise<Backends>) {
+  let stack: TestStack;
+  let backends: Backends;
+  beforeAll(async () => {
+    backends = await makeBackends();
+    ({ stack } = await startServingWorld(backends));
+  });
+  afterAll(() => closeServingWorld(stack, backends));
+
+  it('never serves a list cached before an event: two replicas on different versions, a version swap, the consumer outside both', async () => {
+    // Replica A (the stack) serves the first ALS version; replica B, on the same store and cache, a newer one.
+    const { store } = backends;
+    const { cache, objects } = stack;
+    const replicaB = await startRecsvc(loadRecsvcConfig({ RECSVC_PORT: '0', RECSVC_METRICS_PORT: '0', LOG_FLUSH_MS: '50' }), createLogger('test', 'silent'), {
+      store,
+      cache,
+      objects,
+      apiKeys: new ApiKeyStore({ inline: TEST_API_KEYS }),
+    });
+    try {
+      const v2 = await publishServingModel(objects, 'als', { second: 2, flip: true }); // u2 is a comedy fan in this one
+      await replicaB.models.checkActive('als');
+      const a = stack.recsvc.recommender;
+      const b = replicaB.recommender;
+      expect(replicaB.models.current('als')?.version).toBe(v2);
+      expect(stack.recsvc.models.current('als')?.version).not.toBe(v2);
+      const listA = await a.recommend('u2', 'als', 2);
+      const listB = await b.recommend('u2', 'als', 2);
+      expect((await a.recommend('u2', 'als', 2)).source).toBe('cache');
+      await expect.poll(async () => (await b.recommend('u2', 'als', 2)).source).toBe('cache');
+      const watched = [listA.items[0].movie.movieId, listB.items[0].movie.movieId];
+
+      // The event is applied by neither replica, as the Kafka consumer group does it.
+      const applier = new EventApplier(store, cache);
+      await applier.apply([...new Set(watched)].map((movieId, i) => ({ eventId: `x-${i}`, userId: 'u2', movieId, type: 'watched', completed: true, occurredAt: new Date(at) })));
+      const movieIds = (r: Awaited<ReturnType<typeof a.recommend>>) => r.items.map((i) => i.movie.movieId);
+      for (const replica of [a, b]) {
+        const after = await replica.recommend('u2', 'als', 2);
+        expect(after.source).toBe('fold_in'); // not either cached list
+        for (const movieId of watched) expect(movieIds(after)).not.toContain(movieId);
+        // The recomputed list is cached again (under the user's new stamp) and served from the cache.
+        await expect.poll(async () => (await replica.recommend('u2', 'als', 2)).source).toBe('cache');
+        expect(movieIds(await replica.recommend('u2', 'als', 2))).toEqual(movieIds(after));
+      }
+
+      // The version changes between the event and the read: a list the refresh job cached for the next version
+      // before the event is not served after the swap.
+      const v3 = await publishServingModel(objects, 'als', { second: 3, activate: false });
+      const next = (await a.recommend('u2', 'als', 2)).items[0].movie.movieId;
+      await writeRecommendations(cache, 'als', v3, [{ userId: 'u2', items: [{ movieId: next, score: 9 }, { movieId: 'm1', score: 8 }, { movieId: 'm2', score: 7 }, { movieId: 'm3', score: 6 }] }], 3600);
+      await applier.apply([{ eventId: 'x-next', userId: 'u2', movieId: next, type: 'watched', completed: true, occurredAt: new Date(at) }]);
+      await new ModelRegistry(objects).activate('als', v3);
+      await stack.recsvc.models.checkActive('als');
+      expect(stack.recsvc.models.current('als')?.version).toBe(v3);
+      const swapped = await a.recommend('u2', 'als', 2);
+      expect(swapped.source).not.toBe('cache');
+      expect(movieIds(swapped)).not.toContain(next);
+    } finally {
+      await replicaB.shutdown(2_000);
+    }
+  });
+
+}
+
+describe('stale cached lists after events (embedded backends)', () => staleListSuite(async () => ({ store: new MemoryStore() })));
+
+describeWithServers(['MONGO_URL', 'REDIS_URL'], 'stale cached lists after events (real MongoDB-wire server and Redis)', () =>
+  staleListSuite(async () => {
     const { store, cache, objects } = await connectRealBackends();
     return { store, cache, objects };
   }),
