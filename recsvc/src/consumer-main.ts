@@ -29,8 +29,10 @@ const consumer = new EventConsumer({
   maxBatch: config.EVENTS_MAX_BATCH,
   maxWaitMs: config.EVENTS_MAX_WAIT_MS,
   sessionTimeoutMs: config.EVENTS_SESSION_TIMEOUT_MS,
+  stallAfterMs: config.EVENTS_STALL_SECONDS * 1000,
 });
-const metricsServer = await startMetricsServer(metricsRegistry, config.CONSUMER_HOST, config.CONSUMER_METRICS_PORT);
+// GET /health: 200 while the member is in its group and its batches get applied, else 503 (the compose healthcheck).
+const metricsServer = await startMetricsServer(metricsRegistry, config.METRICS_HOST, config.CONSUMER_METRICS_PORT, () => consumer.health());
 await consumer.start();
 log.info({ metricsPort: metricsServer.port }, 'events consumer ready');
 onShutdownSignal(log, async () => {

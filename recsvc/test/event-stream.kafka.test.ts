@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { Consumer, Producer } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
@@ -171,6 +171,56 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(await watchedFor(user)).toBe(20);
     await second.stop();
   }, 120_000);
+
+  it('reports healthy only while in its group with batches getting applied: a batch stuck on the store makes it unhealthy', async () => {
+    const settings = settingsFor(serverUrl('KAFKA_BROKERS')!);
+    const user = `u-${randomUUID().slice(0, 8)}`;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached!: () => void;
+    const stuck = new Promise<void>((resolve) => (reached = resolve));
+    const real = applier();
+    const hanging = Object.assign(Object.create(real) as EventApplier, {
+      async apply(events: readonly ValidEvent[], now?: Date) {
+        reached();
+        await gate; // as a MongoDB that does not answer
+        return real.apply(events, now);
+      },
+    });
+    let skewMs = 0; // the health clock runs ahead of the wall clock by this much
+    metrics = new ConsumerMetrics(new Registry());
+    const consumer = new EventConsumer({
+      settings,
+      groupId: `g-${randomUUID()}`,
+      applier: hanging,
+      metrics,
+      log,
+      maxBatch: 100,
+      maxWaitMs: 20,
+      sessionTimeoutMs: 6_000,
+      clock: () => at,
+      stallAfterMs: 2_000,
+      now: () => Date.now() + skewMs,
+    });
+    consumers.push(consumer);
+    onTestFinished(() => open()); // a failed expectation must not leave the member hanging for afterAll
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: 'stopped' });
+    await consumer.start();
+    await untilTrue(async () => consumer.health().healthy, 30_000, 'the member to join its group');
+    expect(consumer.health()).toMatchObject({ healthy: true, memberId: expect.any(String), partitions: 2, batchAgeMs: null });
+    await producerFor(settings).send([watched('h-1', user)]);
+    await stuck;
+    expect(consumer.health()).toMatchObject({ healthy: true, batchAgeMs: expect.any(Number) });
+    skewMs = 3_000; // past stallAfterMs, within the session timeout (heartbeats keep coming)
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: expect.stringMatching(/a batch has been applying for [34] s/) });
+    skewMs = 0;
+    open();
+    await untilTrue(async () => (await countFor(user)) === 1, 30_000, 'the event');
+    await untilTrue(async () => consumer.health().batchAgeMs === null, 30_000, 'the commit');
+    expect(consumer.health().healthy).toBe(true);
+    await consumer.stop();
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: 'stopped' });
+  }, 90_000);
 });
 
 describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction events across a broker outage (a broker of the test own)', () => {
