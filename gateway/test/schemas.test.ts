@@ -51,6 +51,7 @@ describe('REST enums: derived from the protos, complete in OpenAPI, named in eve
     expect(REST_ENUMS.explanationKind).toEqual(['similar_to_history', 'features', 'top_list']);
     expect(REST_ENUMS.contributionKind).toEqual(['movie', 'genre', 'item_identity', 'user_bias']);
     expect(REST_ENUMS.bucket).toEqual(['hour', 'day']);
+    expect(REST_ENUMS.interactionType).toEqual(['watched', 'rated', 'bookmarked', 'bookmark_removed', 'liked', 'disliked']);
     expect(REST_ENUMS.fallback).toEqual(['global']);
     expect(REST_ENUMS.trainingRunState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);
     expect(REST_ENUMS.jobState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);

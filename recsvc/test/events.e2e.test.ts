@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventApplier } from '../../lib/src/events/applier.js';
 import { createLogger } from '../../lib/src/logger.js';
+import { InteractionEvent } from '../../lib/src/proto.js';
 import { writeRecommendations } from '../../lib/src/recommendation-cache.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { publishServingModel } from '../../lib/test/support/fixtures.js';
@@ -80,16 +81,23 @@ function eventsSuite(makeBackends: () => Promise<Backends>) {
     expect((await backends.store.userInteractionWeights('u4')).get(first)).toBeCloseTo(1, 9);
   });
 
-  it('reports every refused event with its index and field, and takes the others', async () => {
+  it('publishes the exact event schema in OpenAPI: the fields of recsys.v1.InteractionEvent, nothing else', async () => {
+    const doc = await json(await get('/docs/json'));
+    const item = doc.paths['/events'].post.requestBody.content['application/json'].schema.properties.events.items;
+    const protoFields = Object.keys(InteractionEvent.fromPartial({})).map((f) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    expect(Object.keys(item.properties).sort()).toEqual(protoFields.sort());
+    expect(item.additionalProperties).toBe(false);
+    expect(item.required.sort()).toEqual(['event_id', 'movie_id', 'occurred_at', 'type', 'user_id']);
+    expect(item.properties.type.enum).toEqual(['watched', 'rated', 'bookmarked', 'bookmark_removed', 'liked', 'disliked']);
+  });
+
+  it('reports every event with a bad value with its index and field, and takes the others', async () => {
     const response = await post('/events', {
       events: [
         { event_id: 'v-1', user_id: 'u5', movie_id: 'm1', type: 'watched', completed: false, occurred_at: at },
         { event_id: 'v-2', user_id: 'u5', movie_id: 'm2', type: 'rated', rating: 11, occurred_at: at },
         { event_id: 'v-3', user_id: 'u5', movie_id: 'nope', type: 'watched', occurred_at: at },
         { event_id: 'v-4', user_id: 'u 5', movie_id: 'm2', type: 'watched', occurred_at: at },
-        { event_id: 'v-5', user_id: 'u5', movie_id: 'm2', type: 'shared', occurred_at: at },
-        { event_id: 'v-6', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: 'yesterday' },
-        { event_id: 'v-7', user_id: 'u5', movie_id: 'm2', type: 'bookmarked', occurred_at: at, colour: 'red' },
         { event_id: 'v-8', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: '2999-01-01T00:00:00Z' },
         { event_id: 'v-9', user_id: 'u5', movie_id: 'm3', type: 'liked', rating: 5, occurred_at: at },
       ],
@@ -101,13 +109,32 @@ function eventsSuite(makeBackends: () => Promise<Backends>) {
       [1, 'rating'],
       [2, 'movie_id'],
       [3, 'user_id'],
-      [4, 'type'],
-      [5, 'occurred_at'],
-      [6, 'colour'],
-      [7, 'occurred_at'],
-      [8, 'rating'],
+      [4, 'occurred_at'],
+      [5, 'rating'],
     ]);
     expect(body.errors[1].message).toMatch(/not in the catalogue/);
+    // Events of the wrong shape (the OpenAPI item schema) refuse the batch, each one listed; nothing is taken.
+    const malformed = await post('/events', {
+      events: [
+        { event_id: 'v-10', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: at },
+        { event_id: 'v-5', user_id: 'u5', movie_id: 'm2', type: 'shared', occurred_at: at },
+        { event_id: 'v-6', user_id: 'u5', movie_id: 'm2', type: 'watched', occurred_at: 'yesterday' },
+        { event_id: 'v-7', user_id: 'u5', movie_id: 'm2', type: 'bookmarked', occurred_at: at, colour: 'red' },
+        { event_id: 'v-11', user_id: 'u5', movie_id: 'm2', type: 'rated', rating: '8', occurred_at: at },
+        { event_id: 'v-12', user_id: 'u5', type: 'watched', occurred_at: at },
+      ],
+    });
+    expect(malformed.status).toBe(400);
+    const refused = await json(malformed);
+    expect(refused.error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/5 event\(s\) do not match the event schema, nothing was taken; first: events\[1\]\.type/) });
+    expect(refused.errors.map((e: { index: number; field: string }) => [e.index, e.field])).toEqual([
+      [1, 'type'],
+      [2, 'occurred_at'],
+      [3, 'colour'],
+      [4, 'rating'],
+      [5, 'movie_id'],
+    ]);
+    expect((await backends.store.userInteractionWeights('u5')).has('m2')).toBe(false);
     const none = await post('/events', { events: [{ event_id: 'w-1', user_id: 'u5', movie_id: 'm1', type: 'rated', occurred_at: at }] });
     expect(none.status).toBe(400);
     expect(await json(none)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/no event was accepted.*rating/) }, errors: [{ index: 0, field: 'rating' }] });
