@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Consumer, Producer } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
 import { RedisCache } from '../../lib/src/cache/redis-cache.js';
@@ -171,6 +173,23 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(await watchedFor(user)).toBe(20);
     await second.stop();
   }, 120_000);
+
+  it('applies an event produced by the README example of another service (docs/produce-event.mjs)', async () => {
+    const settings = settingsFor(serverUrl('KAFKA_BROKERS')!);
+    // The example stamps occurred_at with the wall clock: this member checks it against the wall clock too.
+    metrics = new ConsumerMetrics(new Registry());
+    const consumer = new EventConsumer({ settings, groupId: `g-${randomUUID()}`, applier: applier(), metrics, log, maxBatch: 100, maxWaitMs: 0, sessionTimeoutMs: 6_000 });
+    consumers.push(consumer);
+    await consumer.start();
+    const user = `u-${randomUUID().slice(0, 8)}`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['docs/produce-event.mjs', user, 'm3'], {
+      env: { ...process.env, KAFKA_BROKERS: settings.brokers.join(','), EVENTS_TOPIC: settings.topic },
+    });
+    expect(stdout).toMatch(new RegExp(`^produced [0-9a-f-]{36}: ${user} watched m3`));
+    await untilTrue(async () => (await countFor(user)) === 1, 30_000, 'the example event');
+    expect(Object.fromEntries(await store.userInteractionWeights(user))).toEqual({ m3: 1 });
+    await consumer.stop();
+  }, 90_000);
 
   it('reports healthy only while in its group with batches getting applied: a batch stuck on the store makes it unhealthy', async () => {
     const settings = settingsFor(serverUrl('KAFKA_BROKERS')!);

@@ -13,8 +13,11 @@ const schema = z
     EVENTS_GROUP_ID: z.string().min(1).default('recsys-events'),
     /** Most records applied in one batch (one round of MongoDB writes, then one offset commit). */
     EVENTS_MAX_BATCH: env.positiveInt(500),
-    /** How long a batch waits for more records once it has one, in ms. */
-    EVENTS_MAX_WAIT_MS: env.positiveInt(20),
+    /**
+     * How long a batch waits for more records once it has one, in ms. 0 (default): a batch is what has already arrived
+     * (a fetch answer holds every record the broker had), so a lone event is applied at once instead of after a wait.
+     */
+    EVENTS_MAX_WAIT_MS: z.coerce.number().int().min(0).max(5_000).default(0),
     /** Consumer group session timeout, ms (a member silent this long loses its partitions). */
     EVENTS_SESSION_TIMEOUT_MS: env.positiveInt(10_000),
     /** A batch still not applied and committed after this many seconds (retries included) makes GET /health 503. */
