@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCache } from '../src/cache/memory-cache.js';
-import { currentList, newStamp, stampKey, stampList, stampUsers, STAMP_TTL_SECONDS } from '../src/events/list-stamp.js';
+import { currentList, newStamp, stampKey, stampList, stampTime, stampUsers, STAMP_TTL_SECONDS } from '../src/events/list-stamp.js';
 
 describe('interactions stamps: which cached list is older than the user\'s latest event', () => {
   it('serves a list only under the stamp it was computed under', () => {
@@ -20,8 +20,8 @@ describe('interactions stamps: which cached list is older than the user\'s lates
     const cache = new MemoryCache(() => now);
     await stampUsers(cache, ['u1', 'u2', 'u1']);
     const [a, b] = await cache.getMany([stampKey('u1'), stampKey('u2')]);
-    expect(a).toMatch(/^[A-Za-z0-9_-]{12}$/);
-    expect(b).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(a).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]{12}$/);
+    expect(b).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]{12}$/);
     expect(a).not.toBe(b);
     await stampUsers(cache, ['u1']);
     expect(await cache.get(stampKey('u1'))).not.toBe(a);
@@ -30,6 +30,15 @@ describe('interactions stamps: which cached list is older than the user\'s lates
     now = STAMP_TTL_SECONDS * 1000;
     expect(await cache.get(stampKey('u2'))).toBeNull();
     await stampUsers(cache, []);
-    expect(new Set(Array.from({ length: 1000 }, newStamp)).size).toBe(1000);
+    expect(new Set(Array.from({ length: 1000 }, () => newStamp())).size).toBe(1000);
+  });
+
+  it('carries when the events were applied, so a miss needs no interaction_events read', async () => {
+    const at = new Date('2026-11-30T01:00:00.123Z');
+    expect(stampTime(newStamp(at))).toBe(at.getTime());
+    const cache = new MemoryCache();
+    await stampUsers(cache, ['u1'], at);
+    expect(stampTime((await cache.get(stampKey('u1')))!)).toBe(at.getTime());
+    expect(stampTime('no-time')).toBeNull();
   });
 });

@@ -21,7 +21,7 @@ import type { MovieInfoCache } from './movie-info.js';
 import { explainList, ExplanationCache, type Explanation } from './explain-list.js';
 import type { EventIngest } from './event-ingest.js';
 import { userHistory } from './seen-rule.js';
-import { currentList, stampKey, stampList, stampUsers } from '../../lib/src/events/list-stamp.js';
+import { currentList, stampKey, stampList, stampTime, stampUsers } from '../../lib/src/events/list-stamp.js';
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -293,10 +293,13 @@ export class Recommender {
   ): Promise<MissResult> {
     let source: RecommendationSourceName | undefined;
     let scored: CachedRecommendation[] = [];
+    // The user's latest applied event: the stamp carries its time (no interaction_events read on the event path);
+    // without a stamp (no event for 30 days, or Redis lost it) it is read from the store.
+    const stampedAt = stamp ? stampTime(stamp) : null;
     const [user, history, lastEventAt] = await Promise.all([
       this.deps.store.getUser(userId),
       userHistory(this.deps.store, userId),
-      this.deps.store.lastInteractionEventAt(userId),
+      stampedAt !== null ? new Date(stampedAt) : this.deps.store.lastInteractionEventAt(userId),
     ]);
     const interactions = history.interactions;
     const excluded = history.seen;

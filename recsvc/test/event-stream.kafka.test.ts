@@ -128,7 +128,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(consumed).toEqual({ applied: 2, duplicate: 2, dead_letter: 4 });
     // The user has a stamp now: a list cached before the events (any version) is a miss.
     const stamp = await cache.get(stampKey(user));
-    expect(stamp).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(stamp).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]{12}$/);
     expect(currentList(listBefore, stamp)).toBeNull();
     expect(currentList(stampList(stamp, 'r1;m3,1'), stamp)).toBe('r1;m3,1');
 

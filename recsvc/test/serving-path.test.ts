@@ -162,7 +162,7 @@ describe('cache misses: single flight and a concurrency cap', () => {
     expect((await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`))).source).not.toBe('cache');
     // That request's list is cached under the current stamp and served from the cache.
     for (let i = 0; i < 100 && !(await stack.cache.get(key))?.startsWith('s'); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await stack.cache.get(key)).toMatch(/^s[A-Za-z0-9_-]{12}\|r1;/);
+    expect(await stack.cache.get(key)).toMatch(/^s[0-9a-z]+\.[A-Za-z0-9_-]{12}\|r1;/);
     expect((await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`))).source).toBe('cache');
   });
 

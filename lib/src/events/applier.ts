@@ -35,7 +35,11 @@ export class EventApplier {
       else rejected.push({ event, problem: { field: 'movie_id', message: `movie '${event.movieId}' is not in the catalogue` } });
     }
     const { applied, duplicates } = await this.store.applyInteractionEvents(accepted, now);
-    await stampUsers(this.cache, accepted.map((e) => e.userId));
+    await stampUsers(
+      this.cache,
+      accepted.map((e) => e.userId),
+      now,
+    );
     return { applied, duplicates, rejected };
   }
 }

@@ -28,17 +28,32 @@ export function stampKey(userId: string): string {
   return `${STAMP_KEY_PREFIX}${userId}`;
 }
 
-/** A new stamp: 12 random base64url characters (72 bits). */
-export function newStamp(): string {
-  return randomBytes(9).toString('base64url');
+/**
+ * A new stamp: when the events were applied (ms since the epoch, base 36), a dot, and 12 random base64url characters
+ * (72 bits). Equality is what makes a list stale; the time lets recsvc tell whether the user changed since the model's
+ * data snapshot without reading interaction_events (stampTime).
+ */
+export function newStamp(appliedAt: Date = new Date()): string {
+  return `${appliedAt.getTime().toString(36)}.${randomBytes(9).toString('base64url')}`;
 }
 
-/** Gives each user a new stamp (one pipelined write): their cached lists, of every version, are stale from now on. */
-export async function stampUsers(cache: Cache, userIds: Iterable<string>): Promise<void> {
+/** When the events behind a stamp were applied (ms), or null for a stamp without a time. */
+export function stampTime(stamp: string): number | null {
+  const dot = stamp.indexOf('.');
+  if (dot <= 0) return null;
+  const ms = parseInt(stamp.slice(0, dot), 36);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/**
+ * Gives each user a new stamp (one pipelined write): their cached lists, of every version, are stale from now on.
+ * `appliedAt`: when the store write that caused it was made (the appliedAt of the events).
+ */
+export async function stampUsers(cache: Cache, userIds: Iterable<string>, appliedAt: Date = new Date()): Promise<void> {
   const users = [...new Set(userIds)];
   if (users.length === 0) return;
   await cache.setMany(
-    users.map((userId) => [stampKey(userId), newStamp()] as const),
+    users.map((userId) => [stampKey(userId), newStamp(appliedAt)] as const),
     STAMP_TTL_SECONDS,
   );
 }
