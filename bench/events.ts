@@ -28,6 +28,7 @@ import { ModelRegistry } from '../lib/src/models/registry.js';
 import { DirectoryObjectStore } from '../lib/src/objectstore/directory-object-store.js';
 import { MongoStore } from '../lib/src/store/mongo-store.js';
 import type { MovieDoc } from '../lib/src/store/types.js';
+import { ApiKeyStore } from '../lib/src/api-keys.js';
 import { buildGateway } from '../gateway/src/app.js';
 import { Upstreams } from '../gateway/src/upstreams.js';
 import { loadRecsvcConfig } from '../recsvc/src/config.js';
@@ -118,8 +119,6 @@ async function main() {
   await objects.ensureBucket();
   await publishModel(objects, 'als');
   await publishModel(objects, 'lightfm');
-  const registry = new ModelRegistry(objects);
-  const activeVersions = async () => ({ als: (await registry.activeVersion('als')) ?? undefined, lightfm: (await registry.activeVersion('lightfm')) ?? undefined });
   const settings: KafkaSettings = {
     brokers: parseBrokers(process.env.KAFKA_BROKERS!),
     topic: `bench-events-${unique}`,
@@ -131,11 +130,11 @@ async function main() {
   const consumer = new EventConsumer({
     settings,
     groupId: `bench-${unique}`,
-    applier: new EventApplier(store, cache, activeVersions),
+    applier: new EventApplier(store, cache),
     metrics,
     log,
     maxBatch: 500,
-    maxWaitMs: 20,
+    maxWaitMs: 0,
     sessionTimeoutMs: 10_000,
   });
   await consumer.start();
@@ -165,6 +164,9 @@ async function main() {
 
   // 2. POST /events, direct (recsvc without Kafka) and through Kafka, with the latency of a changed list.
   const stacks: { mode: string; baseUrl: string; close: () => Promise<void> }[] = [];
+  // POST /events needs a key with scope ingest (README "Security"); GET /recommendations a client key when keys exist.
+  const BENCH_KEY = `bench-${randomUUID()}`;
+  const apiKeys = new ApiKeyStore({ inline: `bench:ingest,client:${BENCH_KEY}` });
   for (const mode of ['direct', 'kafka']) {
     const recsvc = await startRecsvc(
       loadRecsvcConfig({
@@ -173,16 +175,16 @@ async function main() {
         ...(mode === 'kafka' ? { KAFKA_BROKERS: process.env.KAFKA_BROKERS, EVENTS_TOPIC: settings.topic, EVENTS_DLQ_TOPIC: settings.dlqTopic } : {}),
       }),
       log,
-      { store, cache, objects },
+      { store, cache, objects, apiKeys },
     );
     const upstreams = new Upstreams(`127.0.0.1:${recsvc.port}`, '127.0.0.1:1', 10_000);
-    const app = await buildGateway({ upstreams, log });
+    const app = await buildGateway({ upstreams, log, apiKeys });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address() as { port: number };
     stacks.push({ mode, baseUrl: `http://127.0.0.1:${address.port}`, close: async () => (await app.close(), upstreams.close(), await recsvc.shutdown(2_000)) });
   }
   const post = (base: string, body: unknown) =>
-    fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` }, body: JSON.stringify(body) });
   const asJson = (e: ValidEvent) => ({ event_id: e.eventId, user_id: e.userId, movie_id: e.movieId, type: 'watched', completed: true, occurred_at: e.occurredAt.toISOString() });
   const direct = stacks.find((s) => s.mode === 'direct')!;
   const M = Math.min(N, 10_000);
@@ -194,19 +196,34 @@ async function main() {
     if (res.status !== 200) throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
   }
   results.restDirectPerSecond = M / ((performance.now() - t2) / 1000);
+  const kafkaStack = stacks.find((s) => s.mode === 'kafka')!;
+  say(`POST /events, Kafka mode: ${M} events in batches of 1,000 (answered once the broker has them), until applied`);
+  const kafkaRestEvents = Array.from({ length: M }, () => watched(userIds[Math.floor(rand() * USERS)], movies[Math.floor(rand() * MOVIES)].movieId));
+  const appliedBefore = await applied();
+  const t3 = performance.now();
+  for (let i = 0; i < M; i += 1000) {
+    const res = await post(kafkaStack.baseUrl, { events: kafkaRestEvents.slice(i, i + 1000).map(asJson) });
+    if (res.status !== 200) throw new Error(`POST /events answered ${res.status}: ${await res.text()}`);
+  }
+  results.restKafkaPerSecond = M / ((performance.now() - t3) / 1000);
+  while ((await applied()) < appliedBefore + M) await sleep(20);
+  results.restKafkaAppliedPerSecond = M / ((performance.now() - t3) / 1000);
 
   for (const stack of stacks) {
     for (const model of ['als', 'lightfm'] as const) {
       say(`event-to-changed-list latency, ${stack.mode}, ${model}: ${SAMPLES} samples`);
       const latencies: number[] = [];
+      const answered: number[] = [];
       for (let s = 0; s < SAMPLES; s++) {
         const user = userIds[(s * 7 + (model === 'als' ? 0 : 1000) + (stack.mode === 'kafka' ? 3 : 0)) % USERS];
-        const list = async () => (await (await fetch(`${stack.baseUrl}/recommendations/${user}?model=${model}&k=10`)).json()) as { items: { movie_id: string }[] };
+        const list = async () =>
+          (await (await fetch(`${stack.baseUrl}/recommendations/${user}?model=${model}&k=10`, { headers: { authorization: `Bearer ${BENCH_KEY}` } })).json()) as { items: { movie_id: string }[] };
         const top = (await list()).items[0].movie_id;
         await list(); // now cached
         const started = performance.now();
         const res = await post(stack.baseUrl, { events: [asJson(watched(user, top))] });
         if (res.status !== 200) throw new Error(`POST /events answered ${res.status}`);
+        answered.push(performance.now() - started);
         for (;;) {
           if (!(await list()).items.some((i) => i.movie_id === top)) break;
           if (performance.now() - started > 10_000) throw new Error('the list did not change within 10 s');
@@ -217,6 +234,9 @@ async function main() {
       latencies.sort((a, b) => a - b);
       results[`latency_${stack.mode}_${model}_p50Ms`] = quantile(latencies, 0.5);
       results[`latency_${stack.mode}_${model}_p99Ms`] = quantile(latencies, 0.99);
+      // Of that, the POST /events round trip (direct: the MongoDB writes and the stamp; Kafka: the catalogue check and the produce).
+      answered.sort((a, b) => a - b);
+      results[`latency_${stack.mode}_${model}_postP50Ms`] = quantile(answered, 0.5);
     }
   }
 
@@ -228,16 +248,20 @@ async function main() {
   await cache.close();
 
   const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  // The mission's target: the list changes within 1 s (p99) of an accepted event.
+  const TARGET_P99_MS = 1000;
   const table = [
-    '| measure | value |',
-    '|---|---|',
-    `| produce to Kafka (batches of 500, acks=all) | ${f(results.kafkaProducePerSecond)} events/s |`,
-    `| Kafka -> MongoDB, one consumer (produce start to last applied) | ${f(results.kafkaToMongoPerSecond)} events/s |`,
-    `| POST /events applied directly (batches of 1,000) | ${f(results.restDirectPerSecond)} events/s |`,
+    '| measure | value | target |',
+    '|---|---|---|',
+    `| produce to Kafka (batches of 500, acks=all) | ${f(results.kafkaProducePerSecond)} events/s | — |`,
+    `| Kafka -> MongoDB, one consumer (produce start to last applied) | ${f(results.kafkaToMongoPerSecond)} events/s | — |`,
+    `| POST /events applied directly (batches of 1,000) | ${f(results.restDirectPerSecond)} events/s | — |`,
+    `| POST /events to Kafka (batches of 1,000): answered / applied by the consumer | ${f(results.restKafkaPerSecond)} / ${f(results.restKafkaAppliedPerSecond)} events/s | — |`,
     ...['direct', 'kafka'].flatMap((mode) =>
-      (['als', 'lightfm'] as const).map(
-        (model) => `| event -> changed list, ${mode}, ${model}: p50 / p99 | ${f(results[`latency_${mode}_${model}_p50Ms`], 1)} / ${f(results[`latency_${mode}_${model}_p99Ms`], 1)} ms |`,
-      ),
+      (['als', 'lightfm'] as const).map((model) => {
+        const p99 = results[`latency_${mode}_${model}_p99Ms`];
+        return `| event -> changed list, ${mode}, ${model}: p50 / p99 (${SAMPLES} samples; POST answered at p50 ${f(results[`latency_${mode}_${model}_postP50Ms`], 1)} ms) | ${f(results[`latency_${mode}_${model}_p50Ms`], 1)} / ${f(p99, 1)} ms | p99 <= ${f(TARGET_P99_MS)} ms: ${p99 <= TARGET_P99_MS ? 'met' : 'NOT met'} |`;
+      }),
     ),
   ].join('\n');
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg() };

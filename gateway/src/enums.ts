@@ -1,6 +1,6 @@
 import { Type, type TUnsafe } from 'typebox';
 import { JOB_NAMES } from '../../lib/src/domain.js';
-import { ContributionKind, ExplanationKind, GenresTopFallback, JobState, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
+import { ContributionKind, ExplanationKind, GenresTopFallback, InteractionType, JobState, ModelType, RecommendationSource, TimeBucket, TrainingRunState } from '../../lib/src/proto.js';
 import { protoEnumNames } from '../../lib/src/proto-mapping.js';
 
 /**
@@ -21,6 +21,7 @@ export const REST_ENUMS = {
   explanationKind: protoEnumNames(ExplanationKind, 'EXPLANATION_KIND_'),
   contributionKind: protoEnumNames(ContributionKind, 'CONTRIBUTION_KIND_'),
   bucket: protoEnumNames(TimeBucket, 'TIME_BUCKET_'),
+  interactionType: protoEnumNames(InteractionType, 'INTERACTION_TYPE_'),
   fallback: protoEnumNames(GenresTopFallback, 'GENRES_TOP_FALLBACK_'),
   trainingRunState: [...protoEnumNames(TrainingRunState, 'TRAINING_RUN_STATE_'), 'unspecified'],
   jobState: [...protoEnumNames(JobState, 'JOB_STATE_'), 'unspecified'],

@@ -51,6 +51,7 @@ describe('REST enums: derived from the protos, complete in OpenAPI, named in eve
     expect(REST_ENUMS.explanationKind).toEqual(['similar_to_history', 'features', 'top_list']);
     expect(REST_ENUMS.contributionKind).toEqual(['movie', 'genre', 'item_identity', 'user_bias']);
     expect(REST_ENUMS.bucket).toEqual(['hour', 'day']);
+    expect(REST_ENUMS.interactionType).toEqual(['watched', 'rated', 'bookmarked', 'bookmark_removed', 'liked', 'disliked']);
     expect(REST_ENUMS.fallback).toEqual(['global']);
     expect(REST_ENUMS.trainingRunState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);
     expect(REST_ENUMS.jobState).toEqual(['queued', 'active', 'completed', 'failed', 'unspecified']);
@@ -77,6 +78,7 @@ describe('REST enums: derived from the protos, complete in OpenAPI, named in eve
       ['GET', '/recommendations/u1?model=svd', undefined, /querystring\.model must be one of: als, lightfm/],
       ['GET', '/models?model=svd', undefined, /querystring\.model must be one of: als, lightfm/],
       ['POST', '/models/svd/activate', { version: 'v' }, /params\.model_type must be one of: als, lightfm/],
+      ['POST', '/models/als/activate', { version: 'nope' }, /invalid model version 'nope': .* e\.g\. 20261124T000000123Z-a1b2c3 \(GET \/models lists the versions\)/],
       ['POST', '/training/runs', { models: ['svd'] }, /body\.models\.0 must be one of: als, lightfm/],
       ['GET', '/experiments/report?bucket=week', undefined, /querystring\.bucket must be one of: hour, day/],
       ['GET', '/experiments/report?colour=red', undefined, /additional properties: 'colour'/],

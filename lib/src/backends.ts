@@ -47,6 +47,7 @@ export async function createCache(env: StorageEnv, log: Logger): Promise<Cache> 
     commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     breakerFailures: env.REDIS_BREAKER_FAILURES,
     breakerCoolDownMs: env.REDIS_BREAKER_COOLDOWN_MS,
+    keyPrefix: env.REDIS_KEY_PREFIX,
   });
   log.info('cache: Redis');
   return cache;

@@ -88,6 +88,8 @@ export const storageEnvShape = {
   REDIS_BREAKER_FAILURES: env.positiveInt(5),
   /** How long the Redis breaker stays open before one trial command checks whether Redis is back. */
   REDIS_BREAKER_COOLDOWN_MS: env.positiveInt(1_000),
+  /** Prefix of every cache key (several deployments, or test suites, sharing one Redis); empty by default. */
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{0,100}$/, "must be up to 100 characters of letters, digits, ':', '.', '_' or '-'").default(''),
   S3_ENDPOINT: z.string().url().optional(),
   S3_ACCESS_KEY: z.string().optional(),
   S3_SECRET_KEY: z.string().optional(),
@@ -104,6 +106,7 @@ export interface StorageEnv {
   REDIS_COMMAND_TIMEOUT_MS?: number;
   REDIS_BREAKER_FAILURES?: number;
   REDIS_BREAKER_COOLDOWN_MS?: number;
+  REDIS_KEY_PREFIX?: string;
   S3_ENDPOINT?: string;
   S3_ACCESS_KEY?: string;
   S3_SECRET_KEY?: string;

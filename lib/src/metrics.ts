@@ -24,8 +24,20 @@ export function grpcCallObserver(registry: Registry): CallObserver {
 }
 
 /** Serves GET /metrics for a gRPC service on its own HTTP port. */
-export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<Server & { port: number }> {
+export async function startMetricsServer(
+  registry: Registry,
+  host: string,
+  port: number,
+  /** Also serves GET /health: 200 with this JSON when `healthy`, else 503 (container healthchecks). */
+  health?: () => { healthy: boolean },
+): Promise<Server & { port: number }> {
   const server = createServer((req, res) => {
+    if (health && req.method === 'GET' && req.url === '/health') {
+      const state = health();
+      res.writeHead(state.healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(state));
+      return;
+    }
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         (body) => {
@@ -39,7 +51,7 @@ export async function startMetricsServer(registry: Registry, host: string, port:
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'only GET /metrics is served here' } }));
+    res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `only GET /metrics${health ? ' and GET /health are' : ' is'} served here` } }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

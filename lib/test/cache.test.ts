@@ -33,6 +33,13 @@ function cacheContract(makeCache: () => Promise<Cache>): void {
     expect(await cache.get(`${prefix}short`)).toBeNull();
   });
 
+  it('reads many keys in one call, null for the missing ones, in order', async () => {
+    await cache.set(`${prefix}m1`, 'one', 60);
+    await cache.set(`${prefix}m3`, 'three', 60);
+    expect(await cache.getMany([`${prefix}m1`, `${prefix}m2`, `${prefix}m3`])).toEqual(['one', null, 'three']);
+    expect(await cache.getMany([])).toEqual([]);
+  });
+
   it('writes many keys in one call', async () => {
     const entries = Array.from({ length: 250 }, (_, i) => [`${prefix}many:${i}`, `v${i}`] as const);
     await cache.setMany(entries, 60);

@@ -11,6 +11,8 @@ import { startRecsvc } from '../../recsvc/src/server.js';
 import { loadTrainerConfig } from '../../trainer/src/config.js';
 import { startTrainerApi } from '../../trainer/src/server.js';
 import { startWorkerProcess } from '../../trainer/src/worker-process.js';
+import { loadConsumerConfig } from '../../recsvc/src/consumer/config.js';
+import { createMetricsRegistry, startMetricsServer } from '../src/metrics.js';
 
 // 127.0.0.2 is a loopback address distinct from 127.0.0.1: a listener bound to it is not reachable on 127.0.0.1,
 // which shows that METRICS_HOST (and not the gRPC host or a hard-coded one) is what the listener binds.
@@ -52,6 +54,22 @@ describe('every service binds its /metrics listener to METRICS_HOST', () => {
     closers.push(() => worker.close());
     expect(await reachable(METRICS_HOST, worker.metricsPort)).toBe(true);
     expect(await reachable('127.0.0.1', worker.metricsPort)).toBe(false);
+  });
+
+  it('the events consumer (METRICS_HOST, and GET /health answering 200 or 503 from its health)', async () => {
+    const config = loadConsumerConfig({ KAFKA_BROKERS: '127.0.0.1:9092', METRICS_HOST });
+    expect(config.METRICS_HOST).toBe(METRICS_HOST);
+    expect(loadConsumerConfig({ KAFKA_BROKERS: '127.0.0.1:9092' }).METRICS_HOST).toBe('127.0.0.1');
+    let state: { healthy: boolean; reason?: string } = { healthy: false, reason: 'not in the consumer group' };
+    const server = await startMetricsServer(createMetricsRegistry('events-consumer'), config.METRICS_HOST, 0, () => state);
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    expect(await reachable(METRICS_HOST, server.port)).toBe(true);
+    expect(await reachable('127.0.0.1', server.port)).toBe(false);
+    const health = await fetch(`http://${METRICS_HOST}:${server.port}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual(state);
+    state = { healthy: true };
+    expect((await fetch(`http://${METRICS_HOST}:${server.port}/health`)).status).toBe(200);
   });
 
   it('defaults to 127.0.0.1 and refuses a value that is not an address, in every service config', () => {

@@ -1,10 +1,9 @@
-import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
+import { createCache, createStore } from '../../lib/src/backends.js';
 import { EventApplier } from '../../lib/src/events/applier.js';
 import { parseBrokers } from '../../lib/src/events/kafka.js';
 import { onShutdownSignal } from '../../lib/src/grpc/server.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, startMetricsServer } from '../../lib/src/metrics.js';
-import { ModelRegistry } from '../../lib/src/models/registry.js';
 import { loadConsumerConfig } from './consumer/config.js';
 import { EventConsumer } from './consumer/event-consumer.js';
 import { ConsumerMetrics } from './consumer/metrics.js';
@@ -12,12 +11,8 @@ import { ConsumerMetrics } from './consumer/metrics.js';
 /** The event consumer deployable: one consumer group member (run as many as the topic has partitions). */
 const config = loadConsumerConfig();
 const log = createLogger('events-consumer', config.LOG_LEVEL);
-const [store, cache, objects] = await Promise.all([createStore(config, log), createCache(config, log), createObjectStore(config, log)]);
-const registry = new ModelRegistry(objects);
-const applier = new EventApplier(store, cache, async () => {
-  const [als, lightfm] = await Promise.all([registry.activeVersion('als'), registry.activeVersion('lightfm')]);
-  return { als: als ?? undefined, lightfm: lightfm ?? undefined };
-});
+const [store, cache] = await Promise.all([createStore(config, log), createCache(config, log)]);
+const applier = new EventApplier(store, cache);
 const metricsRegistry = createMetricsRegistry('events-consumer');
 const consumer = new EventConsumer({
   settings: {
@@ -34,8 +29,10 @@ const consumer = new EventConsumer({
   maxBatch: config.EVENTS_MAX_BATCH,
   maxWaitMs: config.EVENTS_MAX_WAIT_MS,
   sessionTimeoutMs: config.EVENTS_SESSION_TIMEOUT_MS,
+  stallAfterMs: config.EVENTS_STALL_SECONDS * 1000,
 });
-const metricsServer = await startMetricsServer(metricsRegistry, config.CONSUMER_HOST, config.CONSUMER_METRICS_PORT);
+// GET /health: 200 while the member is in its group and its batches get applied, else 503 (the compose healthcheck).
+const metricsServer = await startMetricsServer(metricsRegistry, config.METRICS_HOST, config.CONSUMER_METRICS_PORT, () => consumer.health());
 await consumer.start();
 log.info({ metricsPort: metricsServer.port }, 'events consumer ready');
 onShutdownSignal(log, async () => {

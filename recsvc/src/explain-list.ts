@@ -20,7 +20,7 @@ export interface ExplainDeps {
  * so a cache hit needs neither the user's interactions from MongoDB nor the ALS solve again. An entry is keyed by the
  * list's cache key (user, model type, model version) and holds the served items' ids and scores: it answers only a
  * request that serves exactly those items with exactly those scores. A list recomputed after the user's interactions
- * changed (events and dislikes drop the cached list) has other scores, so its explanations are computed afresh; a
+ * changed (events and feedback make the cached list stale: lib/src/events/list-stamp.ts) has other scores, so its explanations are computed afresh; a
  * title edited in the catalogue shows up in the explanations within `ttlMs`. Explanations that could not be computed
  * (MongoDB down) are never kept. Each replica keeps its own (a miss costs one interactions read, nothing else).
  */

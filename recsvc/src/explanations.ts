@@ -235,8 +235,10 @@ export async function explainModelList(req: ExplainRequest): Promise<Explanation
   }
   return items.map((movie, i) => {
     const t = targets[i];
-    if (t === undefined || !user) return { kind: 'features', text: '', contributions: [], genres: [] };
-    const parts = featureContributions({ factors: model.dim, user, ...model.featureState(t, movie.genres) });
+    // A movie created after training is scored through its genres alone (ServingModel.coldItems): so explained.
+    const cold = t === undefined ? model.coldFeatureState(movie.genres) : undefined;
+    if ((t === undefined && !cold) || !user) return { kind: 'features', text: '', contributions: [], genres: [] };
+    const parts = featureContributions({ factors: model.dim, user, ...(cold ?? model.featureState(t!, movie.genres)) }).filter((p) => !(cold && p.identity));
     const contributions: Contribution[] = parts
       .map((p): Contribution =>
         p.genre !== undefined
@@ -249,6 +251,13 @@ export async function explainModelList(req: ExplainRequest): Promise<Explanation
       .slice(0, MAX_CONTRIBUTIONS);
     const positive = contributions.filter((c) => c.value > 0 && c.kind !== 'user_bias');
     const genres = positive.filter((c) => c.kind === 'genre').map((c) => c.label);
+    if (cold) {
+      const known = parts.filter((p) => p.genre !== undefined).map((p) => p.genre!);
+      const text = genres.length
+        ? `New in the catalogue: its genre${genres.length > 1 ? 's' : ''} ${listText(genres)} match${genres.length > 1 ? '' : 'es'} your taste`
+        : `New in the catalogue: ranked by its genre${known.length > 1 ? 's' : ''} ${listText(known)} for your overall taste`;
+      return { kind: 'features', text, contributions, genres: [] };
+    }
     const text = positive.length === 0
       ? 'Ranked high for your overall taste'
       : positive[0].kind === 'genre'

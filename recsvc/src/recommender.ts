@@ -21,6 +21,7 @@ import type { MovieInfoCache } from './movie-info.js';
 import { explainList, ExplanationCache, type Explanation } from './explain-list.js';
 import type { EventIngest } from './event-ingest.js';
 import { userHistory } from './seen-rule.js';
+import { currentList, stampKey, stampList, stampTime, stampUsers } from '../../lib/src/events/list-stamp.js';
 
 export const DEFAULT_K = 10;
 export const MAX_K = 100;
@@ -185,8 +186,13 @@ export class Recommender {
     let interactions: Map<string, number> | undefined;
     let favoriteGenres: readonly string[] = [];
     const cacheKey = model ? recommendationKey(userId, modelType, model.version) : undefined;
+    // The user's interactions stamp (lib/src/events/list-stamp.ts), read with the list in one MGET: a list cached
+    // before the user's latest event is a miss; undefined when the cache could not be read (nothing is cached then).
+    let stamp: string | null | undefined;
     if (cacheKey) {
-      const cached = await this.cacheGet(cacheKey);
+      const read = await this.cacheGetMany([cacheKey, stampKey(userId)]);
+      stamp = read ? read[1] : undefined;
+      const cached = read ? currentList(read[0], read[1]) : null;
       // Only the served items are decoded: k, plus as many as hidden movies could remove. Hidden movies leave
       // cached lists at once (movie-info.ts); a list left shorter than k is a miss.
       const list = cached === null ? null : this.deps.movies.visible(decodeRecommendations(cached, k + this.deps.movies.hiddenCount));
@@ -197,7 +203,7 @@ export class Recommender {
       }
     }
     if (!source) {
-      const miss = await this.computeMiss(userId, modelType, model, cacheKey, k);
+      const miss = await this.computeMiss(userId, modelType, model, cacheKey, stamp, k);
       ({ source, scored, interactions, favoriteGenres } = miss);
     }
 
@@ -231,8 +237,16 @@ export class Recommender {
    * wait for a slot, and past that the request is refused with UNAVAILABLE (the gateway answers 503 with
    * Retry-After), so a burst of misses cannot pile up unbounded work and memory.
    */
-  private computeMiss(userId: string, modelType: ModelTypeName, model: ServingModel | undefined, cacheKey: string | undefined, k: number): Promise<MissResult> {
-    const flightKey = `${userId}\u0000${modelType}\u0000${model?.version ?? ''}\u0000${k}`;
+  private computeMiss(
+    userId: string,
+    modelType: ModelTypeName,
+    model: ServingModel | undefined,
+    cacheKey: string | undefined,
+    stamp: string | null | undefined,
+    k: number,
+  ): Promise<MissResult> {
+    // The stamp is part of the flight: a request that read a newer stamp never joins a computation from older history.
+    const flightKey = `${userId}\u0000${modelType}\u0000${model?.version ?? ''}\u0000${k}\u0000${stamp ?? ''}`;
     const running = this.misses.get(flightKey);
     if (running) return running;
     if (this.missesRunning >= this.missConcurrency && this.missesWaiting.length >= this.missQueue) {
@@ -246,7 +260,7 @@ export class Recommender {
     const flight = detachedFromCall(async () => {
       await this.acquireMissSlot();
       try {
-        return await this.scoreMiss(userId, model, cacheKey, k);
+        return await this.scoreMiss(userId, model, cacheKey, stamp, k);
       } finally {
         this.releaseMissSlot();
       }
@@ -270,20 +284,30 @@ export class Recommender {
     else this.missesRunning--;
   }
 
-  private async scoreMiss(userId: string, model: ServingModel | undefined, cacheKey: string | undefined, k: number): Promise<MissResult> {
+  private async scoreMiss(
+    userId: string,
+    model: ServingModel | undefined,
+    cacheKey: string | undefined,
+    stamp: string | null | undefined,
+    k: number,
+  ): Promise<MissResult> {
     let source: RecommendationSourceName | undefined;
     let scored: CachedRecommendation[] = [];
+    // The user's latest applied event: the stamp carries its time (no interaction_events read on the event path);
+    // without a stamp (no event for 30 days, or Redis lost it) it is read from the store.
+    const stampedAt = stamp ? stampTime(stamp) : null;
     const [user, history, lastEventAt] = await Promise.all([
       this.deps.store.getUser(userId),
       userHistory(this.deps.store, userId),
-      this.deps.store.lastInteractionEventAt(userId),
+      stampedAt !== null ? new Date(stampedAt) : this.deps.store.lastInteractionEventAt(userId),
     ]);
     const interactions = history.interactions;
     const excluded = history.seen;
     const favoriteGenres = user?.favoriteGenres ?? [];
     if (model) {
       // A user whose interactions changed through events is recomputed from their current interactions
-      // (ServingModel.refreshUser); events drop the user's cached lists, so such lists can be cached too.
+      // (ServingModel.refreshUser); the list is cached under the stamp read before the history, so the next event
+      // (which replaces the stamp) makes it a miss, and an event that landed meanwhile already has.
       const changed = lastEventAt !== null && lastEventAt.getTime() >= model.dataSnapshotAt;
       let representation = changed ? null : model.userRepresentation(userId);
       source = representation ? 'model' : undefined;
@@ -293,7 +317,7 @@ export class Recommender {
       }
       if (representation) {
         const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
-        if ((source === 'model' || changed) && cacheKey) void this.cacheUnlessChanged(userId, lastEventAt, cacheKey, encodeRecommendations(full));
+        if ((source === 'model' || changed) && cacheKey && stamp !== undefined) void this.cacheSet(cacheKey, stampList(stamp, encodeRecommendations(full)));
         scored = full.slice(0, k);
       }
     }
@@ -338,13 +362,12 @@ export class Recommender {
     });
     this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
     await this.deps.events?.recordFeedback(session.userId, sessionId, movieId, liked);
-    if (!liked) {
-      // The disliked movie must disappear from the user's next list at once: drop the cached lists.
-      const keys = MODEL_TYPES.flatMap((type) => {
-        const version = this.deps.models.current(type)?.version;
-        return version ? [recommendationKey(session.userId, type, version)] : [];
-      });
-      await this.cacheDel(keys);
+    // The movie leaves the user's next list at once (a like or a dislike makes it seen), also in Kafka mode before the
+    // consumer applies the event: a new stamp makes every cached list of the user, of any version, a miss.
+    try {
+      await stampUsers(this.deps.cache, [session.userId]);
+    } catch (err) {
+      this.cacheFailed('stamp', err);
     }
     return { sessionId, movieId, liked, created };
   }
@@ -360,6 +383,16 @@ export class Recommender {
     return stored ? { session: stored, stored: true } : null;
   }
 
+  /** The values of these keys, or undefined when the cache cannot be read (the request goes on without it). */
+  private async cacheGetMany(keys: string[]): Promise<(string | null)[] | undefined> {
+    try {
+      return await this.deps.cache.getMany(keys);
+    } catch (err) {
+      this.cacheFailed('get', err);
+      return undefined;
+    }
+  }
+
   private async cacheGet(key: string): Promise<string | null> {
     try {
       return await this.deps.cache.get(key);
@@ -369,36 +402,11 @@ export class Recommender {
     }
   }
 
-  /**
-   * Caches a list computed from the user's history as read at `readAt` (their latest interaction event then), unless
-   * an event landed since: that event dropped the user's cached lists, and this list predates it. Runs after the
-   * answer; a store error skips the write (the next request computes again).
-   */
-  private async cacheUnlessChanged(userId: string, readAt: Date | null, key: string, value: string): Promise<void> {
-    try {
-      const latest = await this.deps.store.lastInteractionEventAt(userId);
-      if ((latest?.getTime() ?? null) !== (readAt?.getTime() ?? null)) return;
-    } catch {
-      return;
-    }
-    await this.cacheSet(key, value);
-  }
-
   private async cacheSet(key: string, value: string, ttlSeconds = this.deps.cacheTtlSeconds): Promise<void> {
     try {
       await this.deps.cache.set(key, value, ttlSeconds);
     } catch (err) {
       this.cacheFailed('set', err);
-    }
-  }
-
-  private async cacheDel(keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    try {
-      await this.deps.cache.del(keys);
-    } catch (err) {
-      // A stale list could be served until its TTL: say so loudly.
-      this.cacheFailed('del', err);
     }
   }
 

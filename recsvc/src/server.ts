@@ -107,10 +107,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
   const events = new EventIngest(
     producer
       ? { mode: 'kafka', producer }
-      : {
-          mode: 'direct',
-          applier: new EventApplier(store, cache, async () => ({ als: models.current('als')?.version, lightfm: models.current('lightfm')?.version })),
-        },
+      : { mode: 'direct', applier: new EventApplier(store, cache) },
     store,
     {
       onIngested: (mode, accepted, duplicates, refused) => {

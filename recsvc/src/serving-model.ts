@@ -198,6 +198,23 @@ export class ServingModel {
   }
 
   /**
+   * The same for a movie the model has not seen (item cold start, coldItems): its representation is the sum of its
+   * genres' item embeddings and biases, so it has no identity part. Undefined when none of its genres is known to the
+   * model (or the model has no genre features).
+   */
+  coldFeatureState(genres: readonly string[]) {
+    const { genres: features } = this.featureState(0, genres);
+    if (features.length === 0) return undefined;
+    const itemVector = new Float32Array(this.dim);
+    let itemBias = 0;
+    for (const g of features) {
+      for (let j = 0; j < this.dim; j++) itemVector[j] += g.vector[j];
+      itemBias += g.bias;
+    }
+    return { itemVector, itemBias, genres: features };
+  }
+
+  /**
    * The representation of a user from their CURRENT interactions (called after interaction events changed them),
    * with every item parameter fixed. ALS: the exact least-squares solve of implicit's recalculate_user (the same
    * solve the trained vector came from, now on today's interactions). LightFM-style: WARP updates of the user's

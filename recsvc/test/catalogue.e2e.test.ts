@@ -193,7 +193,7 @@ function catalogueSuite(makeBackends: () => Promise<ServingBackends>) {
     // u1 (a comedy fan the model knows) and u4 (new, favourite genre Comedy: fold-in) get it from the hybrid model.
     await eventually('/recommendations/u1?model=lightfm&k=100', (b) => ids(b).includes('n1'));
     // Lists cached before the movie existed keep their items until they are replaced: the miss above replaces u1's
-    // cached list right after answering (Recommender.cacheUnlessChanged), so the short list follows shortly after.
+    // cached list right after answering, so the short list follows shortly after.
     await eventually('/recommendations/u1?model=lightfm&k=3', (b) => ids(b).includes('n1'));
     const known = await list('/recommendations/u1?model=lightfm&k=3');
     const n1 = known.items.find((i: { movie_id: string }) => i.movie_id === 'n1');
@@ -202,6 +202,10 @@ function catalogueSuite(makeBackends: () => Promise<ServingBackends>) {
     expect(Number.isFinite(n1.score)).toBe(true);
     expect(n1.score).toBeCloseTo(1, 5);
     expect(ids(known)[0]).toBe('n1');
+    // Explained by its genres, the only features it has (no identity part); Musical is unknown to the model.
+    expect(n1.explanation).toMatchObject({ kind: 'features', text: 'New in the catalogue: its genre Comedy matches your taste' });
+    expect(n1.explanation.contributions[0]).toMatchObject({ kind: 'genre', id: 'Comedy', value: expect.closeTo(1, 5) });
+    expect(n1.explanation.contributions.map((c: { kind: string }) => c.kind)).not.toContain('item_identity');
     const foldIn = await list('/recommendations/u4?model=lightfm&k=3');
     expect(foldIn.source).toBe('fold_in');
     expect(ids(foldIn)).toContain('n1');

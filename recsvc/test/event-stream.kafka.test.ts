@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Consumer, Producer } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
 import { RedisCache } from '../../lib/src/cache/redis-cache.js';
@@ -8,7 +10,7 @@ import { encodeEvent, type ValidEvent } from '../../lib/src/events/interaction-e
 import { EventProducer, type KafkaSettings } from '../../lib/src/events/kafka.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { InteractionEvent, InteractionType } from '../../lib/src/proto.js';
-import { recommendationKey } from '../../lib/src/recommendation-cache.js';
+import { currentList, stampKey, stampList } from '../../lib/src/events/list-stamp.js';
 import { MongoStore } from '../../lib/src/store/mongo-store.js';
 import type { Store } from '../../lib/src/store/types.js';
 import { EventConsumer } from '../src/consumer/event-consumer.js';
@@ -80,7 +82,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     consumers.push(consumer);
     return consumer;
   }
-  const applier = () => new EventApplier(store, cache, async () => ({ als: 'v-test' }));
+  const applier = () => new EventApplier(store, cache);
   const producerFor = (settings: KafkaSettings) => {
     const p = new EventProducer(settings);
     producers.push(p);
@@ -102,7 +104,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     const consumer = startConsumer(settings, `g-${randomUUID()}`, applier());
     await consumer.start();
     const user = `u-${randomUUID().slice(0, 8)}`;
-    await cache.set(recommendationKey(user, 'als', 'v-test'), '[]', 3600);
+    const listBefore = stampList(null, 'r1;m1,1'); // a list the refresh job cached before any event
     const producer = producerFor(settings);
     const first = watched('e-1', user);
     await producer.send([first, { ...first }]); // the same event twice: a producer retry or a redelivery
@@ -124,7 +126,11 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(Object.fromEntries(await store.userInteractionWeights(user))).toEqual({ m1: 1, m2: expect.closeTo(0.8, 9) });
     const consumed = Object.fromEntries((await metrics.consumed.get()).values.map((v) => [v.labels.result, v.value]));
     expect(consumed).toEqual({ applied: 2, duplicate: 2, dead_letter: 4 });
-    expect(await cache.get(recommendationKey(user, 'als', 'v-test'))).toBeNull(); // the user's cached list is gone
+    // The user has a stamp now: a list cached before the events (any version) is a miss.
+    const stamp = await cache.get(stampKey(user));
+    expect(stamp).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]{12}$/);
+    expect(currentList(listBefore, stamp)).toBeNull();
+    expect(currentList(stampList(stamp, 'r1;m3,1'), stamp)).toBe('r1;m3,1');
 
     const dead = await readAll(settings, settings.dlqTopic, 4);
     // (the record with the wrong key may land on another partition: compare without order)
@@ -167,6 +173,73 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(await watchedFor(user)).toBe(20);
     await second.stop();
   }, 120_000);
+
+  it('applies an event produced by the README example of another service (docs/produce-event.mjs)', async () => {
+    const settings = settingsFor(serverUrl('KAFKA_BROKERS')!);
+    // The example stamps occurred_at with the wall clock: this member checks it against the wall clock too.
+    metrics = new ConsumerMetrics(new Registry());
+    const consumer = new EventConsumer({ settings, groupId: `g-${randomUUID()}`, applier: applier(), metrics, log, maxBatch: 100, maxWaitMs: 0, sessionTimeoutMs: 6_000 });
+    consumers.push(consumer);
+    await consumer.start();
+    const user = `u-${randomUUID().slice(0, 8)}`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['docs/produce-event.mjs', user, 'm3'], {
+      env: { ...process.env, KAFKA_BROKERS: settings.brokers.join(','), EVENTS_TOPIC: settings.topic },
+    });
+    expect(stdout).toMatch(new RegExp(`^produced [0-9a-f-]{36}: ${user} watched m3`));
+    await untilTrue(async () => (await countFor(user)) === 1, 30_000, 'the example event');
+    expect(Object.fromEntries(await store.userInteractionWeights(user))).toEqual({ m3: 1 });
+    await consumer.stop();
+  }, 90_000);
+
+  it('reports healthy only while in its group with batches getting applied: a batch stuck on the store makes it unhealthy', async () => {
+    const settings = settingsFor(serverUrl('KAFKA_BROKERS')!);
+    const user = `u-${randomUUID().slice(0, 8)}`;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached!: () => void;
+    const stuck = new Promise<void>((resolve) => (reached = resolve));
+    const real = applier();
+    const hanging = Object.assign(Object.create(real) as EventApplier, {
+      async apply(events: readonly ValidEvent[], now?: Date) {
+        reached();
+        await gate; // as a MongoDB that does not answer
+        return real.apply(events, now);
+      },
+    });
+    let skewMs = 0; // the health clock runs ahead of the wall clock by this much
+    metrics = new ConsumerMetrics(new Registry());
+    const consumer = new EventConsumer({
+      settings,
+      groupId: `g-${randomUUID()}`,
+      applier: hanging,
+      metrics,
+      log,
+      maxBatch: 100,
+      maxWaitMs: 20,
+      sessionTimeoutMs: 6_000,
+      clock: () => at,
+      stallAfterMs: 2_000,
+      now: () => Date.now() + skewMs,
+    });
+    consumers.push(consumer);
+    onTestFinished(() => open()); // a failed expectation must not leave the member hanging for afterAll
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: 'stopped' });
+    await consumer.start();
+    await untilTrue(async () => consumer.health().healthy, 30_000, 'the member to join its group');
+    expect(consumer.health()).toMatchObject({ healthy: true, memberId: expect.any(String), partitions: 2, batchAgeMs: null });
+    await producerFor(settings).send([watched('h-1', user)]);
+    await stuck;
+    expect(consumer.health()).toMatchObject({ healthy: true, batchAgeMs: expect.any(Number) });
+    skewMs = 3_000; // past stallAfterMs, within the session timeout (heartbeats keep coming)
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: expect.stringMatching(/a batch has been applying for [34] s/) });
+    skewMs = 0;
+    open();
+    await untilTrue(async () => (await countFor(user)) === 1, 30_000, 'the event');
+    await untilTrue(async () => consumer.health().batchAgeMs === null, 30_000, 'the commit');
+    expect(consumer.health().healthy).toBe(true);
+    await consumer.stop();
+    expect(consumer.health()).toMatchObject({ healthy: false, reason: 'stopped' });
+  }, 90_000);
 });
 
 describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction events across a broker outage (a broker of the test own)', () => {
@@ -195,7 +268,7 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     const consumer = new EventConsumer({
       settings,
       groupId: `g-${randomUUID()}`,
-      applier: new EventApplier(store, cache, async () => ({})),
+      applier: new EventApplier(store, cache),
       metrics,
       log,
       maxBatch: 100,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHED_LIST_LENGTH, decodeRecommendations, encodeRecommendations, recommendationKey } from '../../lib/src/recommendation-cache.js';
+import { stampUsers } from '../../lib/src/events/list-stamp.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import type { RecommendationLogDoc } from '../../lib/src/store/types.js';
 import { MOVIES, publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
@@ -133,25 +134,36 @@ describe('cache misses: single flight and a concurrency cap', () => {
     }
   });
 
-  it('does not cache a list computed before an event that landed while it was computed', async () => {
-    const original = store.lastInteractionEventAt.bind(store);
-    let calls = 0;
-    // The first read (before scoring) sees no event; the re-check before the cache write sees one.
-    store.lastInteractionEventAt = async (userId: string) => (++calls === 1 ? null : new Date());
+  it('does not serve a list computed before an event that landed while it was computed', async () => {
+    const original = store.getUser.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reads = 0;
+    store.getUser = async (userId: string) => {
+      reads++;
+      await gate;
+      return original(userId);
+    };
+    let stale: Promise<Response>;
     try {
-      const stale = await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`));
-      expect(stale.source).toBe('model');
-      await until(() => calls === 2);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(await stack.cache.get(recommendationKey('u2', 'lightfm', stale.model_version))).toBeNull();
+      // The miss read the user's stamp (none) with the list; an event lands before its history read.
+      stale = fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`);
+      await until(() => reads === 1);
+      await stampUsers(stack.cache, ['u2']);
+      open();
+      expect((await json(await stale)).source).toBe('model');
     } finally {
-      store.lastInteractionEventAt = original;
+      store.getUser = original;
     }
-    // Without an event in between, the list is cached.
-    const fresh = await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`));
-    const key = recommendationKey('u2', 'lightfm', fresh.model_version);
+    // The list was cached under the stamp read before the event: the next request is a miss.
+    const key = recommendationKey('u2', 'lightfm', stack.recsvc.models.current('lightfm')!.version);
     for (let i = 0; i < 100 && (await stack.cache.get(key)) === null; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await stack.cache.get(key)).toMatch(/^r1;/);
+    expect((await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`))).source).not.toBe('cache');
+    // That request's list is cached under the current stamp and served from the cache.
+    for (let i = 0; i < 100 && !(await stack.cache.get(key))?.startsWith('s'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await stack.cache.get(key)).toMatch(/^s[0-9a-z]+\.[A-Za-z0-9_-]{12}\|r1;/);
+    expect((await json(await fetch(`${stack.baseUrl}/recommendations/u2?model=lightfm&k=2`))).source).toBe('cache');
   });
 
   it('keeps a compact session record in the cache that feedback can use', async () => {

@@ -145,7 +145,9 @@ function apiSuite(makeBackends: () => Promise<Backends>) {
     expect((await codeOf(call(client.listModels, { modelType: 9 as ModelType })))[0]).toBe(INVALID_ARGUMENT);
     expect((await codeOf(call(client.activateModel, { modelType: ModelType.MODEL_TYPE_UNSPECIFIED, version: 'x' })))[0]).toBe(INVALID_ARGUMENT);
     expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '' }))).toEqual([INVALID_ARGUMENT, 'version is required']);
-    expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: 'latest' }))).toEqual([INVALID_ARGUMENT, "invalid model version 'latest'"]);
+    const [versionCode, versionMessage] = await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: 'latest' }));
+    expect(versionCode).toBe(INVALID_ARGUMENT);
+    expect(versionMessage).toMatch(/^invalid model version 'latest': a version is the UTC training time .* e\.g\. 20261124T000000123Z-a1b2c3 \(GET \/models lists the versions\)$/);
     expect(await codeOf(call(client.activateModel, { modelType: MODEL_ALS, version: '20990101T000000000Z-abcdef' }))).toEqual([
       NOT_FOUND,
       "model als version '20990101T000000000Z-abcdef' not found",

@@ -1,8 +1,10 @@
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { Type } from 'typebox';
 import { INTERACTION_TYPE_NAMES, interactionTypeToProto, MAX_EVENT_BATCH, type InteractionTypeName } from '../../../lib/src/events/interaction-event.js';
 import { InteractionType, type InteractionEvent } from '../../../lib/src/proto.js';
 import { errorBody } from '../http-errors.js';
-import { ErrorResponse, errorResponses } from '../schemas.js';
+import { ErrorResponse, errorResponses, REST_ENUMS, StringEnum } from '../schemas.js';
 import type { RouteModule } from './types.js';
 
 const EventErrorSchema = Type.Object({
@@ -12,18 +14,52 @@ const EventErrorSchema = Type.Object({
   message: Type.String(),
 });
 
+const ID = '1 to 64 characters of [A-Za-z0-9_-]';
+
+/**
+ * One event: recsys.v1.InteractionEvent in JSON (snake_case fields, the type in lower case without its prefix, the
+ * timestamp as RFC 3339). The fields and types are exact; value rules (id pattern, ranges, the catalogue, the clock)
+ * are checked per event by recsvc, so a batch with a bad value still takes its good events.
+ */
+export const EventItem = Type.Object(
+  {
+    event_id: Type.String({ description: `${ID}; unique per event (applied once)` }),
+    user_id: Type.String({ description: `${ID}; the Kafka record key` }),
+    movie_id: Type.String({ description: `${ID}; a movie of the catalogue` }),
+    type: StringEnum<InteractionTypeName>(REST_ENUMS.interactionType, { description: 'What happened (recsys.v1.InteractionType)' }),
+    occurred_at: Type.String({ format: 'date-time', description: 'When it happened, RFC 3339; at most 5 minutes ahead of the receiving clock' }),
+    completed: Type.Optional(Type.Boolean({ description: 'watched only: watched to the end (weight 1.0; partly: 0.5)' })),
+    progress: Type.Optional(Type.Number({ description: 'watched only: the fraction watched, 0 to 1 (informational)' })),
+    rating: Type.Optional(Type.Number({ description: 'rated only: an integer from 1 to 10 (weight rating/10)' })),
+  },
+  { additionalProperties: false, description: 'recsys.v1.InteractionEvent (proto/recsys/v1/events.proto) in JSON' },
+);
+
 export const EventsBody = Type.Object(
   {
-    events: Type.Array(Type.Object({}, { additionalProperties: true }), {
+    events: Type.Array(EventItem, {
       minItems: 1,
       maxItems: MAX_EVENT_BATCH,
       description:
-        'Interaction events (1 to 1,000), each {event_id, user_id, movie_id, type, occurred_at, completed?, progress?, rating?}; ' +
-        `type is one of ${INTERACTION_TYPE_NAMES.join(', ')}; every event is checked on its own`,
+        'Interaction events (1 to 1,000). An event of the wrong shape (unknown or missing field, wrong JSON type, unknown ' +
+        'type, occurred_at not a date-time) refuses the batch (400, every such event listed in `errors`); an event with a ' +
+        'bad value (id, range, unknown movie, future time) is refused alone and the others are taken',
     }),
   },
   { additionalProperties: false },
 );
+
+/**
+ * The route validates only the envelope ({events: 1 to 1,000 objects}); the handler checks each event against EventItem
+ * so that every event of the wrong shape is reported with its index, not only the first one ajv meets.
+ */
+const EnvelopeBody = Type.Object(
+  { events: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: MAX_EVENT_BATCH }) },
+  { additionalProperties: false },
+);
+const ajv = addFormats.default(new Ajv({ allErrors: false, strict: false, coerceTypes: false }));
+const validateEnvelope = ajv.compile(EnvelopeBody);
+const validateItem = ajv.compile(EventItem);
 
 export const EventsResponse = Type.Object({
   accepted: Type.Integer({ description: 'Events taken (produced to Kafka, or applied)' }),
@@ -56,6 +92,11 @@ function toProto(raw: Record<string, unknown>, index: number): InteractionEvent 
   if (raw.completed !== undefined && typeof raw.completed !== 'boolean') return problem('completed', 'completed must be a boolean');
   if (raw.progress !== undefined && typeof raw.progress !== 'number') return problem('progress', 'progress must be a number from 0 to 1');
   if (raw.rating !== undefined && typeof raw.rating !== 'number') return problem('rating', 'rating must be an integer from 1 to 10');
+  if (!validateItem(raw)) {
+    // What the checks above do not name (e.g. a date-time ajv-formats refuses): ajv's first error.
+    const e = validateItem.errors?.[0];
+    return problem(e?.instancePath.slice(1) || 'event', `${e?.instancePath.slice(1) || 'the event'} ${e?.message ?? 'does not match the event schema'}`);
+  }
   return {
     eventId: raw.event_id as string,
     userId: raw.user_id as string,
@@ -86,6 +127,9 @@ export const eventRoutes: RouteModule = (app, upstreams) => {
         body: EventsBody,
         response: { 200: EventsResponse, ...errorResponses, 400: EventsRefused },
       },
+      // EventsBody is what OpenAPI publishes; the envelope is what is checked before the handler (see EnvelopeBody).
+      validatorCompiler: ({ httpPart }) =>
+        httpPart === 'body' ? validateEnvelope : () => true,
     },
     async (request, reply) => {
       const errors: EventError[] = [];
@@ -99,6 +143,14 @@ export const eventRoutes: RouteModule = (app, upstreams) => {
           originalIndex.push(index);
         }
       });
+      if (errors.length) {
+        // Schema violations refuse the whole batch: nothing is taken, every malformed event is listed.
+        const first = errors[0];
+        return reply.status(400).send({
+          ...errorBody('INVALID_ARGUMENT', `${errors.length} event(s) do not match the event schema, nothing was taken; first: events[${first.index}].${first.field}: ${first.message}`),
+          errors,
+        });
+      }
       let accepted = 0;
       let duplicates = 0;
       let mode = '';

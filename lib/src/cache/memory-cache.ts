@@ -18,6 +18,10 @@ export class MemoryCache implements Cache {
     return entry.value;
   }
 
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     this.entries.set(key, { value, expiresAt: this.now() + ttlSeconds * 1000 });
   }

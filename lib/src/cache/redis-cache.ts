@@ -14,6 +14,8 @@ export interface RedisCacheOptions {
   breakerFailures?: number;
   /** Milliseconds the circuit stays open before a trial command. Default 1000. */
   breakerCoolDownMs?: number;
+  /** Prefix of every key (REDIS_KEY_PREFIX; ioredis keyPrefix): deployments or test suites sharing one Redis. Channels are not prefixed. */
+  keyPrefix?: string;
   /** Clock of the breaker (tests). */
   now?: () => number;
 }
@@ -55,6 +57,7 @@ export class RedisCache implements Cache {
       connectTimeout: 5_000,
       commandTimeout: options.commandTimeoutMs ?? 1_000,
       enableAutoPipelining: true,
+      ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
     });
     // ioredis reconnects by itself; errors surface on the commands that fail.
     client.on('error', () => {});
@@ -80,6 +83,12 @@ export class RedisCache implements Cache {
   async get(key: string): Promise<string | null> {
     throwIfCallAborted();
     return this.breaker.run(() => this.client.get(key));
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    throwIfCallAborted();
+    return this.breaker.run(() => this.client.mget(...keys));
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {

@@ -4,6 +4,8 @@
  */
 export interface Cache {
   get(key: string): Promise<string | null>;
+  /** Reads several keys in one round trip (MGET on Redis); null for each missing or expired key, in order. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Writes many keys with one TTL in a single round trip (a pipeline on Redis). */
   setMany(entries: readonly (readonly [string, string])[], ttlSeconds: number): Promise<void>;

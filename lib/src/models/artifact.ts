@@ -112,3 +112,11 @@ export function newVersion(now = new Date()): string {
 }
 
 export const VERSION_PATTERN = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
+
+/** The message of a malformed version: names the format, with an example, and where to find real ones. */
+export function invalidVersionMessage(version: string): string {
+  return (
+    `invalid model version '${String(version).slice(0, 70)}': a version is the UTC training time to the millisecond, a dash and ` +
+    `6 hex digits, e.g. 20261124T000000123Z-a1b2c3 (GET /models lists the versions)`
+  );
+}

@@ -4,6 +4,7 @@ import type { ObjectStore } from '../objectstore/types.js';
 import {
   ARTIFACT_FORMAT_VERSION,
   VERSION_PATTERN,
+  invalidVersionMessage,
   decodeArray,
   decodeIds,
   encodeArtifact,
@@ -46,7 +47,7 @@ export class ModelRegistry {
     arrays: Record<string, NumericArray>,
     idMaps: Record<string, readonly string[]>,
   ): Promise<ModelManifest> {
-    if (!VERSION_PATTERN.test(base.version)) throw new InvalidArgumentError(`invalid model version '${base.version}'`);
+    if (!VERSION_PATTERN.test(base.version)) throw new InvalidArgumentError(invalidVersionMessage(base.version));
     const { manifest, files } = encodeArtifact(base, arrays, idMaps);
     const dir = `${prefixOf(base.modelType)}${base.version}/`;
     for (const [name, body] of files) await this.objects.put(dir + name, body);
@@ -83,7 +84,7 @@ export class ModelRegistry {
   }
 
   async manifest(modelType: ModelTypeName, version: string): Promise<ModelManifest> {
-    if (!VERSION_PATTERN.test(version)) throw new InvalidArgumentError(`invalid model version '${version}'`);
+    if (!VERSION_PATTERN.test(version)) throw new InvalidArgumentError(invalidVersionMessage(version));
     let body: Buffer;
     try {
       body = await this.objects.get(manifestKey(modelType, version));

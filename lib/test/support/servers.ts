@@ -36,6 +36,8 @@ export function realStorageEnv() {
     MONGO_URL: serverUrl('MONGO_URL'),
     MONGO_DB: `test_${unique}`,
     REDIS_URL: serverUrl('REDIS_URL'),
+    // Suites share one Redis: per-user keys (the interactions stamps) must not reach another suite.
+    REDIS_KEY_PREFIX: `test:${unique}:`,
     S3_ENDPOINT: serverUrl('S3_ENDPOINT'),
     S3_ACCESS_KEY: process.env.S3_ACCESS_KEY ?? 'minioadmin',
     S3_SECRET_KEY: process.env.S3_SECRET_KEY ?? 'minioadmin',

@@ -16,6 +16,24 @@ export interface EventConsumerOptions {
   sessionTimeoutMs: number;
   /** The receiving clock for occurred_at checks (injected by tests). */
   clock?: () => Date;
+  /** A batch not applied and committed after this many ms makes the member unhealthy (default 60,000). */
+  stallAfterMs?: number;
+  /** The clock of health(), in ms (injected by tests). */
+  now?: () => number;
+}
+
+/** What the container healthcheck reads (GET /health on the metrics port). */
+export interface ConsumerHealth {
+  healthy: boolean;
+  /** Why not healthy: not in the group, no heartbeat answered lately, or a batch stuck (MongoDB or Redis down or hung). */
+  reason?: string;
+  memberId: string | null;
+  /** Partitions assigned to this member. */
+  partitions: number;
+  /** ms since the group coordinator last answered a heartbeat (null before the first). */
+  lastHeartbeatAgoMs: number | null;
+  /** ms the batch in hand has been applying, retries included (null when idle). */
+  batchAgeMs: number | null;
 }
 
 type Record = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -39,9 +57,38 @@ export class EventConsumer {
   private stopping = false;
   private crashed = false;
   private readonly clock: () => Date;
+  private readonly now: () => number;
+  /** When the batch in hand was taken (undefined when idle). */
+  private batchStartedAt: number | undefined;
 
   constructor(private readonly options: EventConsumerOptions) {
     this.clock = options.clock ?? (() => new Date());
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Healthy when the member is in its consumer group (joined, with a member id and a running heartbeat), the group
+   * coordinator answered a heartbeat within the session timeout, and no batch has been applying (retries included)
+   * for longer than stallAfterMs: a member cut off from Kafka, or hung on MongoDB or Redis, reports unhealthy.
+   */
+  health(): ConsumerHealth {
+    const consumer = this.consumer;
+    const now = this.now();
+    const lastHeartbeat = consumer?.lastHeartbeat ?? null;
+    const lastHeartbeatAgoMs = lastHeartbeat ? Math.max(0, now - lastHeartbeat.getTime()) : null;
+    const batchAgeMs = this.batchStartedAt === undefined ? null : Math.max(0, now - this.batchStartedAt);
+    const base = {
+      memberId: consumer?.memberId ?? null,
+      partitions: (consumer?.assignments ?? []).reduce((n, a) => n + a.partitions.length, 0),
+      lastHeartbeatAgoMs,
+      batchAgeMs,
+    };
+    let reason: string | undefined;
+    if (!consumer || this.stopping) reason = 'stopped';
+    else if (!consumer.isActive()) reason = 'not in the consumer group';
+    else if (lastHeartbeatAgoMs === null || lastHeartbeatAgoMs > this.options.sessionTimeoutMs) reason = 'no heartbeat answered within the session timeout';
+    else if (batchAgeMs !== null && batchAgeMs > (this.options.stallAfterMs ?? 60_000)) reason = `a batch has been applying for ${Math.round(batchAgeMs / 1000)} s (MongoDB or Redis down or hung?)`;
+    return reason ? { healthy: false, reason, ...base } : { healthy: true, ...base };
   }
 
   async start(): Promise<void> {
@@ -138,6 +185,17 @@ export class EventConsumer {
   private async handle(batch: Record[]): Promise<void> {
     const { metrics, log } = this.options;
     const started = process.hrtime.bigint();
+    this.batchStartedAt = this.now();
+    try {
+      await this.applyAndCommit(batch);
+    } finally {
+      this.batchStartedAt = undefined;
+    }
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async applyAndCommit(batch: Record[]): Promise<void> {
+    const { metrics, log } = this.options;
     log.debug({ records: batch.length }, 'event batch');
     for (let attempt = 0; ; attempt++) {
       try {
@@ -160,7 +218,6 @@ export class EventConsumer {
       metrics.commitFailures.inc();
       log.warn({ err: String(err) }, 'offset commit failed (rebalance?): the batch will be redelivered and applied once');
     }
-    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private async apply(batch: Record[]): Promise<void> {
