@@ -256,7 +256,7 @@ export class Recommender {
     }
     // The computation is shared by every caller that asks meanwhile, so it runs outside the first caller's call
     // scope: that caller cancelling must not fail the others (its store reads are bounded by MONGO_TIMEOUT_MS), and
-    // its cache write after the answer (cacheUnlessChanged) must not be refused once the call has ended.
+    // its cache write must not be refused once the call that started it has ended.
     const flight = detachedFromCall(async () => {
       await this.acquireMissSlot();
       try {
