@@ -24,6 +24,8 @@ import type {
 import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
+import { remainingMs } from '../call-scope.js';
+import { CircuitBreaker } from '../circuit-breaker.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
@@ -36,7 +38,7 @@ export function isDuplicateKeyError(err: unknown): boolean {
 }
 
 /** Default time budget of one store operation, ms (MONGO_TIMEOUT_MS): below the gateway's 5 s gRPC deadline. */
-export const DEFAULT_MONGO_TIMEOUT_MS = 4_000;
+export const DEFAULT_MONGO_TIMEOUT_MS = 1_500;
 
 export interface MongoStoreOptions {
   /**
@@ -55,6 +57,15 @@ export interface MongoStoreOptions {
   bulkTimeoutMS?: number;
   /** Request-path connections per server (default 50). A timed-out call closes its connection: a freeze cannot pin them. */
   maxPoolSize?: number;
+  /**
+   * Consecutive request-path failures (unreachable or out of time) that open the circuit (default 3): then every
+   * request-path call rejects with UnavailableError at once, without I/O, until a trial call after
+   * `breakerCoolDownMs` (default 1000) succeeds. A stopped or frozen database then costs a request nothing.
+   */
+  breakerFailures?: number;
+  breakerCoolDownMs?: number;
+  /** Clock of the breaker (tests). */
+  now?: () => number;
 }
 /** Updates per bulkWrite: FerretDB v1 never answers an update command of 100 or more statements. */
 const UPDATE_BATCH = 50;
@@ -111,6 +122,8 @@ export class MongoStore implements Store {
     /** The same database through a second client with the bulk budget (imports, scans, reports, index builds). */
     private readonly bulkDb: Db,
     private readonly bulkClient: MongoClient,
+    /** The request path's circuit breaker (state exported as `store_circuit_state{dependency="mongodb"}` by the services). */
+    readonly breaker?: CircuitBreaker,
   ) {}
 
   /**
@@ -137,7 +150,13 @@ export class MongoStore implements Store {
     });
     const client = new MongoClient(url, settings(timeoutMS));
     const bulkClient = new MongoClient(url, { ...settings(bulkTimeoutMS), maxPoolSize: 10 });
-    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient), timeoutMS);
+    const breaker = new CircuitBreaker({
+      name: 'the database',
+      failureThreshold: options.breakerFailures ?? 3,
+      coolDownMs: options.breakerCoolDownMs ?? 1_000,
+      now: options.now,
+    });
+    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker), timeoutMS, breaker);
     await store.connectClients();
     return store;
   }
@@ -581,29 +600,59 @@ async function upsertOnce<T extends Document>(
  * be reached or does not answer within the operation's time budget, so callers see a clear status quickly instead
  * of an internal error or the caller's deadline.
  */
-function withUnavailableErrors(store: MongoStore, timeoutMS: number): MongoStore {
-  const timedOut = () => new UnavailableError(`the database did not answer within its time budget (MONGO_TIMEOUT_MS=${timeoutMS}); try again shortly`);
+/** Milliseconds kept back from a call's deadline, so that a store error still reaches the caller in time (503, not 504). */
+export const DEADLINE_MARGIN_MS = 300;
+
+/**
+ * Every request-path call: rejected at once with UnavailableError while the circuit is open (the database failed
+ * `breakerFailures` calls in a row: unreachable or out of time), bounded by the smaller of the store's budget and the
+ * time left before the gRPC call's deadline (lib/src/call-scope.ts; minus DEADLINE_MARGIN_MS), and driver errors
+ * mapped to UnavailableError. Bulk methods are only mapped.
+ */
+function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: CircuitBreaker): MongoStore {
+  const timedOut = (ms: number) => new UnavailableError(`the database did not answer within its time budget (${ms} ms); try again shortly`);
+  const mapError = (err: unknown, ms: number) => {
+    if (isConnectivityError(err)) return new UnavailableError('the database is unreachable; try again shortly');
+    if (isTimeoutError(err)) return timedOut(ms);
+    return err;
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || property === 'constructor' || property === 'scan') return value;
       const bounded = typeof property === 'string' && !BULK_METHODS.has(property);
-      return (...args: unknown[]) => {
-        const result = value.apply(target, args);
-        if (!(result instanceof Promise)) return result;
-        const mapped = result.catch((err: unknown) => {
-          if (isConnectivityError(err)) throw new UnavailableError('the database is unreachable; try again shortly');
-          if (isTimeoutError(err)) throw timedOut();
-          throw err;
+      if (!bounded) {
+        return (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(mapError(err, timeoutMS))) : result;
+        };
+      }
+      return async (...args: unknown[]) => {
+        const budget = Math.min(timeoutMS, remainingMs() - DEADLINE_MARGIN_MS);
+        if (budget <= 0) throw new UnavailableError('no time was left before the call\'s deadline to ask the database; try again shortly');
+        // Only the database failing (unreachable, out of time) counts for the breaker; a duplicate key or a refused
+        // document is an answer.
+        let answerError: { err: unknown } | undefined;
+        const result = await breaker.run(async () => {
+          let timer: NodeJS.Timeout | undefined;
+          // A hard bound on the whole call (several round trips included); the driver closes a stalled connection
+          // at socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
+          const deadline = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(timedOut(budget)), budget);
+          });
+          try {
+            return await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
+          } catch (err) {
+            const mapped = mapError(err, budget);
+            if (mapped instanceof UnavailableError) throw mapped;
+            answerError = { err: mapped };
+            return undefined;
+          } finally {
+            clearTimeout(timer);
+          }
         });
-        if (!bounded) return mapped;
-        // A hard bound on the whole call (several round trips included); the driver closes a stalled connection at
-        // socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timedOut()), timeoutMS);
-        });
-        return Promise.race([mapped, deadline]).finally(() => clearTimeout(timer));
+        if (answerError) throw answerError.err;
+        return result;
       };
     },
   });
