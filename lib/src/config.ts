@@ -83,7 +83,7 @@ export const storageEnvShape = {
   MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   /** A Redis cache command gives up after this long (a frozen Redis costs a request at most this, per command). */
-  REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(1_000),
+  REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(250),
   /** Consecutive Redis cache failures that open the circuit breaker (the cache is then skipped at once). */
   REDIS_BREAKER_FAILURES: env.positiveInt(5),
   /** How long the Redis breaker stays open before one trial command checks whether Redis is back. */
