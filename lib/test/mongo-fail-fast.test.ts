@@ -138,7 +138,7 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
     const env = realStorageEnv();
     const relay = freezableRelay(new URL(env.MONGO_URL!));
     const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_deadline`, { timeoutMS: 20_000 });
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_deadline`, { timeoutMS: 20_000, stallProbeMs: 5_000 });
     try {
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
@@ -158,4 +158,24 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       await store.close();
     }
   }, 60_000);
+
+  it('tells a stalled server from a slow one: a call waiting on a server that does not answer a ping fails long before its budget', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_stall`, { timeoutMS: 30_000, stallProbeMs: 200 });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      // The budget is 30 s (the test would time out waiting for it): the ping on the probe's own connection gets no
+      // answer either, so the call is given up as stalled.
+      const err = await store.getUser('u1').then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect((err as Error).message).toMatch(/does not answer \(stalled\)/);
+      relay.thaw();
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 20_000);
 });

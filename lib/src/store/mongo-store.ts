@@ -38,7 +38,7 @@ export function isDuplicateKeyError(err: unknown): boolean {
 }
 
 /** Default time budget of one store operation, ms (MONGO_TIMEOUT_MS): below the gateway's 5 s gRPC deadline. */
-export const DEFAULT_MONGO_TIMEOUT_MS = 1_500;
+export const DEFAULT_MONGO_TIMEOUT_MS = 4_000;
 
 export interface MongoStoreOptions {
   /**
@@ -64,6 +64,13 @@ export interface MongoStoreOptions {
    */
   breakerFailures?: number;
   breakerCoolDownMs?: number;
+  /**
+   * A request-path call still waiting after this long (default STALL_PROBE_MS, 500) makes the store ping the server
+   * on a connection of its own; no answer within the same time means the server is stalled (frozen, a dead host) and
+   * the call rejects with UnavailableError then (about 1 s), not after its whole budget. A server that answers the
+   * ping is slow, not stalled: the call keeps its full budget.
+   */
+  stallProbeMs?: number;
   /** Clock of the breaker (tests). */
   now?: () => number;
 }
@@ -122,8 +129,9 @@ export class MongoStore implements Store {
     /** The same database through a second client with the bulk budget (imports, scans, reports, index builds). */
     private readonly bulkDb: Db,
     private readonly bulkClient: MongoClient,
-    /** The request path's circuit breaker (state exported as `store_circuit_state{dependency="mongodb"}` by the services). */
+    /** The request path's circuit breaker: open after consecutive failures (unreachable, out of time, stalled). */
     readonly breaker?: CircuitBreaker,
+    private readonly probe?: StallProbe,
   ) {}
 
   /**
@@ -156,7 +164,10 @@ export class MongoStore implements Store {
       coolDownMs: options.breakerCoolDownMs ?? 1_000,
       now: options.now,
     });
-    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker), timeoutMS, breaker);
+    // The stall probe's pings go over a connection of their own, so that they never wait behind the pool's queries.
+    const probeMs = options.stallProbeMs ?? STALL_PROBE_MS;
+    const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: probeMs, socketTimeoutMS: probeMs, maxPoolSize: 1 }), probeMs);
+    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker, probe), timeoutMS, breaker, probe);
     await store.connectClients();
     return store;
   }
@@ -185,7 +196,7 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.client.close(), this.bulkClient.close()]);
+    await Promise.all([this.client.close(), this.bulkClient.close(), this.probe?.close()]);
   }
 
   /** Drops the whole database (tests clean up after themselves with it). */
@@ -600,6 +611,48 @@ async function upsertOnce<T extends Document>(
  * be reached or does not answer within the operation's time budget, so callers see a clear status quickly instead
  * of an internal error or the caller's deadline.
  */
+/** Default MongoStoreOptions.stallProbeMs. */
+export const STALL_PROBE_MS = 500;
+
+/**
+ * Tells a stalled server from a slow one: a `ping` on a connection of its own, answered within `periodMs`, or not.
+ * One ping at a time is shared by every waiting call, and an answer counts for `periodMs`.
+ */
+class StallProbe {
+  private inflight: Promise<boolean> | undefined;
+  private answeredAt = -Infinity;
+
+  constructor(
+    private readonly client: MongoClient,
+    readonly periodMs: number,
+  ) {}
+
+  alive(): Promise<boolean> {
+    if (Date.now() - this.answeredAt < this.periodMs) return Promise.resolve(true);
+    this.inflight ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer')), this.periodMs);
+        });
+        await Promise.race([this.client.db('admin').command({ ping: 1 }), timeout]);
+        this.answeredAt = Date.now();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
 /** Milliseconds kept back from a call's deadline, so that a store error still reaches the caller in time (503, not 504). */
 export const DEADLINE_MARGIN_MS = 300;
 
@@ -609,7 +662,7 @@ export const DEADLINE_MARGIN_MS = 300;
  * time left before the gRPC call's deadline (lib/src/call-scope.ts; minus DEADLINE_MARGIN_MS), and driver errors
  * mapped to UnavailableError. Bulk methods are only mapped.
  */
-function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: CircuitBreaker): MongoStore {
+function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: CircuitBreaker, probe: StallProbe): MongoStore {
   const timedOut = (ms: number) => new UnavailableError(`the database did not answer within its time budget (${ms} ms); try again shortly`);
   const mapError = (err: unknown, ms: number) => {
     if (isConnectivityError(err)) return new UnavailableError('the database is unreachable; try again shortly');
@@ -635,10 +688,15 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
         let answerError: { err: unknown } | undefined;
         const result = await breaker.run(async () => {
           let timer: NodeJS.Timeout | undefined;
+          let stallCheck: NodeJS.Timeout | undefined;
           // A hard bound on the whole call (several round trips included); the driver closes a stalled connection
           // at socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
+          // While the call waits, the server is pinged every probe period: no answer, and the call gives up at once.
           const deadline = new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(timedOut(budget)), budget);
+            stallCheck = setInterval(() => {
+              void probe.alive().then((alive) => alive || reject(new UnavailableError('the database does not answer (stalled); try again shortly')));
+            }, probe.periodMs);
           });
           try {
             return await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
@@ -649,6 +707,7 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
             return undefined;
           } finally {
             clearTimeout(timer);
+            clearInterval(stallCheck);
           }
         });
         if (answerError) throw answerError.err;
