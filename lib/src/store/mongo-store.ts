@@ -65,7 +65,7 @@ export interface MongoStoreOptions {
   breakerFailures?: number;
   breakerCoolDownMs?: number;
   /**
-   * A request-path call still waiting after this long (default STALL_PROBE_MS, 500) makes the store ping the server
+   * A request-path call still waiting after this long (default STALL_PROBE_MS, 500, or timeoutMS / 8 if longer) makes the store ping the server
    * on a connection of its own; no answer within the same time means the server is stalled (frozen, a dead host) and
    * the call rejects with UnavailableError then (about 1 s), not after its whole budget. A server that answers the
    * ping is slow, not stalled: the call keeps its full budget.
@@ -165,7 +165,8 @@ export class MongoStore implements Store {
       now: options.now,
     });
     // The stall probe's pings go over a connection of their own, so that they never wait behind the pool's queries.
-    const probeMs = options.stallProbeMs ?? STALL_PROBE_MS;
+    // Scaled with a longer budget (the trainer's 10 s: 1.25 s), so that background jobs are not failed by a busy server.
+    const probeMs = options.stallProbeMs ?? Math.max(STALL_PROBE_MS, Math.round(timeoutMS / 8));
     const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: probeMs, socketTimeoutMS: probeMs, maxPoolSize: 1 }), probeMs);
     const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker, probe), timeoutMS, breaker, probe);
     await store.connectClients();
