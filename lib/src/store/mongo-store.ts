@@ -289,16 +289,22 @@ export class MongoStore implements Store {
   async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
     // One read of the catalogue, then its updates as bulkWrites of UPDATE_BATCH statements, one at a time: concurrent
     // bulkWrites deadlock FerretDB v1 on SQLite (the bootstrap test hung until its timeout with four in flight).
+    // Only movies whose popularity changed are written: a nightly run on nearly the same data writes little, so the
+    // training job does not hold the database busy (FerretDB v1 took 28 s for 200 updates under load, and serving
+    // requests that missed the cache waited behind it).
     const ops: AnyBulkWriteOperation<MovieDoc>[] = [];
     const movies = this.bulkDb.collection<MovieDoc>('movies');
-    for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
+    let count = 0;
+    for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1, popularity: 1 } })) {
+      count++;
       const popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
+      if (movie.popularity === popularity) continue;
       ops.push({ updateOne: { filter: { movieId: movie.movieId }, update: { $set: { popularity } } } });
     }
     const chunks: AnyBulkWriteOperation<MovieDoc>[][] = [];
     for (let i = 0; i < ops.length; i += UPDATE_BATCH) chunks.push(ops.slice(i, i + UPDATE_BATCH));
     for (const chunk of chunks) await movies.bulkWrite(chunk, { ordered: false });
-    return ops.length;
+    return count;
   }
 
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
