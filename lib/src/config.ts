@@ -78,12 +78,12 @@ export const storageEnvShape = {
   /**
    * Time budget of one MongoDB operation on a request path, ms (driver timeoutMS: server selection, pool checkout and
    * the server's maxTimeMS). Past it the call fails with UNAVAILABLE / HTTP 503 instead of waiting for the caller's
-   * deadline (5 s). Bulk work (imports, training scans, reports) gets 60 s. 100 to 60,000; default 4,000.
+   * deadline (5 s); a server that does not answer a ping within 500 ms while a call waits fails the call at once (stalled), and after 3 such failures in a row the store fails at once (circuit breaker, lib/src/store/mongo-store.ts). Bulk work (imports, training scans, reports) gets 60 s. 100 to 60,000; default 4,000.
    */
   MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(4_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   /** A Redis cache command gives up after this long (a frozen Redis costs a request at most this, per command). */
-  REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(1_000),
+  REDIS_COMMAND_TIMEOUT_MS: env.positiveInt(250),
   /** Consecutive Redis cache failures that open the circuit breaker (the cache is then skipped at once). */
   REDIS_BREAKER_FAILURES: env.positiveInt(5),
   /** How long the Redis breaker stays open before one trial command checks whether Redis is back. */

@@ -1,5 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runInCallScope } from '../src/call-scope.js';
+import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { UnavailableError } from '../src/errors.js';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { describeWithServers, realStorageEnv } from './support/servers.js';
@@ -92,4 +94,88 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       await store.close();
     }
   }, 60_000);
+
+  it('opens its circuit after consecutive failures (then rejects without waiting) and closes it by itself after the thaw', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    let now = 0;
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_breaker`, {
+      timeoutMS: 1_000,
+      breakerFailures: 3,
+      breakerCoolDownMs: 1_000,
+      now: () => now,
+    });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      for (let i = 0; i < 3; i++) await expect(store.getUser('u1')).rejects.toBeInstanceOf(UnavailableError);
+      // Open: rejected at once, nothing sent (a frozen database costs the request nothing).
+      const open = await store.getUser('u1').then(() => null, (err: unknown) => err);
+      expect(open).toBeInstanceOf(CircuitOpenError);
+      expect(store.breaker?.state).toBe('open');
+      // A duplicate key or another answer of the database is not a failure of it (checked after the thaw below).
+      relay.thaw();
+      expect(await store.getUser('u1').then(() => 'answered', (err: unknown) => err)).toBeInstanceOf(CircuitOpenError);
+      now += 1_000; // the cool-down passes: one trial call goes through and closes the circuit
+      let user = null;
+      for (let attempt = 0; attempt < 50 && !user; attempt++) {
+        user = await store.getUser('u1').catch(() => null);
+        if (!user) {
+          now += 1_000;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(user?.userId).toBe('u1');
+      expect(store.breaker?.state).toBe('closed');
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+
+  it('bounds a call by the gRPC call\'s deadline: the error comes before it, whatever the store\'s own budget', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_deadline`, { timeoutMS: 20_000, stallProbeMs: 5_000 });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      const signal = new AbortController().signal;
+      // 800 ms left in the call: the store gives up with DEADLINE_MARGIN_MS to spare, not after its 20 s budget.
+      const err = await runInCallScope({ signal, deadline: Date.now() + 800 }, () => store.getUser('u1')).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+      const budget = Number(/within its time budget \((\d+) ms\)/.exec((err as Error).message)?.[1]);
+      expect(budget).toBeGreaterThan(0);
+      expect(budget).toBeLessThanOrEqual(800);
+      // No time left at all: refused without asking the database.
+      const none = await runInCallScope({ signal, deadline: Date.now() + 100 }, () => store.getUser('u1')).then(() => null, (e: unknown) => e);
+      expect((none as Error).message).toMatch(/no time was left before the call's deadline/);
+      relay.thaw();
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+
+  it('tells a stalled server from a slow one: a call waiting on a server that does not answer a ping fails long before its budget', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_stall`, { timeoutMS: 30_000, stallProbeMs: 200 });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      // The budget is 30 s (the test would time out waiting for it): the ping on the probe's own connection gets no
+      // answer either, so the call is given up as stalled.
+      const err = await store.getUser('u1').then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect((err as Error).message).toMatch(/does not answer \(stalled\)/);
+      relay.thaw();
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 20_000);
 });

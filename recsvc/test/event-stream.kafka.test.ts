@@ -7,7 +7,9 @@ import { Registry } from 'prom-client';
 import { RedisCache } from '../../lib/src/cache/redis-cache.js';
 import { EventApplier } from '../../lib/src/events/applier.js';
 import { encodeEvent, type ValidEvent } from '../../lib/src/events/interaction-event.js';
-import { EventProducer, type KafkaSettings } from '../../lib/src/events/kafka.js';
+import { CircuitOpenError } from '../../lib/src/circuit-breaker.js';
+import { UnavailableError } from '../../lib/src/errors.js';
+import { EventProducer, SEND_TIMEOUT_MS, type KafkaSettings } from '../../lib/src/events/kafka.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { InteractionEvent, InteractionType } from '../../lib/src/proto.js';
 import { currentList, stampKey, stampList } from '../../lib/src/events/list-stamp.js';
@@ -280,13 +282,15 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     const producer = new EventProducer(settings);
     const user = 'outage-user';
     let failedSends = 0;
+    const errors: unknown[] = [];
     /** A producing client: resends a batch until the broker takes it (consumers apply each event id once). */
     const send = async (event: ValidEvent) => {
       for (;;) {
         try {
           await producer.send([event]);
           return;
-        } catch {
+        } catch (err) {
+          errors.push(err);
           failedSends++;
           await new Promise((r) => setTimeout(r, 500));
         }
@@ -313,6 +317,14 @@ describeWithServers(['KAFKA_BROKERS', 'MONGO_URL', 'REDIS_URL'], 'interaction ev
     expect(await store.count('interaction_events')).toBe(20);
     expect(await store.count('watched_movies')).toBe(20);
     expect(failedSends).toBeGreaterThan(0); // the outage was real
+    // A send never waited for the producer's own retries: it gave up within its bound (UnavailableError: the
+    // gateway's fast 503), and once several failed in a row the circuit opened and sends were refused at once.
+    expect(errors.every((e) => e instanceof UnavailableError)).toBe(true);
+    expect(errors.some((e) => e instanceof CircuitOpenError)).toBe(true);
+    for (const e of errors) {
+      const bound = /within (\d+) ms/.exec((e as Error).message)?.[1];
+      if (bound) expect(Number(bound)).toBeLessThanOrEqual(SEND_TIMEOUT_MS);
+    }
     await consumer.stop();
     await producer.close();
   }, 240_000);

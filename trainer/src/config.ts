@@ -45,6 +45,10 @@ const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).defa
 const schema = z
   .object({
     ...storageEnvShape,
+    // Training and refresh jobs read MongoDB off the serving path: a longer budget than the serving default (1,500),
+    // so that a slow catalogue read (1,000 ids at a time) on a loaded server does not fail a run. A call made for a
+    // gRPC request is still bounded by that request's deadline (lib/src/store/mongo-store.ts).
+    MONGO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     ...grpcServerEnvShape,
     ...metricsEnvShape,
     ...apiKeysEnvShape,

@@ -4,9 +4,16 @@ import { CircuitBreaker, registerBreakerGauge, type BreakerState } from '../circ
 import { throwIfCallAborted } from '../call-scope.js';
 import type { Cache } from './types.js';
 
+/** Default REDIS_COMMAND_TIMEOUT_MS: a cache command that has not answered within 250 ms is given up (the list is computed). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 250;
+
 /** How long a cache command may take and when the cache is skipped (REDIS_COMMAND_TIMEOUT_MS, REDIS_BREAKER_*). */
 export interface RedisCacheOptions {
-  /** A command gives up after this many milliseconds (ioredis commandTimeout). Default 1000: longer than the event-loop stalls of a busy process, which would otherwise fire the timer before the reply is read. */
+  /**
+   * A command gives up after this many milliseconds (ioredis commandTimeout). Default DEFAULT_COMMAND_TIMEOUT_MS
+   * (250): what a frozen Redis costs a request until the breaker opens. An event-loop stall longer than this can fire
+   * the timer before the reply is read: that request then only skips the cache.
+   */
   commandTimeoutMs?: number;
   /** Bulk writes (setMany: the trainer's refresh jobs) and publish give up after this many milliseconds. Default 10000. */
   bulkTimeoutMs?: number;
@@ -55,7 +62,7 @@ export class RedisCache implements Cache {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       connectTimeout: 5_000,
-      commandTimeout: options.commandTimeoutMs ?? 1_000,
+      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       enableAutoPipelining: true,
       ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
     });

@@ -24,10 +24,20 @@ export function isServiceStatus(err: Pick<ServiceError, 'metadata'>): boolean {
   return err.metadata instanceof Metadata && err.metadata.get(STATUS_SOURCE_KEY)[0] === 'service';
 }
 
-/** A gRPC error with a code, as grpc-js expects it from a handler (marked as the service's own). */
+/**
+ * gRFC A6 server pushback: a negative `grpc-retry-pushback-ms` tells the client's retry policy not to retry. Our
+ * services send it with every status of their own: such an answer is final (an UNAVAILABLE database or event stream
+ * is unavailable to every replica alike, and a retry would spend the caller's deadline again; without it a stalled
+ * database cost up to 3 × MONGO_TIMEOUT_MS and the gateway answered 504). Transport failures (a replica gone,
+ * no connection) carry no pushback and are still retried on another replica (clientChannelOptions).
+ */
+export const RETRY_PUSHBACK_KEY = 'grpc-retry-pushback-ms';
+
+/** A gRPC error with a code, as grpc-js expects it from a handler (marked as the service's own, not to be retried). */
 export function grpcError(code: status, message: string): Partial<ServiceError> {
   const metadata = new Metadata();
   metadata.set(STATUS_SOURCE_KEY, 'service');
+  metadata.set(RETRY_PUSHBACK_KEY, '-1');
   return { code, details: message, message, metadata };
 }
 

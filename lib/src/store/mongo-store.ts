@@ -24,6 +24,8 @@ import type {
 import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
+import { remainingMs } from '../call-scope.js';
+import { CircuitBreaker } from '../circuit-breaker.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 
 const DUPLICATE_KEY = 11000;
@@ -55,6 +57,22 @@ export interface MongoStoreOptions {
   bulkTimeoutMS?: number;
   /** Request-path connections per server (default 50). A timed-out call closes its connection: a freeze cannot pin them. */
   maxPoolSize?: number;
+  /**
+   * Consecutive request-path failures (unreachable or out of time) that open the circuit (default 3): then every
+   * request-path call rejects with UnavailableError at once, without I/O, until a trial call after
+   * `breakerCoolDownMs` (default 1000) succeeds. A stopped or frozen database then costs a request nothing.
+   */
+  breakerFailures?: number;
+  breakerCoolDownMs?: number;
+  /**
+   * A request-path call still waiting after this long (default STALL_PROBE_MS, 500, or timeoutMS / 8 if longer) makes the store ping the server
+   * on a connection of its own; no answer within the same time means the server is stalled (frozen, a dead host) and
+   * the call rejects with UnavailableError then (about 1 s), not after its whole budget. A server that answers the
+   * ping is slow, not stalled: the call keeps its full budget.
+   */
+  stallProbeMs?: number;
+  /** Clock of the breaker (tests). */
+  now?: () => number;
 }
 /** Updates per bulkWrite: FerretDB v1 never answers an update command of 100 or more statements. */
 const UPDATE_BATCH = 50;
@@ -111,6 +129,9 @@ export class MongoStore implements Store {
     /** The same database through a second client with the bulk budget (imports, scans, reports, index builds). */
     private readonly bulkDb: Db,
     private readonly bulkClient: MongoClient,
+    /** The request path's circuit breaker: open after consecutive failures (unreachable, out of time, stalled). */
+    readonly breaker?: CircuitBreaker,
+    private readonly probe?: StallProbe,
   ) {}
 
   /**
@@ -137,7 +158,17 @@ export class MongoStore implements Store {
     });
     const client = new MongoClient(url, settings(timeoutMS));
     const bulkClient = new MongoClient(url, { ...settings(bulkTimeoutMS), maxPoolSize: 10 });
-    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient), timeoutMS);
+    const breaker = new CircuitBreaker({
+      name: 'the database',
+      failureThreshold: options.breakerFailures ?? 3,
+      coolDownMs: options.breakerCoolDownMs ?? 1_000,
+      now: options.now,
+    });
+    // The stall probe's pings go over a connection of their own, so that they never wait behind the pool's queries.
+    // Scaled with a longer budget (the trainer's 10 s: 1.25 s), so that background jobs are not failed by a busy server.
+    const probeMs = options.stallProbeMs ?? Math.max(STALL_PROBE_MS, Math.round(timeoutMS / 8));
+    const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: probeMs, socketTimeoutMS: probeMs, maxPoolSize: 1 }), probeMs);
+    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker, probe), timeoutMS, breaker, probe);
     await store.connectClients();
     return store;
   }
@@ -166,7 +197,7 @@ export class MongoStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.client.close(), this.bulkClient.close()]);
+    await Promise.all([this.client.close(), this.bulkClient.close(), this.probe?.close()]);
   }
 
   /** Drops the whole database (tests clean up after themselves with it). */
@@ -258,16 +289,22 @@ export class MongoStore implements Store {
   async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
     // One read of the catalogue, then its updates as bulkWrites of UPDATE_BATCH statements, one at a time: concurrent
     // bulkWrites deadlock FerretDB v1 on SQLite (the bootstrap test hung until its timeout with four in flight).
+    // Only movies whose popularity changed are written: a nightly run on nearly the same data writes little, so the
+    // training job does not hold the database busy (FerretDB v1 took 28 s for 200 updates under load, and serving
+    // requests that missed the cache waited behind it).
     const ops: AnyBulkWriteOperation<MovieDoc>[] = [];
     const movies = this.bulkDb.collection<MovieDoc>('movies');
-    for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1 } })) {
+    let count = 0;
+    for await (const movie of movies.find({}, { projection: { _id: 0, movieId: 1, rating: 1, popularity: 1 } })) {
+      count++;
       const popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
+      if (movie.popularity === popularity) continue;
       ops.push({ updateOne: { filter: { movieId: movie.movieId }, update: { $set: { popularity } } } });
     }
     const chunks: AnyBulkWriteOperation<MovieDoc>[][] = [];
     for (let i = 0; i < ops.length; i += UPDATE_BATCH) chunks.push(ops.slice(i, i + UPDATE_BATCH));
     for (const chunk of chunks) await movies.bulkWrite(chunk, { ordered: false });
-    return ops.length;
+    return count;
   }
 
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
@@ -581,29 +618,107 @@ async function upsertOnce<T extends Document>(
  * be reached or does not answer within the operation's time budget, so callers see a clear status quickly instead
  * of an internal error or the caller's deadline.
  */
-function withUnavailableErrors(store: MongoStore, timeoutMS: number): MongoStore {
-  const timedOut = () => new UnavailableError(`the database did not answer within its time budget (MONGO_TIMEOUT_MS=${timeoutMS}); try again shortly`);
+/** Default MongoStoreOptions.stallProbeMs. */
+export const STALL_PROBE_MS = 500;
+
+/**
+ * Tells a stalled server from a slow one: a `ping` on a connection of its own, answered within `periodMs`, or not.
+ * One ping at a time is shared by every waiting call, and an answer counts for `periodMs`.
+ */
+class StallProbe {
+  private inflight: Promise<boolean> | undefined;
+  private answeredAt = -Infinity;
+
+  constructor(
+    private readonly client: MongoClient,
+    readonly periodMs: number,
+  ) {}
+
+  alive(): Promise<boolean> {
+    if (Date.now() - this.answeredAt < this.periodMs) return Promise.resolve(true);
+    this.inflight ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer')), this.periodMs);
+        });
+        await Promise.race([this.client.db('admin').command({ ping: 1 }), timeout]);
+        this.answeredAt = Date.now();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** Milliseconds kept back from a call's deadline, so that a store error still reaches the caller in time (503, not 504). */
+export const DEADLINE_MARGIN_MS = 300;
+
+/**
+ * Every request-path call: rejected at once with UnavailableError while the circuit is open (the database failed
+ * `breakerFailures` calls in a row: unreachable or out of time), bounded by the smaller of the store's budget and the
+ * time left before the gRPC call's deadline (lib/src/call-scope.ts; minus DEADLINE_MARGIN_MS), and driver errors
+ * mapped to UnavailableError. Bulk methods are only mapped.
+ */
+function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: CircuitBreaker, probe: StallProbe): MongoStore {
+  const timedOut = (ms: number) => new UnavailableError(`the database did not answer within its time budget (${ms} ms); try again shortly`);
+  const mapError = (err: unknown, ms: number) => {
+    if (isConnectivityError(err)) return new UnavailableError('the database is unreachable; try again shortly');
+    if (isTimeoutError(err)) return timedOut(ms);
+    return err;
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || property === 'constructor' || property === 'scan') return value;
       const bounded = typeof property === 'string' && !BULK_METHODS.has(property);
-      return (...args: unknown[]) => {
-        const result = value.apply(target, args);
-        if (!(result instanceof Promise)) return result;
-        const mapped = result.catch((err: unknown) => {
-          if (isConnectivityError(err)) throw new UnavailableError('the database is unreachable; try again shortly');
-          if (isTimeoutError(err)) throw timedOut();
-          throw err;
+      if (!bounded) {
+        return (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(mapError(err, timeoutMS))) : result;
+        };
+      }
+      return async (...args: unknown[]) => {
+        const budget = Math.min(timeoutMS, remainingMs() - DEADLINE_MARGIN_MS);
+        if (budget <= 0) throw new UnavailableError('no time was left before the call\'s deadline to ask the database; try again shortly');
+        // Only the database failing (unreachable, out of time) counts for the breaker; a duplicate key or a refused
+        // document is an answer.
+        let answerError: { err: unknown } | undefined;
+        const result = await breaker.run(async () => {
+          let timer: NodeJS.Timeout | undefined;
+          let stallCheck: NodeJS.Timeout | undefined;
+          // A hard bound on the whole call (several round trips included); the driver closes a stalled connection
+          // at socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
+          // While the call waits, the server is pinged every probe period: no answer, and the call gives up at once.
+          const deadline = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(timedOut(budget)), budget);
+            stallCheck = setInterval(() => {
+              void probe.alive().then((alive) => alive || reject(new UnavailableError('the database does not answer (stalled); try again shortly')));
+            }, probe.periodMs);
+          });
+          try {
+            return await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
+          } catch (err) {
+            const mapped = mapError(err, budget);
+            if (mapped instanceof UnavailableError) throw mapped;
+            answerError = { err: mapped };
+            return undefined;
+          } finally {
+            clearTimeout(timer);
+            clearInterval(stallCheck);
+          }
         });
-        if (!bounded) return mapped;
-        // A hard bound on the whole call (several round trips included); the driver closes a stalled connection at
-        // socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timedOut()), timeoutMS);
-        });
-        return Promise.race([mapped, deadline]).finally(() => clearTimeout(timer));
+        if (answerError) throw answerError.err;
+        return result;
       };
     },
   });
