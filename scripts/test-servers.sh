@@ -41,6 +41,14 @@ FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
 S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
 POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-54320}"
 FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-sqlite}"
+# FerretDB v1 (postgresql handler) keeps one PostgreSQL connection per statement of an update command until the whole
+# command ends (handler/msg_update.go defers each statement's query-iterator Close inside the loop; a matched row
+# leaves its iterator open), and each statement's write takes one more. With its default pool of 50, one bulkWrite of
+# 50 updateOne (MongoStore.setPopularityFromWeights) waits forever for a 51st connection: the "hang with ~100 idle
+# connections". The pool must exceed the statements of all update commands in flight at once; PostgreSQL's
+# max_connections must exceed the pool.
+FERRETDB_PG_POOL=500
+POSTGRES_MAX_CONNECTIONS=600
 SERVERS="${RECSYS_TEST_SERVERS:-redis mongo s3 kafka}"
 case "$FERRETDB_HANDLER" in postgresql|sqlite) ;; *) echo "RECSYS_TEST_FERRETDB_HANDLER must be postgresql or sqlite, got '$FERRETDB_HANDLER'" >&2; exit 2 ;; esac
 
@@ -343,7 +351,7 @@ start_postgres() {
   as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
     >>"$STATE_DIR/postgres.log" 2>&1 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "initdb failed"
   as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$STATE_DIR/postgres.log" -w -t "$WAIT_SECS" \
-    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=$POSTGRES_MAX_CONNECTIONS" \
     start >/dev/null 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "PostgreSQL failed to start"
   head -n 1 "$dir/data/postmaster.pid" >"$STATE_DIR/postgres.pid"
   wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT"
@@ -367,7 +375,10 @@ start_ferretdb() {
   ensure_port_free ferretdb "$FERRETDB_PORT"
   if [ "$FERRETDB_HANDLER" = postgresql ]; then
     start_postgres
-    backend=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb")
+    # pool_max_conns: see FERRETDB_PG_POOL. pool_max_conn_idle_time: FerretDB v1.24 sets its 1m default only when the
+    # parameter is given (pool/uri.go tests Has instead of !Has), so without it idle connections are never closed.
+    backend=(--handler=postgresql
+      --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_PG_POOL&pool_max_conn_idle_time=1m")
   else
     backend=(--handler=sqlite --sqlite-url="file:$dir/data/")
   fi
