@@ -357,7 +357,38 @@ start_postgres() {
   wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT"
   as_pg_user "$bin/createdb" -h "$HOST" -p "$POSTGRES_PORT" -U postgres ferretdb 9>&- \
     || fail_with_log postgres "$STATE_DIR/postgres.log" "createdb ferretdb failed"
+  as_pg_user "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$POSTGRES_PORT" -U postgres -d ferretdb \
+    -c "$PG_GIN_TRIGGER_SQL" >>"$STATE_DIR/postgres.log" 2>&1 9>&- \
+    || fail_with_log postgres "$STATE_DIR/postgres.log" "creating the GIN event trigger failed"
 }
+
+# FerretDB v1 pushes an equality filter down as `_jsonb->'field' @> '"value"'`, but builds the index of createIndex as a
+# btree on `(_jsonb->'field')`, which `@>` cannot use: every filtered find/update/delete is a sequential scan of the
+# table. This event trigger gives each such btree index (first key, top-level field other than _id) a GIN
+# (jsonb_path_ops) index on the same expression, which `@>` does use: the filter becomes an index scan. Test-server
+# tuning only: the product and its indexes are unchanged (production runs MongoDB).
+PG_GIN_TRIGGER_SQL=$(cat <<'SQL'
+CREATE FUNCTION public.recsys_gin_for_ferretdb_index() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  cmd record; am text; tbl regclass; expr text; c_name text;
+BEGIN
+  FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE INDEX' LOOP
+    SELECT a.amname, i.indrelid::regclass, pg_get_indexdef(i.indexrelid, 1, false), t.relname INTO am, tbl, expr, c_name
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+      JOIN pg_class t ON t.oid = i.indrelid
+      WHERE i.indexrelid = cmd.objid;
+    IF am = 'btree' AND expr ~ '^\(\(_jsonb -> ''[^'']+''::text\)\)$' AND expr <> '((_jsonb -> ''_id''::text))' THEN
+      -- one GIN per field and table, however many btree indexes start with it
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin (%s jsonb_path_ops)',
+        left(c_name, 40) || '_' || left(md5(expr), 8) || '_gin', tbl, expr);
+    END IF;
+  END LOOP;
+END
+$fn$;
+CREATE EVENT TRIGGER recsys_gin_for_ferretdb_index ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION public.recsys_gin_for_ferretdb_index();
+SQL
+)
 
 # pg_ctl's fast shutdown (disconnects clients), else by pidfile.
 stop_postgres() {
