@@ -41,6 +41,14 @@ FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
 S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
 POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-54320}"
 FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-sqlite}"
+# FerretDB v1 (postgresql handler) keeps one PostgreSQL connection per statement of an update command until the whole
+# command ends (handler/msg_update.go defers each statement's query-iterator Close inside the loop; a matched row
+# leaves its iterator open), and each statement's write takes one more. With its default pool of 50, one bulkWrite of
+# 50 updateOne (MongoStore.setPopularityFromWeights) waits forever for a 51st connection: the "hang with ~100 idle
+# connections". The pool must exceed the statements of all update commands in flight at once; PostgreSQL's
+# max_connections must exceed the pool.
+FERRETDB_PG_POOL=500
+POSTGRES_MAX_CONNECTIONS=600
 SERVERS="${RECSYS_TEST_SERVERS:-redis mongo s3 kafka}"
 case "$FERRETDB_HANDLER" in postgresql|sqlite) ;; *) echo "RECSYS_TEST_FERRETDB_HANDLER must be postgresql or sqlite, got '$FERRETDB_HANDLER'" >&2; exit 2 ;; esac
 
@@ -343,13 +351,44 @@ start_postgres() {
   as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
     >>"$STATE_DIR/postgres.log" 2>&1 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "initdb failed"
   as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$STATE_DIR/postgres.log" -w -t "$WAIT_SECS" \
-    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=$POSTGRES_MAX_CONNECTIONS" \
     start >/dev/null 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "PostgreSQL failed to start"
   head -n 1 "$dir/data/postmaster.pid" >"$STATE_DIR/postgres.pid"
   wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT"
   as_pg_user "$bin/createdb" -h "$HOST" -p "$POSTGRES_PORT" -U postgres ferretdb 9>&- \
     || fail_with_log postgres "$STATE_DIR/postgres.log" "createdb ferretdb failed"
+  as_pg_user "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$POSTGRES_PORT" -U postgres -d ferretdb \
+    -c "$PG_GIN_TRIGGER_SQL" >>"$STATE_DIR/postgres.log" 2>&1 9>&- \
+    || fail_with_log postgres "$STATE_DIR/postgres.log" "creating the GIN event trigger failed"
 }
+
+# FerretDB v1 pushes an equality filter down as `_jsonb->'field' @> '"value"'`, but builds the index of createIndex as a
+# btree on `(_jsonb->'field')`, which `@>` cannot use: every filtered find/update/delete is a sequential scan of the
+# table. This event trigger gives each such btree index (first key, top-level field other than _id) a GIN
+# (jsonb_path_ops) index on the same expression, which `@>` does use: the filter becomes an index scan. Test-server
+# tuning only: the product and its indexes are unchanged (production runs MongoDB).
+PG_GIN_TRIGGER_SQL=$(cat <<'SQL'
+CREATE FUNCTION public.recsys_gin_for_ferretdb_index() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  cmd record; am text; tbl regclass; expr text; c_name text;
+BEGIN
+  FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE INDEX' LOOP
+    SELECT a.amname, i.indrelid::regclass, pg_get_indexdef(i.indexrelid, 1, false), t.relname INTO am, tbl, expr, c_name
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+      JOIN pg_class t ON t.oid = i.indrelid
+      WHERE i.indexrelid = cmd.objid;
+    IF am = 'btree' AND expr ~ '^\(\(_jsonb -> ''[^'']+''::text\)\)$' AND expr <> '((_jsonb -> ''_id''::text))' THEN
+      -- one GIN per field and table, however many btree indexes start with it
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin (%s jsonb_path_ops)',
+        left(c_name, 40) || '_' || left(md5(expr), 8) || '_gin', tbl, expr);
+    END IF;
+  END LOOP;
+END
+$fn$;
+CREATE EVENT TRIGGER recsys_gin_for_ferretdb_index ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION public.recsys_gin_for_ferretdb_index();
+SQL
+)
 
 # pg_ctl's fast shutdown (disconnects clients), else by pidfile.
 stop_postgres() {
@@ -367,7 +406,10 @@ start_ferretdb() {
   ensure_port_free ferretdb "$FERRETDB_PORT"
   if [ "$FERRETDB_HANDLER" = postgresql ]; then
     start_postgres
-    backend=(--handler=postgresql --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb")
+    # pool_max_conns: see FERRETDB_PG_POOL. pool_max_conn_idle_time: FerretDB v1.24 sets its 1m default only when the
+    # parameter is given (pool/uri.go tests Has instead of !Has), so without it idle connections are never closed.
+    backend=(--handler=postgresql
+      --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_PG_POOL&pool_max_conn_idle_time=1m")
   else
     backend=(--handler=sqlite --sqlite-url="file:$dir/data/")
   fi

@@ -125,18 +125,26 @@ export async function readTrainingData(store: Store, options: ReadOptions): Prom
   };
   const next = () => collection++;
 
+  // Items are numbered in movieId order, not in the order the scan returns them: neither MongoDB nor FerretDB on
+  // PostgreSQL keeps a collection's natural order after updates, and the version's items order is what its catalogue
+  // fingerprint hashes (two runs on the same catalogue must agree). Only ids and genre columns are kept meanwhile.
+  const catalogue = new Map<string, unknown[]>();
   for await (const batch of store.scan('movies', batchSize)) {
     for (const movie of batch) {
-      if (!isId(movie.movieId) || items.get(movie.movieId) !== -1) continue;
-      const item = items.intern(movie.movieId);
-      counts.movies++;
-      for (const genre of Array.isArray(movie.genres) ? movie.genres : []) {
-        const g = genreColumn(genre);
-        if (g !== undefined) itemGenres.push(item, g, 1);
-      }
+      if (!isId(movie.movieId) || catalogue.has(movie.movieId)) continue;
+      catalogue.set(movie.movieId, Array.isArray(movie.genres) ? movie.genres : []);
     }
     await afterBatch(batch.length);
   }
+  for (const movieId of [...catalogue.keys()].sort()) {
+    const item = items.intern(movieId);
+    counts.movies++;
+    for (const genre of catalogue.get(movieId)!) {
+      const g = genreColumn(genre);
+      if (g !== undefined) itemGenres.push(item, g, 1);
+    }
+  }
+  catalogue.clear();
 
   next();
   const interactions = new CooBuilder(1 << 16);
