@@ -138,6 +138,25 @@ function eventsSuite(makeBackends: () => Promise<Backends>) {
     const none = await post('/events', { events: [{ event_id: 'w-1', user_id: 'u5', movie_id: 'm1', type: 'rated', occurred_at: at }] });
     expect(none.status).toBe(400);
     expect(await json(none)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/no event was accepted.*rating/) }, errors: [{ index: 0, field: 'rating' }] });
+    // schemathesis' case (CI 2026-11-30): odd strings, a rating outside int32, dates before year 1000, a tiny progress.
+    const fuzzed = await fetch(`${stack.baseUrl}/events`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: '{"events": [{"movie_id": "\\ud846\\udc54\\ud82f\\udd5d\\u00e6\\u0083P\\udb1e\\udfcd\\u0097W\\u00b0\\u00c9", "type": "disliked", "progress": -9.061044693003493e-204, "event_id": "C\\u00e2\\n", "rating": -5775691723538415.0, "user_id": "\\u00a9z", "completed": true, "occurred_at": "0067-09-18T21:58:14Z"}, {"occurred_at": "0174-10-04T02:37:10.146-03:34", "type": "watched", "event_id": "", "user_id": "", "movie_id": "*\\u00df\\u00f1\\u0000\\r\\ud8eb\\udc13"}, {"occurred_at": "1086-09-29T10:45:53+20:08", "type": "liked", "user_id": "\\udacb\\udd47\\u00a15\\u00c2\\u00bc", "event_id": "0Xd\\u0085\\ud98c\\uddcf", "movie_id": "\\u00b4p", "completed": false}]}',
+    });
+    expect(fuzzed.status).toBe(400);
+    expect((await json(fuzzed)).errors.map((e: { index: number; field: string }) => [e.index, e.field])).toEqual([[0, 'rating']]);
+    // The proto's rating is an int32: a fraction or a number past int32 is the wrong shape (400 for the batch, never a
+    // 500 from a request that cannot be serialised); a time before 1970 is a bad value named as such.
+    const base = { event_id: 'f-1', user_id: 'u5', movie_id: 'm1', type: 'rated', rating: 8, occurred_at: at };
+    for (const rating of [7.5, -5775691723538415, 2 ** 31]) {
+      const res = await post('/events', { events: [{ ...base, rating }] });
+      expect(res.status, String(rating)).toBe(400);
+      expect(await json(res)).toMatchObject({ errors: [{ index: 0, field: 'rating', message: expect.stringMatching(/integer from 1 to 10/) }] });
+    }
+    const early = await post('/events', { events: [{ ...base, occurred_at: '0067-09-18T21:58:14Z' }] });
+    expect(early.status).toBe(400);
+    expect(await json(early)).toMatchObject({ errors: [{ index: 0, field: 'occurred_at', message: expect.stringMatching(/after 1970-01-01T00:00:00Z, got 0067-09-18T21:58:14.000Z/) }] });
     for (const bad of [{}, { events: [] }, { events: 'x' }, { events: Array.from({ length: 1001 }, () => ({})) }]) {
       const res = await post('/events', bad);
       expect(res.status, JSON.stringify(bad).slice(0, 40)).toBe(400);

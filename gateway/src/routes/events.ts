@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { INTERACTION_TYPE_NAMES, interactionTypeToProto, MAX_EVENT_BATCH, type InteractionTypeName } from '../../../lib/src/events/interaction-event.js';
 import { InteractionType, type InteractionEvent } from '../../../lib/src/proto.js';
 import { errorBody } from '../http-errors.js';
+import { Int32 } from '../enums.js';
 import { ErrorResponse, errorResponses, REST_ENUMS, StringEnum } from '../schemas.js';
 import type { RouteModule } from './types.js';
 
@@ -30,7 +31,7 @@ export const EventItem = Type.Object(
     occurred_at: Type.String({ format: 'date-time', description: 'When it happened, RFC 3339; at most 5 minutes ahead of the receiving clock' }),
     completed: Type.Optional(Type.Boolean({ description: 'watched only: watched to the end (weight 1.0; partly: 0.5)' })),
     progress: Type.Optional(Type.Number({ description: 'watched only: the fraction watched, 0 to 1 (informational)' })),
-    rating: Type.Optional(Type.Number({ description: 'rated only: an integer from 1 to 10 (weight rating/10)' })),
+    rating: Type.Optional(Int32({ description: 'rated only: an integer from 1 to 10 (weight rating/10); the proto field is an int32' })),
   },
   { additionalProperties: false, description: 'recsys.v1.InteractionEvent (proto/recsys/v1/events.proto) in JSON' },
 );
@@ -91,7 +92,10 @@ function toProto(raw: Record<string, unknown>, index: number): InteractionEvent 
   }
   if (raw.completed !== undefined && typeof raw.completed !== 'boolean') return problem('completed', 'completed must be a boolean');
   if (raw.progress !== undefined && typeof raw.progress !== 'number') return problem('progress', 'progress must be a number from 0 to 1');
-  if (raw.rating !== undefined && typeof raw.rating !== 'number') return problem('rating', 'rating must be an integer from 1 to 10');
+  // rating is an int32 in the proto: anything else could not even be sent to recsvc (a serialisation error, not a 400).
+  if (raw.rating !== undefined && !(Number.isInteger(raw.rating) && Math.abs(raw.rating as number) <= 2_147_483_647)) {
+    return problem('rating', 'rating must be an integer from 1 to 10');
+  }
   if (!validateItem(raw)) {
     // What the checks above do not name (e.g. a date-time ajv-formats refuses): ajv's first error.
     const e = validateItem.errors?.[0];

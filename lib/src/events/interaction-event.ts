@@ -71,8 +71,11 @@ export function validateEvent(e: InteractionEvent, now: Date): EventCheck {
     return { ok: false, problem: { field: 'type', message: `type must be one of ${INTERACTION_TYPE_NAMES.join(', ')}, got ${String(e.type)}` } };
   }
   const at = e.occurredAt;
-  if (!(at instanceof Date) || Number.isNaN(at.getTime()) || at.getTime() <= 0) {
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
     return { ok: false, problem: { field: 'occurred_at', message: 'occurred_at is required (a timestamp)' } };
+  }
+  if (at.getTime() <= 0) {
+    return { ok: false, problem: { field: 'occurred_at', message: `occurred_at must be after 1970-01-01T00:00:00Z, got ${at.toISOString()}` } };
   }
   if (at.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) {
     return { ok: false, problem: { field: 'occurred_at', message: 'occurred_at is more than 5 minutes in the future' } };
