@@ -124,6 +124,11 @@ async function benchTarget(name: string, url: string): Promise<{ name: string; s
     paths.push(await timed('interaction weights of one user', OPS, (i) => store.userInteractionWeights(String(1 + ((i * 37) % 943)))));
     paths.push(await timed('lastInteractionEventAt', OPS, (i) => store.lastInteractionEventAt(String(1 + (i % 943)))));
     paths.push(await timed('topMovies (20, genre filter)', OPS, (i) => store.topMovies({ limit: 20, genres: [i % 2 ? 'Drama' : 'Comedy'] })));
+    const seen = (i: number) => Array.from({ length: 100 }, (_, k) => String(1 + ((i * 17 + k * 7) % 1682)));
+    paths.push(await timed('topMovies (20, no genre, 100 seen excluded)', OPS, (i) => store.topMovies({ limit: 20, excludeMovieIds: seen(i) })));
+    paths.push(await timed('movie info of 10 movies (getMovies)', OPS, (i) => store.getMovies(Array.from({ length: 10 }, (_, k) => String(1 + ((i * 131 + k * 13) % 1682))))));
+    paths.push(await timed('hiddenMovieIds', OPS, () => store.hiddenMovieIds()));
+    paths.push(await timed('distinctGenres', OPS, () => store.distinctGenres()));
     return { name, setupSeconds, paths };
   } finally {
     await store.dropDatabase().catch(() => undefined);
