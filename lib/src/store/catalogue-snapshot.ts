@@ -16,6 +16,13 @@ export function coversVersion(have: CatalogueVersion, want: CatalogueVersion): b
   return have.epoch === want.epoch && have.rev >= want.rev;
 }
 
+/** A copy a caller may change without changing the snapshot: its arrays (genres, tags, aliasIds) copied too. */
+function copyOf(movie: MovieDoc): MovieDoc {
+  const copy: Record<string, unknown> = { ...movie };
+  for (const key in copy) if (Array.isArray(copy[key])) copy[key] = [...(copy[key] as unknown[])];
+  return copy as unknown as MovieDoc;
+}
+
 /**
  * The whole movie catalogue in memory, ordered by popularity (descending, ties by movieId ascending: the order of
  * `Store.topMovies` in every store), with an index by movieId and the distinct genres. Built once per catalogue
@@ -57,7 +64,7 @@ export class CatalogueSnapshot {
     for (const movie of this.ordered) {
       if (movie.hidden === true || excluded?.has(movie.movieId)) continue;
       if (genres && !(movie.genres ?? []).some((g) => genres.has(g))) continue;
-      out.push(structuredClone(movie));
+      out.push(copyOf(movie));
       if (out.length >= query.limit) break;
     }
     return out;
@@ -68,7 +75,7 @@ export class CatalogueSnapshot {
     const found = new Map<string, MovieDoc>();
     for (const id of movieIds) {
       const movie = this.byId.get(id);
-      if (movie && !found.has(id)) found.set(id, structuredClone(movie));
+      if (movie && !found.has(id)) found.set(id, copyOf(movie));
     }
     return found;
   }
