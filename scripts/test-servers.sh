@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs (once, cached) and runs REAL servers on 127.0.0.1 for the integration tests:
 #   Redis   (Debian redis-server)            127.0.0.1:6390
-#   MongoDB wire protocol (FerretDB v1 on SQLite)  127.0.0.1:27027
-#     (or on PostgreSQL: RECSYS_TEST_FERRETDB_HANDLER=postgresql, a private cluster in the state dir, 127.0.0.1:54320)
+#   MongoDB wire protocol (FerretDB v1 on PostgreSQL)  127.0.0.1:27027
+#     (PostgreSQL: Debian's `postgresql`, a private cluster in the state dir, on its Unix socket there only)
 #   S3      (versitygw, built from source)   127.0.0.1:9010
 #   Kafka   (Apache Kafka 4.1, KRaft)        127.0.0.1:9092 (controller :9093) — scripts/kafka/test-kafka.sh
 #
@@ -19,11 +19,13 @@
 # Environment:
 #   RECSYS_TEST_CACHE  cache dir for built binaries (default ~/.cache/recsys-test-servers; binaries in bin/)
 #   RECSYS_TEST_STATE  state dir: data, logs, pidfiles, env (default /tmp/recsys-test-servers)
-#   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, RECSYS_TEST_POSTGRES_PORT, KAFKA_PORT,
+#   RECSYS_TEST_REDIS_PORT, RECSYS_TEST_FERRETDB_PORT, RECSYS_TEST_S3_PORT, KAFKA_PORT,
 #                      KAFKA_CONTROLLER_PORT: ports (defaults above), to run a second private set beside the shared one
+#   RECSYS_TEST_POSTGRES_PORT  also listen on 127.0.0.1:<port> (for psql/EXPLAIN); unset (default): the socket only,
+#                      so private sets never collide on a PostgreSQL port
 #   RECSYS_TEST_SERVERS  which servers `start` starts (default "redis mongo s3 kafka"; env lines are printed for all)
-#   RECSYS_TEST_FERRETDB_HANDLER  sqlite (default) or postgresql (Debian's postgresql, a private cluster; not yet the
-#                      default: see TEST-SERVERS.md, "FerretDB on PostgreSQL")
+#   RECSYS_TEST_FERRETDB_HANDLER  postgresql (default) or sqlite (opt-in: the compose stand-in's backend, no
+#                      PostgreSQL needed; see TEST-SERVERS.md, "FerretDB on PostgreSQL")
 #
 # See scripts/TEST-SERVERS.md for versions, build times and why these servers.
 set -euo pipefail
@@ -39,8 +41,11 @@ HOST=127.0.0.1
 REDIS_PORT="${RECSYS_TEST_REDIS_PORT:-6390}"
 FERRETDB_PORT="${RECSYS_TEST_FERRETDB_PORT:-27027}"
 S3_PORT="${RECSYS_TEST_S3_PORT:-9010}"
-POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-54320}"
-FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-sqlite}"
+# PostgreSQL listens on its Unix socket in <state>/postgres/socket (no TCP port to collide on), and on
+# 127.0.0.1:$RECSYS_TEST_POSTGRES_PORT too when that is set. The socket file is named after the port (.s.PGSQL.<port>).
+POSTGRES_PORT="${RECSYS_TEST_POSTGRES_PORT:-5432}"
+POSTGRES_TCP="${RECSYS_TEST_POSTGRES_PORT:+1}"
+FERRETDB_HANDLER="${RECSYS_TEST_FERRETDB_HANDLER:-postgresql}"
 # FerretDB v1 (postgresql handler) keeps one PostgreSQL connection per statement of an update command until the whole
 # command ends (handler/msg_update.go defers each statement's query-iterator Close inside the loop; a matched row
 # leaves its iterator open), and each statement's write takes one more. With its default pool of 50, one bulkWrite of
@@ -337,27 +342,35 @@ as_pg_user() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# A private cluster in <state>/postgres (initdb as the current user, or `postgres` when root), listening on
-# 127.0.0.1:$POSTGRES_PORT with its socket in the state dir: no system service, no system cluster touched. Durability
-# is off (fsync, synchronous_commit, full_page_writes): the data is wiped on every start anyway.
+# A private cluster in <state>/postgres (initdb as the current user, or `postgres` when root), listening on its socket
+# in the state dir (and on 127.0.0.1:$POSTGRES_PORT only when RECSYS_TEST_POSTGRES_PORT is set): no system service, no
+# system cluster touched. Durability is off (fsync, synchronous_commit, full_page_writes): the data is wiped on every
+# start anyway.
 start_postgres() {
-  local dir="$STATE_DIR/postgres" bin
+  local dir="$STATE_DIR/postgres" bin listen
   bin=$(pg_bindir) || die "PostgreSQL server binaries not found (install_postgresql)"
+  # A Unix socket path has at most 107 bytes.
+  [ "${#dir}" -le 80 ] || die "RECSYS_TEST_STATE is too long for PostgreSQL's socket path ($dir/socket/.s.PGSQL.$POSTGRES_PORT): use a shorter one"
   rm -rf "$dir"; mkdir -p "$dir/socket"
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
-  ensure_port_free postgres "$POSTGRES_PORT"
+  if [ -n "$POSTGRES_TCP" ]; then
+    ensure_port_free postgres "$POSTGRES_PORT"
+    listen="-h $HOST"
+  else
+    listen="-h ''"
+  fi
   : >"$STATE_DIR/postgres.log"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$STATE_DIR/postgres.log"
   as_pg_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync \
     >>"$STATE_DIR/postgres.log" 2>&1 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "initdb failed"
   as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$STATE_DIR/postgres.log" -w -t "$WAIT_SECS" \
-    -o "-h $HOST -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=$POSTGRES_MAX_CONNECTIONS" \
+    -o "$listen -p $POSTGRES_PORT -k $dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=$POSTGRES_MAX_CONNECTIONS" \
     start >/dev/null 9>&- || fail_with_log postgres "$STATE_DIR/postgres.log" "PostgreSQL failed to start"
   head -n 1 "$dir/data/postmaster.pid" >"$STATE_DIR/postgres.pid"
-  wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT"
-  as_pg_user "$bin/createdb" -h "$HOST" -p "$POSTGRES_PORT" -U postgres ferretdb 9>&- \
+  wait_for postgres "$STATE_DIR/postgres.pid" "$STATE_DIR/postgres.log" "$bin/pg_isready" -q -h "$dir/socket" -p "$POSTGRES_PORT"
+  as_pg_user "$bin/createdb" -h "$dir/socket" -p "$POSTGRES_PORT" -U postgres ferretdb 9>&- \
     || fail_with_log postgres "$STATE_DIR/postgres.log" "createdb ferretdb failed"
-  as_pg_user "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$POSTGRES_PORT" -U postgres -d ferretdb \
+  as_pg_user "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$dir/socket" -p "$POSTGRES_PORT" -U postgres -d ferretdb \
     -c "$PG_GIN_TRIGGER_SQL" >>"$STATE_DIR/postgres.log" 2>&1 9>&- \
     || fail_with_log postgres "$STATE_DIR/postgres.log" "creating the GIN event trigger failed"
 }
@@ -406,10 +419,11 @@ start_ferretdb() {
   ensure_port_free ferretdb "$FERRETDB_PORT"
   if [ "$FERRETDB_HANDLER" = postgresql ]; then
     start_postgres
-    # pool_max_conns: see FERRETDB_PG_POOL. pool_max_conn_idle_time: FerretDB v1.24 sets its 1m default only when the
-    # parameter is given (pool/uri.go tests Has instead of !Has), so without it idle connections are never closed.
+    # Over the Unix socket (host= a directory, pgx). pool_max_conns: see FERRETDB_PG_POOL. pool_max_conn_idle_time:
+    # FerretDB v1.24 sets its 1m default only when the parameter is given (pool/uri.go tests Has instead of !Has), so
+    # without it idle connections are never closed.
     backend=(--handler=postgresql
-      --postgresql-url="postgres://postgres@$HOST:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_PG_POOL&pool_max_conn_idle_time=1m")
+      --postgresql-url="postgres://postgres@/ferretdb?host=$STATE_DIR/postgres/socket&port=$POSTGRES_PORT&pool_max_conns=$FERRETDB_PG_POOL&pool_max_conn_idle_time=1m")
   else
     backend=(--handler=sqlite --sqlite-url="file:$dir/data/")
   fi
@@ -462,7 +476,7 @@ start_all() {
 
 Test servers are running (state: $STATE_DIR, logs: $STATE_DIR/*.log):
   Redis     redis://$HOST:$REDIS_PORT          (redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'))
-  MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, $FERRETDB_HANDLER backend$([ "$FERRETDB_HANDLER" = postgresql ] && echo ": PostgreSQL $("$(pg_bindir)/postgres" --version | awk '{print $3}') on $HOST:$POSTGRES_PORT"))
+  MongoDB   mongodb://$HOST:$FERRETDB_PORT/        (FerretDB $FERRETDB_VERSION, $FERRETDB_HANDLER backend$([ "$FERRETDB_HANDLER" = postgresql ] && echo ": PostgreSQL $("$(pg_bindir)/postgres" --version | awk '{print $3}') on $STATE_DIR/postgres/socket${POSTGRES_TCP:+ and $HOST:$POSTGRES_PORT}"))
   S3        http://$HOST:$S3_PORT            (versitygw $VERSITYGW_VERSION, POSIX backend)
   Kafka     $(kafka env | cut -d= -f2)             (Apache Kafka $(kafka version), KRaft, one broker+controller)
 
@@ -487,6 +501,6 @@ case "$cmd" in
   status) status_all ;;
   env) env_lines ;;
   install) install_all ;;
-  -h|--help|help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd' (use start|stop|restart|status|env|install)" ;;
 esac

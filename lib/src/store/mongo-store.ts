@@ -27,6 +27,8 @@ import { UnavailableError } from '../errors.js';
 import { remainingMs } from '../call-scope.js';
 import { CircuitBreaker } from '../circuit-breaker.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
+import { CatalogueSnapshot, coversVersion, type CatalogueVersion } from './catalogue-snapshot.js';
+import { randomUUID } from 'node:crypto';
 
 const DUPLICATE_KEY = 11000;
 /** MongoDB's "operation exceeded time limit" (maxTimeMS), the server's side of the time budget. */
@@ -71,8 +73,30 @@ export interface MongoStoreOptions {
    * ping is slow, not stalled: the call keeps its full budget.
    */
   stallProbeMs?: number;
-  /** Clock of the breaker (tests). */
+  /**
+   * Catalogue reads (topMovies, getMovies, distinctGenres) from an in-process snapshot of the catalogue, reloaded when
+   * the catalogue version record changes (default true; see "Catalogue reads" below). false: every call queries.
+   */
+  catalogueSnapshot?: boolean;
+  /**
+   * A snapshot older than this (ms, default DEFAULT_CATALOGUE_MAX_AGE_MS) is re-read in the background while it keeps
+   * answering: it bounds how long a catalogue write whose version bump was lost (the writer died between the two)
+   * can go unseen. Every other write is seen by the next call.
+   */
+  catalogueMaxAgeMs?: number;
+  /** Clock of the breaker and of the catalogue snapshot's age (tests). */
   now?: () => number;
+}
+
+/** Default MongoStoreOptions.catalogueMaxAgeMs: 60 s. */
+export const DEFAULT_CATALOGUE_MAX_AGE_MS = 60_000;
+/** The collection and document id of the catalogue version record ({ _id, epoch, rev }). */
+export const CATALOGUE_VERSION_COLLECTION = 'catalogue_version';
+const CATALOGUE_VERSION_ID = 'movies';
+interface CatalogueVersionDoc {
+  _id: string;
+  epoch: string;
+  rev: number;
 }
 /** Updates per bulkWrite: FerretDB v1 never answers an update command of 100 or more statements. */
 const UPDATE_BATCH = 50;
@@ -132,7 +156,15 @@ export class MongoStore implements Store {
     /** The request path's circuit breaker: open after consecutive failures (unreachable, out of time, stalled). */
     readonly breaker?: CircuitBreaker,
     private readonly probe?: StallProbe,
+    private readonly catalogueOptions: { enabled: boolean; maxAgeMs: number; now: () => number } = {
+      enabled: true,
+      maxAgeMs: DEFAULT_CATALOGUE_MAX_AGE_MS,
+      now: Date.now,
+    },
   ) {}
+
+  private snapshot: CatalogueSnapshot | undefined;
+  private snapshotLoad: Promise<CatalogueSnapshot | null> | undefined;
 
   /**
    * Connects (rejects with UnavailableError when the server cannot be reached within the budget). Every operation has
@@ -168,7 +200,12 @@ export class MongoStore implements Store {
     // Scaled with a longer budget (the trainer's 10 s: 1.25 s), so that background jobs are not failed by a busy server.
     const probeMs = options.stallProbeMs ?? Math.max(STALL_PROBE_MS, Math.round(timeoutMS / 8));
     const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: probeMs, socketTimeoutMS: probeMs, maxPoolSize: 1 }), probeMs);
-    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker, probe), timeoutMS, breaker, probe);
+    const catalogue = {
+      enabled: options.catalogueSnapshot ?? true,
+      maxAgeMs: options.catalogueMaxAgeMs ?? DEFAULT_CATALOGUE_MAX_AGE_MS,
+      now: options.now ?? Date.now,
+    };
+    const store = withUnavailableErrors(new MongoStore(client, client.db(dbName), bulkClient.db(dbName), bulkClient, breaker, probe, catalogue), timeoutMS, breaker, probe);
     await store.connectClients();
     return store;
   }
@@ -190,6 +227,81 @@ export class MongoStore implements Store {
       const missing = INDEXES[name].filter((index) => !present.has(index.name));
       if (missing.length) await collection.createIndexes(missing);
     }
+    // The catalogue version record (created once; writes before this version of the code made none).
+    await upsertOnce(
+      this.bulkDb.collection<CatalogueVersionDoc>(CATALOGUE_VERSION_COLLECTION),
+      { _id: CATALOGUE_VERSION_ID },
+      { $setOnInsert: { epoch: randomUUID(), rev: 0 } },
+    );
+  }
+
+  // ------------------------------------------------------------------ Catalogue reads
+  //
+  // FerretDB v1 cannot push a sort by a field, a limit after a filter, or an $in down to its backend: on PostgreSQL,
+  // topMovies, getMovies and distinctGenres each read and decode the whole movies table in Go (about 230 ms for
+  // ML-100k's 1,682 movies). They are on the request path (cold-start and genre top lists, movie info, the events'
+  // movie check), so each process keeps the catalogue in memory (CatalogueSnapshot: ordered by popularity, indexed
+  // by id) and reads it only when it changed. "Changed" is the catalogue version record
+  // ({_id: 'movies', epoch, rev} in CATALOGUE_VERSION_COLLECTION): every catalogue write of this store (createMovie,
+  // updateMovie, hide/unhide, setPopularityFromWeights, insertMany of movies, clear) increments rev AFTER its write,
+  // and every catalogue read first reads the record (one lookup by _id, a primary-key read on every server) and
+  // answers from the snapshot only if the snapshot was read at that version or later. So a movie hidden by any
+  // process (the trainer's catalogue API) is out of the next top list of every replica, as with a direct query; a
+  // popularity update shows at once too. Without the record (a database written before it existed, or dropped), the
+  // reads query directly. Cost on MongoDB: one _id lookup instead of one indexed query, plus one full catalogue read
+  // per process after each catalogue write.
+
+  private async readCatalogueVersion(): Promise<CatalogueVersion | null> {
+    const doc = await this.db.collection<CatalogueVersionDoc>(CATALOGUE_VERSION_COLLECTION).findOne({ _id: CATALOGUE_VERSION_ID });
+    return doc && typeof doc.epoch === 'string' && typeof doc.rev === 'number' ? { epoch: doc.epoch, rev: doc.rev } : null;
+  }
+
+  /** Counts a catalogue write, after it was made: every process's next catalogue read re-reads the catalogue. */
+  private async bumpCatalogueVersion(db: Db = this.db): Promise<void> {
+    await upsertOnce(
+      db.collection<CatalogueVersionDoc>(CATALOGUE_VERSION_COLLECTION),
+      { _id: CATALOGUE_VERSION_ID },
+      { $inc: { rev: 1 }, $setOnInsert: { epoch: randomUUID() } },
+    );
+  }
+
+  /**
+   * The snapshot that holds every catalogue write made before this call, or null: no version record, the snapshot
+   * disabled, or the catalogue changed under three reloads in a row (then the caller queries directly).
+   */
+  private async currentCatalogue(): Promise<CatalogueSnapshot | null> {
+    if (!this.catalogueOptions.enabled) return null;
+    const want = await this.readCatalogueVersion();
+    if (!want) return null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const have = this.snapshot;
+      if (have && coversVersion(have.version, want)) {
+        if (this.catalogueOptions.now() - have.loadedAt > this.catalogueOptions.maxAgeMs && !this.snapshotLoad) {
+          this.loadCatalogue().catch(() => undefined); // re-read in the background; this one still answers
+        }
+        return have;
+      }
+      if (!(await this.loadCatalogue())) return null;
+    }
+    return null;
+  }
+
+  /** Reads the version record, then the whole catalogue (so the snapshot holds at least that version); shared by concurrent callers. */
+  private loadCatalogue(): Promise<CatalogueSnapshot | null> {
+    this.snapshotLoad ??= (async () => {
+      try {
+        const version = await this.readCatalogueVersion();
+        if (!version) return null;
+        const movies = await this.col('movies').find({}, withoutId).toArray();
+        const loaded = new CatalogueSnapshot(movies, version, this.catalogueOptions.now());
+        const current = this.snapshot;
+        if (!current || current.version.epoch !== version.epoch || current.version.rev <= version.rev) this.snapshot = loaded;
+        return loaded;
+      } finally {
+        this.snapshotLoad = undefined;
+      }
+    })();
+    return this.snapshotLoad;
   }
 
   async ping(): Promise<void> {
@@ -219,6 +331,9 @@ export class MongoStore implements Store {
   }
 
   async getMovies(movieIds: readonly string[]): Promise<Map<string, MovieDoc>> {
+    if (movieIds.length === 0) return new Map();
+    const snapshot = await this.currentCatalogue();
+    if (snapshot) return snapshot.get(movieIds);
     const movies = await this.col('movies').find({ movieId: { $in: [...movieIds] } }, withoutId).toArray();
     return new Map(movies.map((m) => [m.movieId, m]));
   }
@@ -226,6 +341,7 @@ export class MongoStore implements Store {
   async createMovie(doc: MovieDoc): Promise<{ created: boolean }> {
     // An upsert that only inserts: atomic on the unique movieId, and FerretDB v1 has it.
     const result = await this.col('movies').updateOne({ movieId: doc.movieId }, { $setOnInsert: { ...doc } }, { upsert: true });
+    if (result.upsertedCount > 0) await this.bumpCatalogueVersion();
     return { created: result.upsertedCount > 0 };
   }
 
@@ -236,6 +352,7 @@ export class MongoStore implements Store {
     if (Object.keys(update).length) {
       const result = await this.col('movies').updateOne({ movieId }, update);
       if (result.matchedCount === 0) return null;
+      await this.bumpCatalogueVersion();
     }
     return this.col('movies').findOne({ movieId }, withoutId);
   }
@@ -255,6 +372,8 @@ export class MongoStore implements Store {
   }
 
   async topMovies(query: TopMoviesQuery): Promise<MovieDoc[]> {
+    const snapshot = await this.currentCatalogue();
+    if (snapshot) return snapshot.top(query);
     const filter: Document = { hidden: { $ne: true } };
     if (query.genres) filter.genres = { $in: [...query.genres] };
     if (query.excludeMovieIds?.length) filter.movieId = { $nin: [...query.excludeMovieIds] };
@@ -262,6 +381,8 @@ export class MongoStore implements Store {
   }
 
   async distinctGenres(): Promise<string[]> {
+    const snapshot = await this.currentCatalogue();
+    if (snapshot) return snapshot.genres();
     // MongoDB unwinds array fields in distinct; flattening as well keeps any server that returns whole arrays right.
     const values = ((await this.col('movies').distinct('genres')) as unknown[]).flat();
     return [...new Set(values.filter((g): g is string => typeof g === 'string'))];
@@ -303,7 +424,11 @@ export class MongoStore implements Store {
     }
     const chunks: AnyBulkWriteOperation<MovieDoc>[][] = [];
     for (let i = 0; i < ops.length; i += UPDATE_BATCH) chunks.push(ops.slice(i, i + UPDATE_BATCH));
-    for (const chunk of chunks) await movies.bulkWrite(chunk, { ordered: false });
+    try {
+      for (const chunk of chunks) await movies.bulkWrite(chunk, { ordered: false });
+    } finally {
+      if (chunks.length) await this.bumpCatalogueVersion(this.bulkDb);
+    }
     return count;
   }
 
@@ -530,7 +655,11 @@ export class MongoStore implements Store {
   }
 
   async insertMany<C extends CollectionName>(collection: C, docs: readonly CollectionDocs[C][]): Promise<void> {
-    await this.insertNew(collection, docs, this.bulkDb);
+    try {
+      await this.insertNew(collection, docs, this.bulkDb);
+    } finally {
+      if (collection === 'movies' && docs.length) await this.bumpCatalogueVersion(this.bulkDb);
+    }
   }
 
   /**
@@ -572,6 +701,7 @@ export class MongoStore implements Store {
 
   async clear(): Promise<void> {
     for (const name of COLLECTION_NAMES) await this.bulkDb.collection(name).deleteMany({});
+    await this.bumpCatalogueVersion(this.bulkDb);
   }
 }
 
