@@ -81,6 +81,19 @@ export function storeEventsContract(
     expect(await store.count('interaction_events')).toBe(4);
   });
 
+  it('tells applied events from new ones in a small batch and in a large one', async () => {
+    // A few ids and more than 64 ids take different query shapes in the MongoDB store (equality per id, or one $in).
+    const small = [ev('watched', 'm1', 1), ev('bookmarked', 'm2', 2)];
+    const large = Array.from({ length: 100 }, (_, i) => ev('watched', `m${(i % 4) + 1}`, i));
+    expect((await store.applyInteractionEvents(small, at(10))).applied).toHaveLength(2);
+    expect((await store.applyInteractionEvents(large.slice(0, 50), at(10))).applied).toHaveLength(50);
+    const mixed = await store.applyInteractionEvents([...large, ...small], at(11));
+    expect(mixed.applied.map((e) => e.eventId)).toEqual(large.slice(50).map((e) => e.eventId));
+    expect(mixed.duplicates).toHaveLength(52);
+    expect(await store.count('interaction_events')).toBe(102);
+    expect(await store.count('watched_movies')).toBe(101);
+  });
+
   // Only where a crash can fall between the writes (the in-process store applies a batch in one synchronous step).
   if (dropIdempotencyRecords) it('writes nothing twice when a batch is applied again after a crash before its idempotency records', async () => {
     const events = [ev('watched', 'm1', 1), ev('rated', 'm2', 2), ev('bookmarked', 'm3', 3)];

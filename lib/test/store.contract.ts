@@ -62,6 +62,17 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(found.get('m1')).toMatchObject({ title: 'Movie m1', genres: ['Comedy'], rating: 10 });
   });
 
+  it('looks movies up by id for a few ids and for many (every id once, unknown ids left out)', async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => `k${i}`);
+    await store.insertMany('movies', ids.map((id) => movie(id, ['Drama'])));
+    // 3 ids and 150 ids take different query shapes in the MongoDB store (equality per id, or one $in).
+    const few = await store.getMovies(['k1', 'k2', 'k1', 'none']);
+    expect([...few.keys()].sort()).toEqual(['k1', 'k2']);
+    const many = await store.getMovies([...ids, ...ids.slice(0, 10), 'none']);
+    expect([...many.keys()].sort()).toEqual([...ids].sort());
+    expect(many.get('k149')).toMatchObject({ movieId: 'k149', title: 'Movie k149' });
+  });
+
   it('lists the distinct genres of the catalogue', async () => {
     expect(await store.distinctGenres()).toEqual([]);
     await store.insertMany('movies', [movie('m1', ['Comedy', 'IMAX']), movie('m2', ['Comedy', 'Drama']), movie('m3', [])]);

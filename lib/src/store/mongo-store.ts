@@ -31,6 +31,12 @@ import { CatalogueSnapshot, coversVersion, type CatalogueVersion } from './catal
 import { randomUUID } from 'node:crypto';
 
 const DUPLICATE_KEY = 11000;
+/**
+ * Up to this many keys, a lookup by a set of keys is one equality query per key, in parallel (findByKeys): FerretDB v1
+ * pushes an equality filter down to its backend's index but evaluates `$in` itself after reading the whole collection
+ * (FerretDB on PostgreSQL, 5,000 events: one id by `$in` 300 ms, by equality 2 ms; 20 ids in parallel 36 ms).
+ */
+const KEYED_LOOKUP_MAX = 64;
 /** MongoDB's "operation exceeded time limit" (maxTimeMS), the server's side of the time budget. */
 const MAX_TIME_EXPIRED = 50;
 
@@ -334,7 +340,7 @@ export class MongoStore implements Store {
     if (movieIds.length === 0) return new Map();
     const snapshot = await this.currentCatalogue();
     if (snapshot) return snapshot.get(movieIds);
-    const movies = await this.col('movies').find({ movieId: { $in: [...movieIds] } }, withoutId).toArray();
+    const movies = await this.findByKeys('movies', 'movieId', movieIds, withoutId.projection);
     return new Map(movies.map((m) => [m.movieId, m]));
   }
 
@@ -474,7 +480,7 @@ export class MongoStore implements Store {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     if (events.length === 0) return result;
     const ids = [...new Set(events.map((e) => e.eventId))];
-    const done = new Set((await this.col('interaction_events').distinct('eventId', { eventId: { $in: ids } })) as string[]);
+    const done = new Set((await this.findByKeys('interaction_events', 'eventId', ids, { _id: 0, eventId: 1 })).map((d) => d.eventId));
     const fresh: ValidEvent[] = [];
     for (const e of events) {
       if (done.has(e.eventId)) result.duplicates.push(e);
@@ -667,6 +673,26 @@ export class MongoStore implements Store {
    * skipped on purpose. Returns the indexes of the skipped ones. Anything else (the server unreachable mid-write
    * included) is an error: the caller retries the batch.
    */
+  /**
+   * The documents of `collection` whose `field` equals one of `keys` (duplicates in `keys` are looked up once). Up to
+   * KEYED_LOOKUP_MAX keys: one indexed equality query per key, in parallel, which every MongoDB-wire server serves from
+   * the index; more keys: one `$in` query (MongoDB serves it from the index, FerretDB v1 with one scan per call, cheaper
+   * than thousands of round trips).
+   */
+  private async findByKeys<C extends CollectionName>(
+    collection: C,
+    field: string,
+    keys: readonly string[],
+    projection: Document,
+  ): Promise<CollectionDocs[C][]> {
+    const unique = [...new Set(keys)];
+    if (unique.length === 0) return [];
+    const col = this.db.collection(collection);
+    if (unique.length > KEYED_LOOKUP_MAX) return (await col.find({ [field]: { $in: unique } }, { projection }).toArray()) as unknown as CollectionDocs[C][];
+    const found = await Promise.all(unique.map((key) => col.find({ [field]: key }, { projection }).toArray()));
+    return found.flat() as unknown as CollectionDocs[C][];
+  }
+
   private async insertNew(collection: CollectionName, docs: readonly object[], db: Db = this.db): Promise<Set<number>> {
     const duplicates = new Set<number>();
     if (docs.length === 0) return duplicates;
