@@ -77,6 +77,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     service.ready(running.implementation);
     closeParts = running.close;
     server.markServing();
+    log.info({ port: server.port }, 'recsvc serving');
     return Object.assign(server, running.exposed);
   } catch (err) {
     await server.shutdown(0);
