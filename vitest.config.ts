@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['{lib,gateway,recsvc,trainer,native,scripts}/test/**/*.test.ts'],
-    // The fault suite (private servers, the services as processes, ~20 min) runs on its own: npm run test:faults.
+    // The fault suite (private servers, the services as processes, ~7 min) runs on its own: npm run test:faults
+    // (a step of its own in .ci/run, after this suite).
     exclude: ['**/node_modules/**', 'dist/**', 'scripts/test/faults.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

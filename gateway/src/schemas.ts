@@ -123,7 +123,7 @@ export const RecommendationsResponse = Type.Object({
   model_type: ModelName,
   model_version: Type.String({ description: '"none" when no model is trained yet' }),
   source: StringEnum<RecommendationSourceName>(REST_ENUMS.source, { description: 'Where the list came from' }),
-  arm: Type.String({ description: 'The experiment arm, or "forced" when ?model= chose the model' }),
+  arm: Type.String({ description: 'The experiment arm (als, lightfm), "forced" when ?model= chose the model, or "fallback" for a genres_top/global_top list (no model made it; not counted in the A/B report)' }),
   items: Type.Array(RecommendedItem),
 });
 

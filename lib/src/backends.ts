@@ -62,6 +62,7 @@ export async function createObjectStore(env: StorageEnv, log: Logger): Promise<O
       secretKey: env.S3_SECRET_KEY ?? '',
       bucket: env.S3_BUCKET,
       region: env.S3_REGION,
+      timeoutMs: env.S3_TIMEOUT_MS,
     });
     log.info({ endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET }, 'object store: S3');
   } else {

@@ -95,6 +95,11 @@ export const storageEnvShape = {
   S3_SECRET_KEY: z.string().optional(),
   S3_BUCKET: z.string().min(3).default('recsys-models'),
   S3_REGION: z.string().default('us-east-1'),
+  /**
+   * An S3 request gives up when the server has sent nothing for this long, ms (a frozen S3 costs an operation this
+   * much, then UNAVAILABLE / HTTP 503, instead of the caller's whole deadline). 100 to 60,000; default 3,000.
+   */
+  S3_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000),
   DATA_DIR: z.string().default('.data'),
 };
 export interface StorageEnv {
@@ -112,6 +117,8 @@ export interface StorageEnv {
   S3_SECRET_KEY?: string;
   S3_BUCKET: string;
   S3_REGION: string;
+  /** Optional in hand-made envs (tests); the schema always sets it. */
+  S3_TIMEOUT_MS?: number;
   DATA_DIR: string;
 }
 

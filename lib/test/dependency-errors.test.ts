@@ -1,4 +1,6 @@
 import { mkdtempSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -45,7 +47,50 @@ describe('dependency errors: unreachable is UNAVAILABLE, never INTERNAL', () => 
       expect((err as Error).message).toMatch(/model store \(S3\) is unreachable/);
     }
   });
+
+  it('S3ObjectStore: a frozen server (accepts, never answers) costs an operation timeoutMs, then UnavailableError', async () => {
+    // What SIGSTOP does to an S3 server: the kernel accepts connections, nothing is ever read or answered.
+    const frozen = await listening(createTcpServer(() => undefined));
+    const sockets = tracked(frozen);
+    try {
+      const s3 = new S3ObjectStore({ endpoint: `http://127.0.0.1:${port(frozen)}`, accessKey: 'a', secretKey: 'b', bucket: 'recsys-x', region: 'us-east-1', timeoutMs: 200 });
+      for (const op of [() => s3.list('models/'), () => s3.get('models/als/ACTIVE'), () => s3.put('k', Buffer.from('v')), () => s3.ping(), () => s3.remove(['k'])]) {
+        const err = await op().then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(UnavailableError);
+      }
+    } finally {
+      await close(frozen, sockets);
+    }
+  });
+
+  it('S3ObjectStore: a body that stops half-way rejects with UnavailableError (the timeout is per byte, not only to the headers)', async () => {
+    const stalling = await listening(createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write(Buffer.alloc(10)); // 10 of the 1,000 bytes, then nothing
+    }));
+    const sockets = tracked(stalling);
+    try {
+      const s3 = new S3ObjectStore({ endpoint: `http://127.0.0.1:${port(stalling)}`, accessKey: 'a', secretKey: 'b', bucket: 'recsys-x', region: 'us-east-1', timeoutMs: 200 });
+      const err = await s3.get('models/als/1/item_factors.f32').then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UnavailableError);
+    } finally {
+      await close(stalling, sockets);
+    }
+  });
 });
+
+const listening = <S extends Server>(server: S) => new Promise<S>((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+const port = (server: Server) => (server.address() as { port: number }).port;
+/** The server's connections, to be destroyed at close (a server closes only once its connections are gone). */
+const tracked = (server: Server) => {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => sockets.add(socket));
+  return sockets;
+};
+const close = (server: Server, sockets: Set<Socket>) => {
+  for (const socket of sockets) socket.destroy();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+};
 
 /** The stack's object store, switched to an S3 endpoint where nothing listens while `down`. */
 class SwitchableObjectStore implements ObjectStore {

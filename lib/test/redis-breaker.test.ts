@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { RedisCache } from '../src/cache/redis-cache.js';
+import { runInCallScope } from '../src/call-scope.js';
 import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { describeWithServers } from './support/servers.js';
 import { PrivateRedis } from './support/private-redis.js';
@@ -59,4 +60,28 @@ describeWithServers(['REDIS_URL'], 'the Redis cache fails fast and recovers by i
     expect(await cache.get('k')).toBe('again');
     expect(cache.breaker.state).toBe('closed');
   });
+
+  it("a request's multi-key write (feedback's new stamp) is request-path work: bounded by the command timeout and the breaker, not the bulk limit", async () => {
+    // A bulk limit longer than the test's own timeout: without the request-path rule the write would wait it out.
+    const own = await RedisCache.connect(redis.url, { commandTimeoutMs: 300, breakerFailures: 2, breakerCoolDownMs: 60_000, bulkTimeoutMs: 120_000 });
+    const inCall = <T>(fn: () => Promise<T>) => runInCallScope({ signal: new AbortController().signal, deadline: Infinity }, fn);
+    try {
+      await inCall(() => own.setMany([['a', '1'], ['b', '2']], 60));
+      expect(await own.getMany(['a', 'b'])).toEqual(['1', '2']);
+      redis.freeze();
+      try {
+        for (let i = 0; i < 2; i++) await expect(inCall(() => own.setMany([['a', 'x']], 60))).rejects.toThrow(/timed out/i);
+        expect(own.breaker.state).toBe('open');
+        await expect(inCall(() => own.setMany([['a', 'x']], 60))).rejects.toBeInstanceOf(CircuitOpenError);
+      } finally {
+        redis.resume();
+      }
+      // Outside a call (refresh jobs, the consumer) the bulk connection is used: the open breaker does not refuse it.
+      await own.setMany([['a', '3']], 60);
+      expect(await cache.get('a')).toBe('3');
+    } finally {
+      await own.close();
+    }
+  });
 });
+

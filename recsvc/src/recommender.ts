@@ -11,7 +11,7 @@ import {
   recommendationKey,
   type CachedRecommendation,
 } from '../../lib/src/recommendation-cache.js';
-import type { MovieDoc, RecommendationLogDoc, RecommendationSourceName, Store } from '../../lib/src/store/types.js';
+import { FALLBACK_ARM, FALLBACK_SOURCES, FORCED_ARM, type MovieDoc, type RecommendationLogDoc, type RecommendationSourceName, type Store } from '../../lib/src/store/types.js';
 import { assignArm, type ExperimentSettings } from './experiment.js';
 import type { RecommendationLogWriter } from './log-writer.js';
 import type { RecsvcMetrics } from './metrics.js';
@@ -177,7 +177,6 @@ export class Recommender {
     const userId = assertId(userIdInput, 'user_id');
     const k = boundedInt(kInput, 'k', 1, MAX_K, DEFAULT_K);
     const modelType = forcedModel ?? assignArm(userId, this.deps.experiment);
-    const arm = forcedModel ? 'forced' : modelType;
     const model = models.current(modelType);
     const modelVersion = model?.version ?? NO_MODEL_VERSION;
 
@@ -214,6 +213,9 @@ export class Recommender {
       if (movie) items.push({ movie, score: s.score, rank: items.length + 1 });
     }
     await explainList(this.explainDeps, { userId, model, source, items, interactions, favoriteGenres, cacheKey });
+    // A popularity list (no model could score the user) is no impression of the arm's model: arm "fallback", which
+    // the A/B report counts nowhere (README "The experiment (A/B) report").
+    const arm = FALLBACK_SOURCES.has(source) ? FALLBACK_ARM : forcedModel ? FORCED_ARM : modelType;
     const sessionId = randomUUID();
     const logDoc: RecommendationLogDoc = {
       sessionId,

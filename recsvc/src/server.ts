@@ -6,7 +6,10 @@ import type { Cache } from '../../lib/src/cache/types.js';
 import { RedisCache } from '../../lib/src/cache/redis-cache.js';
 import type { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { recommendationAuth } from './auth.js';
-import { startGrpcServer, type RunningGrpcServer } from '../../lib/src/grpc/server.js';
+import { deferredService, startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../../lib/src/grpc/server.js';
+import { UnavailableError } from '../../lib/src/errors.js';
+import { RecommendationServiceService } from '../../lib/src/proto.js';
+import { DEFAULT_STARTUP_RETRY, untilReady, type StartupRetryPolicy } from '../../lib/src/startup-retry.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { createMetricsRegistry, grpcCallObserver, startMetricsServer } from '../../lib/src/metrics.js';
 import { catalogueMismatch } from '../../lib/src/models/fingerprint.js';
@@ -20,7 +23,7 @@ import { RecommendationLogWriter } from './log-writer.js';
 import { RecsvcMetrics } from './metrics.js';
 import { ModelHolder } from './model-holder.js';
 import { MovieInfoCache } from './movie-info.js';
-import { recommendationService } from './recommendation-grpc.js';
+import { RECOMMENDATION_SERVICE_NAME, recommendationService } from './recommendation-grpc.js';
 import { EXPLANATION_CACHE_TTL_MS, Recommender } from './recommender.js';
 import { ExplanationCache } from './explain-list.js';
 import { EventApplier } from '../../lib/src/events/applier.js';
@@ -34,6 +37,8 @@ export interface RecsvcDeps {
   objects?: ObjectStore;
   /** The API keys callers must present (default: from API_KEYS_FILE / API_KEYS, watched for rotation). */
   apiKeys?: ApiKeyStore;
+  /** Backoff while a dependency is not ready at start-up (default DEFAULT_STARTUP_RETRY: 0.5 s doubling to 10 s). */
+  startupRetry?: StartupRetryPolicy;
 }
 
 export interface RunningRecsvc extends RunningGrpcServer {
@@ -46,9 +51,58 @@ export interface RunningRecsvc extends RunningGrpcServer {
 /** Starts the recommendation service: backends, model hot reload, log writer, gRPC and /metrics. */
 export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: RecsvcDeps = {}): Promise<RunningRecsvc> {
   const auth = recommendationAuth(config, log, deps.apiKeys);
-  const store = deps.store ?? (await createStore(config, log));
-  const cache = deps.cache ?? (await createCache(config, log));
-  const objects = deps.objects ?? (await createObjectStore(config, log));
+  // The gRPC server binds first, health NOT_SERVING, every call UNAVAILABLE ("starting"), while the dependencies are
+  // connected with retries (a MongoDB, Redis, S3 or Kafka that is not up yet is waited for, with a backoff and a
+  // warning per attempt, instead of the process exiting); SERVING once everything is ready.
+  let closeParts: (() => Promise<void>) | undefined;
+  let shuttingDown = false;
+  const service = deferredService(RECOMMENDATION_SERVICE_NAME, RecommendationServiceService, log, () =>
+    new UnavailableError('the recommendation service is starting (waiting for its database, cache or model store); try again shortly'));
+  const server = await startGrpcServer({
+    host: config.RECSVC_HOST,
+    port: config.RECSVC_PORT,
+    maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
+    services: [service.binding],
+    log,
+    interceptors: [auth.interceptor],
+    notServingYet: true,
+    onClosed: async () => {
+      shuttingDown = true;
+      if (!deps.apiKeys) auth.keys.close();
+      await closeParts?.();
+    },
+  });
+  try {
+    const running = await connectParts(config, log, deps, () => shuttingDown);
+    service.ready(running.implementation);
+    closeParts = running.close;
+    server.markServing();
+    log.info({ port: server.port }, 'recsvc serving');
+    return Object.assign(server, running.exposed);
+  } catch (err) {
+    await server.shutdown(0);
+    throw err;
+  }
+}
+
+interface RecsvcParts {
+  implementation: ServiceBinding['implementation'];
+  close(): Promise<void>;
+  exposed: Omit<RunningRecsvc, keyof RunningGrpcServer>;
+}
+
+/** The backends (each waited for while it is not ready: untilReady), the model holder, the log writer and /metrics. */
+async function connectParts(
+  config: RecsvcConfig,
+  log: Logger,
+  deps: RecsvcDeps,
+  stopped: () => boolean,
+): Promise<RecsvcParts> {
+  const retry = deps.startupRetry ?? DEFAULT_STARTUP_RETRY;
+  const ready = <T>(what: string, step: () => Promise<T>) => untilReady(what, step, log, retry, stopped);
+  const store = deps.store ?? (await ready('MongoDB', () => createStore(config, log)));
+  const cache = deps.cache ?? (await ready('Redis', () => createCache(config, log)));
+  const objects = deps.objects ?? (await ready('the model store (S3)', () => createObjectStore(config, log)));
   const registry = createMetricsRegistry('recsvc');
   const metrics = new RecsvcMetrics(registry);
   if (cache instanceof RedisCache) cache.registerMetrics(registry, 'recommendation_cache');
@@ -59,7 +113,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     },
     onRefused: (modelType) => metrics.modelLoads.inc({ model_type: modelType, result: 'refused' }),
   }, (artifact) => catalogueMismatch(store, artifact.manifest.data, artifact.idMaps[ARTIFACT_ID_MAPS.items] ?? []));
-  await models.start();
+  await ready('the model registry', () => models.start());
   // The log spool (LOG_SPOOL_DIR, default DATA_DIR/log-spool): with a store of its own; an injected store (tests,
   // the demo) gets one only when LOG_SPOOL_DIR names it, so test processes never replay each other's lists.
   const spoolPath = config.LOG_SPOOL_DIR ?? (deps.store ? undefined : join(config.DATA_DIR, 'log-spool'));
@@ -98,7 +152,7 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       clientId: 'recsvc',
       partitions: config.EVENTS_PARTITIONS,
     };
-    await ensureTopics(settings);
+    await ready('Kafka', () => ensureTopics(settings));
     producer = new EventProducer(settings);
     log.info({ brokers: settings.brokers, topic: settings.topic }, 'events: produced to Kafka');
   } else {
@@ -119,11 +173,11 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
   );
   // The replica's catalogue view: hidden movies and cold-start movies, followed on CATALOGUE_CHANNEL.
   const movies = new MovieInfoCache(store, config.MOVIE_INFO_TTL_SECONDS * 1000);
-  await movies.startSync(cache, {
+  await ready('the catalogue (MongoDB)', () => movies.startSync(cache, {
     reloadMs: config.CATALOGUE_RELOAD_SECONDS * 1000,
     log,
     coldSince: () => new Date(Math.min(...MODEL_TYPES.map((t) => models.current(t)?.dataSnapshotAt ?? 0))),
-  });
+  }));
   const recommender = new Recommender({
     store,
     cache,
@@ -141,15 +195,9 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
     explanationCache: new ExplanationCache(config.EXPLANATION_CACHE_ENTRIES, EXPLANATION_CACHE_TTL_MS),
   });
   const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.RECSVC_METRICS_PORT);
-  const server = await startGrpcServer({
-    host: config.RECSVC_HOST,
-    port: config.RECSVC_PORT,
-    maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_SECONDS * 1000,
-    services: [recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) })],
-    log,
-    interceptors: [auth.interceptor],
-    onClosed: async () => {
-      if (!deps.apiKeys) auth.keys.close();
+  return {
+    implementation: recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) }).implementation,
+    close: async () => {
       await models.stop();
       await movies.stopSync();
       await logs.close();
@@ -158,6 +206,6 @@ export async function startRecsvc(config: RecsvcConfig, log: Logger, deps: Recsv
       if (!deps.store) await store.close();
       if (!deps.cache) await cache.close();
     },
-  });
-  return Object.assign(server, { models, logs, metricsPort: metricsServer.port, recommender });
+    exposed: { models, logs, metricsPort: metricsServer.port, recommender },
+  };
 }

@@ -31,7 +31,8 @@ async function startRecsvc(env: Record<string, string>): Promise<{ child: ChildP
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'gRPC server listening' && entry.port) resolvePort(entry.port);
+        // Serving, not only listening: recsvc binds first (health NOT_SERVING) and serves once its backends are ready.
+        if (entry.msg === 'recsvc serving' && entry.port) resolvePort(entry.port);
       } catch {
         // not a log line
       }

@@ -7,6 +7,7 @@ import { connectRealBackends, describeWithServers } from '../../lib/test/support
 import { closeServingWorld, ids, json, startServingWorld, type ServingBackends } from '../../lib/test/support/serving-world.js';
 
 type Backends = ServingBackends;
+type ArmFigures = { model_type: string; sessions: number; feedback_count: number; likes: number };
 
 function servingSuite(makeBackends: () => Promise<Backends>) {
   let stack: TestStack;
@@ -57,7 +58,9 @@ function servingSuite(makeBackends: () => Promise<Backends>) {
     const arms = new Map<string, string>();
     for (let i = 0; i < 40; i++) {
       const body = await json(await get(`/recommendations/user${i}?k=1`));
-      expect(body.arm).toBe(body.model_type);
+      // Users the models cannot score get the global top list: arm "fallback" (no model's impression), model_type
+      // still the assigned arm's model.
+      expect(body.arm).toBe(body.source === 'global_top' || body.source === 'genres_top' ? 'fallback' : body.model_type);
       arms.set(`user${i}`, body.model_type);
     }
     expect(new Set(arms.values())).toEqual(new Set(['als', 'lightfm']));
@@ -150,6 +153,26 @@ function servingSuite(makeBackends: () => Promise<Backends>) {
     // The buffer's own write later is a no-op (idempotent by session id).
     await stack.recsvc.logs.flush();
     expect(arm(await json(await get('/experiments/report?k=3'))).sessions).toBe(arm(before).sessions + 1);
+  });
+
+  it('a fallback list (no model could score the user) is no impression of either model: arm "fallback", counted nowhere in the report', async () => {
+    const figures = (r: { arms: ArmFigures[]; forced: ArmFigures[]; series: unknown[] }) => ({
+      arms: r.arms.map((a) => [a.model_type, a.sessions, a.feedback_count, a.likes]),
+      forced: r.forced.map((a) => [a.model_type, a.sessions, a.feedback_count, a.likes]),
+      series: r.series,
+    });
+    const before = figures(await json(await get('/experiments/report?k=3')));
+    // One user in the experiment (no ?model=), one forced: both unknown to every model, so both get the global top.
+    for (const path of ['/recommendations/stranger-ab1?k=3', '/recommendations/stranger-ab2?model=lightfm&k=3']) {
+      const list = await json(await get(path));
+      expect(list.source, path).toBe('global_top');
+      expect(list.arm, path).toBe('fallback');
+      // Feedback on it is still taken and stored (it is the user's signal), only not as a model's result.
+      expect((await post(`/feedback/${list.session_id}`, { movie_id: list.items[0].movie_id, liked: true })).status).toBe(200);
+      expect(await backends.store.getRecommendationLog(list.session_id)).toMatchObject({ arm: 'fallback', source: 'global_top' });
+    }
+    await stack.recsvc.logs.flush();
+    expect(figures(await json(await get('/experiments/report?k=3')))).toEqual(before);
   });
 
   it('swaps to a newly activated version without a restart and refuses a corrupt one', async () => {

@@ -187,10 +187,22 @@ function recoveryMoment(samples: Sample[], faultEnd: number, extra?: (samples: S
   return moment;
 }
 
-function outcome(name: string, description: string, fault: string, run: FaultRun, checks: Check[], extra: Record<string, unknown> = {}): ScenarioOutcome {
+/**
+ * `recoveryLimitSeconds`: the recovery budget of the scenario (default BUDGETS.recoverySeconds); the check holds only
+ * when the stack recovered within it.
+ */
+function outcome(
+  name: string,
+  description: string,
+  fault: string,
+  run: FaultRun,
+  checks: Check[],
+  extra: Record<string, unknown> = {},
+  recoveryLimitSeconds: number = BUDGETS.recoverySeconds,
+): ScenarioOutcome {
   const s = run.load.samples;
   const recoverySeconds = run.recoveredAt === null ? null : Math.round((Math.max(0, run.recoveredAt - run.faultEnd) / 1000) * 10) / 10;
-  check(checks, `recovers within ${BUDGETS.recoverySeconds} s`, recoverySeconds !== null, recoverySeconds === null ? 'did not recover' : `${recoverySeconds} s`);
+  check(checks, `recovers within ${recoveryLimitSeconds} s`, recoverySeconds !== null && recoverySeconds <= recoveryLimitSeconds, recoverySeconds === null ? 'did not recover' : `${recoverySeconds} s`);
   return {
     scenario: name,
     description,
@@ -494,10 +506,14 @@ const workerKill: Scenario = {
     await load.stop();
     commonChecks(checks, load.samples);
     const recoverySeconds = end && finished(end) ? Math.round((runEndedAt - faultEnd) / 100) / 10 : null;
+    // Its recovery is the interrupted run's end, so its budget is the run's (BUDGETS.runSeconds): the dead worker's
+    // lock must expire (JOB_LOCK_MS, 30 s) and the stalled check come round (JOB_STALLED_INTERVAL_MS, 30 s) before the
+    // retry even starts, so the serving scenarios' 60 s cannot hold (the check said "60 s" but tested only that it
+    // ended: 61.7 s passed).
     return outcome('worker-kill', this.description, `SIGKILL at stage ${at.stage}`, { load, faultStart, faultEnd, recoveredAt: recoverySeconds === null ? null : runEndedAt }, checks, {
       recoveryCondition: 'the interrupted run has ended (retried or failed clearly)',
       run: end,
-    });
+    }, BUDGETS.runSeconds);
   },
 };
 
@@ -560,11 +576,12 @@ const s3Publish: Scenario = {
     check(checks, 'recommendations are served throughout (no 5xx)', n5xx === 0, `${n5xx} of ${serving.length}`);
     commonChecks(checks, load.samples);
     const recoveredAt = end && finished(end) ? runEndedAt : null;
+    // As in worker-kill, its recovery is the interrupted run's end: the run's budget (serving is checked above).
     return outcome('s3-publish', this.description, `freeze + SIGKILL at stage ${at.stage}`, { load, faultStart, faultEnd, recoveredAt }, checks, {
       recoveryCondition: 'the interrupted run has ended (retried or failed clearly)',
       run: end,
       models,
-    });
+    }, BUDGETS.runSeconds);
   },
 };
 

@@ -1,11 +1,16 @@
 /**
- * The fault suite's own real servers: Redis, FerretDB (MongoDB wire), versitygw (S3) and Kafka, started by
+ * The fault suite's own real servers: Redis, FerretDB (MongoDB wire) on PostgreSQL, versitygw (S3) and Kafka, started by
  * scripts/test-servers.sh on free ports with a state directory of their own (never the shared set other suites
  * use), and the faults done to them: stop (SIGKILL, as in a crash), restart (the same command line, its data kept),
  * freeze (SIGSTOP) and thaw (SIGCONT). Each server is addressed by its test-servers.sh pidfile only.
+ *
+ * FerretDB runs on PostgreSQL (RECSYS_TEST_FERRETDB_HANDLER=postgresql, a private cluster on a free port of its own):
+ * on SQLite it stopped answering for seconds while a training run wrote to it, which failed the training scenarios
+ * for a reason that is the test server's, not the product's. The MongoDB faults are done to the FerretDB process
+ * (the MongoDB-wire server the services talk to); PostgreSQL behind it keeps running.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../children.js';
@@ -47,6 +52,8 @@ export function missingPrerequisites(repoRoot: string): string[] {
   const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
   if (!onPath('redis-server')) missing.push('redis-server (apt)');
   if (!onPath('java')) missing.push('java (for Kafka)');
+  const pgBin = existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'postgres')));
+  if (!pgBin) missing.push('postgresql (apt; FerretDB\'s backend)');
   for (const bin of ['ferretdb', 'versitygw']) if (!existsSync(join(cache, 'bin', bin))) missing.push(`${cache}/bin/${bin}`);
   const kafkaVersion = /<kafka.version>(.*)<\/kafka.version>/.exec(readFileSync(join(repoRoot, 'scripts/kafka/pom.xml'), 'utf8'))?.[1];
   if (!kafkaVersion || !existsSync(join(cache, `kafka-${kafkaVersion}`, 'libs'))) missing.push(`Kafka jars in ${cache}/kafka-${kafkaVersion}`);
@@ -94,15 +101,19 @@ export class PrivateServers {
     readonly stateDir: string,
     ports: Record<ServerName, number>,
     private readonly kafkaControllerPort: number,
+    private readonly postgresPort: number,
   ) {
     this.ports = ports;
   }
 
-  /** Starts the four servers (fresh data) with scripts/test-servers.sh on free ports; ~20-60 s (Kafka's JVM). */
+  /** Starts the servers (fresh data) with scripts/test-servers.sh on free ports; ~20-60 s (Kafka's JVM, initdb). */
   static async start(repoRoot: string): Promise<PrivateServers> {
     const stateDir = mkdtempSync(join(tmpdir(), 'recsys-faults-servers-'));
+    // mkdtemp makes it 0700: as root, test-servers.sh runs PostgreSQL as the `postgres` user, which must reach its
+    // cluster folder inside.
+    chmodSync(stateDir, 0o755);
     const ports = { redis: await freePort(), ferretdb: await freePort(), s3: await freePort(), kafka: await freePort() };
-    const servers = new PrivateServers(repoRoot, stateDir, ports, await freePort());
+    const servers = new PrivateServers(repoRoot, stateDir, ports, await freePort(), await freePort());
     await run('bash', [join(repoRoot, 'scripts/test-servers.sh'), 'start'], servers.scriptEnv(), repoRoot);
     const env: Record<string, string> = {};
     for (const line of readFileSync(join(stateDir, 'env'), 'utf8').split('\n')) {
@@ -122,6 +133,8 @@ export class PrivateServers {
       RECSYS_TEST_S3_PORT: String(this.ports.s3),
       KAFKA_PORT: String(this.ports.kafka),
       KAFKA_CONTROLLER_PORT: String(this.kafkaControllerPort),
+      RECSYS_TEST_FERRETDB_HANDLER: 'postgresql',
+      RECSYS_TEST_POSTGRES_PORT: String(this.postgresPort),
     };
   }
 

@@ -347,7 +347,10 @@ export interface GetRecommendationsResponse {
   modelVersion: string;
   source: RecommendationSource;
   items: RankedMovie[];
-  /** The experiment arm ("als", "lightfm") or "forced" when the caller chose the model. */
+  /**
+   * The experiment arm ("als", "lightfm"), "forced" when the caller chose the model, or "fallback" when no model
+   * could score the user (a genres_top/global_top list: no impression of either model, counted nowhere in the report).
+   */
   arm: string;
 }
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { CircuitBreaker, registerBreakerGauge, type BreakerState } from '../circuit-breaker.js';
-import { throwIfCallAborted } from '../call-scope.js';
+import { currentCall, throwIfCallAborted } from '../call-scope.js';
 import type { Cache } from './types.js';
 
 /** Default REDIS_COMMAND_TIMEOUT_MS: a cache command that has not answered within 250 ms is given up (the list is computed). */
@@ -103,11 +103,25 @@ export class RedisCache implements Cache {
     await this.breaker.run(() => this.client.set(key, value, 'EX', ttlSeconds));
   }
 
+  /**
+   * Several keys in one pipeline. Inside a gRPC call (a request: e.g. feedback's new stamp) it is request-path work:
+   * the request connection, its command timeout and the breaker, so a frozen Redis costs the request at most
+   * `commandTimeoutMs` (it cost the bulk limit, 10 s, and the feedback ended in 504). Outside a call (the trainer's
+   * refresh jobs, the events consumer) it is bulk work: a connection of its own with a longer time limit, outside the
+   * breaker, so a large pipeline neither delays the request path's commands nor trips its breaker.
+   */
   async setMany(entries: readonly (readonly [string, string])[], ttlSeconds: number): Promise<void> {
     if (entries.length === 0) return;
-    // Bulk writes go over a connection of their own with a longer time limit and outside the breaker: a large
-    // pipeline neither delays the request path's commands nor trips its breaker.
-    const pipeline = (await this.bulkClient()).pipeline();
+    if (currentCall()) {
+      throwIfCallAborted();
+      await this.breaker.run(() => this.execSets(this.client, entries, ttlSeconds));
+      return;
+    }
+    await this.execSets(await this.bulkClient(), entries, ttlSeconds);
+  }
+
+  private async execSets(client: Redis, entries: readonly (readonly [string, string])[], ttlSeconds: number): Promise<void> {
+    const pipeline = client.pipeline();
     for (const [key, value] of entries) pipeline.set(key, value, 'EX', ttlSeconds);
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);

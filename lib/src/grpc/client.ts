@@ -34,6 +34,16 @@ export function callUnary<Req, Res>(
   });
 }
 
+/**
+ * HTTP/2 keepalive of every client channel: a PING after `timeMs` without one (also with no call in flight), and the
+ * connection is dropped when its answer has not come within `timeoutMs`. A server that is frozen (SIGSTOP, a hung
+ * host: the kernel keeps the connection open, nothing answers) is thus noticed within about 3 s: its calls in flight
+ * fail with UNAVAILABLE and are retried on another replica, and round_robin sends no new call there (a reconnect only
+ * counts once the server answers the HTTP/2 handshake). Without it, every call sent to that replica waited for its
+ * deadline. Our servers (grpc-js) accept pings at any rate.
+ */
+export const KEEPALIVE_MS = { timeMs: 2_000, timeoutMs: 1_000 };
+
 /** Reconnect backoff of every client channel: first retry after `initial` ms, growing to at most `max` ms. */
 export const RECONNECT_BACKOFF_MS = { initial: 100, max: 1_000 };
 
@@ -46,7 +56,7 @@ export const RECONNECT_BACKOFF_MS = { initial: 100, max: 1_000 };
  * clients re-resolve and find new replicas). Calls that fail with UNAVAILABLE (a replica gone mid-call) are retried
  * on another address, at most `maxAttempts` times in all. A server that went away is dialled again after 100 ms, then
  * with a backoff growing to at most 1 s (grpc-js's default grows to 120 s: a restarted recsvc was left unused for
- * 5-6 s), so a restarted server is used again within about a second.
+ * 5-6 s), so a restarted server is used again within about a second. Keepalive (KEEPALIVE_MS) finds a frozen one.
  */
 export function clientChannelOptions(options: { services: readonly string[]; maxAttempts?: number }): grpc.ChannelOptions {
   const serviceConfig = {
@@ -73,6 +83,9 @@ export function clientChannelOptions(options: { services: readonly string[]; max
     'grpc.dns_min_time_between_resolutions_ms': 5_000,
     'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.initial,
     'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.max,
+    'grpc.keepalive_time_ms': KEEPALIVE_MS.timeMs,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_MS.timeoutMs,
+    'grpc.keepalive_permit_without_calls': 1,
   };
 }
 

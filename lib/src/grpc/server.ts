@@ -104,6 +104,8 @@ export interface RunningGrpcServer {
   readonly health: HealthImplementation;
   /** NOT_SERVING, drain in-flight calls for up to `graceMs`, then force; finally runs the close hooks. */
   shutdown(graceMs?: number): Promise<void>;
+  /** Health SERVING (for a server started with `notServingYet`); nothing once shutdown began. */
+  markServing(): void;
 }
 
 export interface StartGrpcServerOptions {
@@ -121,6 +123,11 @@ export interface StartGrpcServerOptions {
   onClosed?: () => Promise<void>;
   /** Server interceptors run before every handler, e.g. the API-key check of lib/src/grpc/auth.ts. */
   interceptors?: grpc.ServerInterceptor[];
+  /**
+   * Health stays NOT_SERVING after the bind until `markServing()` (a service that listens while it still waits for
+   * its dependencies, see deferredService). Default false: SERVING once bound.
+   */
+  notServingYet?: boolean;
 }
 
 /** Services every server reflects besides its own. */
@@ -174,9 +181,12 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     health.setStatus('', status);
     for (const service of options.services) health.setStatus(service.name, status);
   };
-  setAll('SERVING');
-  options.log.info({ port, services: options.services.map((s) => s.name) }, 'gRPC server listening');
   let closing: Promise<void> | undefined;
+  const markServing = () => {
+    if (!closing) setAll('SERVING');
+  };
+  if (!options.notServingYet) markServing();
+  options.log.info({ port, services: options.services.map((s) => s.name), serving: !options.notServingYet }, 'gRPC server listening');
   const shutdown = (graceMs = 10_000) => {
     closing ??= (async () => {
       setAll('NOT_SERVING');
@@ -196,7 +206,31 @@ export async function startGrpcServer(options: StartGrpcServerOptions): Promise<
     })();
     return closing;
   };
-  return { server, port, health, shutdown };
+  return { server, port, health, shutdown, markServing };
+}
+
+/**
+ * A service whose handlers come later: until `ready(implementation)`, every call answers UNAVAILABLE with
+ * `startingMessage` (through `unary`, so the status is mapped in the one place, lib/src/grpc/status.ts). For a
+ * server that binds at once (health NOT_SERVING) and connects its dependencies afterwards, with retries.
+ */
+export function deferredService(name: string, definition: grpc.ServiceDefinition, log: Logger, startingError: () => Error): {
+  binding: ServiceBinding;
+  ready(implementation: grpc.UntypedServiceImplementation): void;
+} {
+  let target: grpc.UntypedServiceImplementation | undefined;
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of Object.keys(definition)) {
+    const starting = unary(`${name}/${method}`, async () => {
+      throw startingError();
+    }, log);
+    implementation[method] = ((call: never, callback: never) =>
+      ((target?.[method] ?? starting) as (call: never, callback: never) => void)(call, callback)) as grpc.UntypedHandleCall;
+  }
+  return {
+    binding: { name, definition, implementation },
+    ready: (impl) => void (target = impl),
+  };
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits. */

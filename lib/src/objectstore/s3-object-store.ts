@@ -1,4 +1,6 @@
-import { Client } from 'minio';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Client, type ClientOptions } from 'minio';
 import { NotFoundError, UnavailableError } from '../errors.js';
 import { isNetworkError } from '../dependency-errors.js';
 import type { ObjectStore } from './types.js';
@@ -9,6 +11,32 @@ export interface S3Settings {
   secretKey: string;
   bucket: string;
   region: string;
+  /**
+   * A request gives up when the server has sent nothing for this long, ms (before the answer's first byte and between
+   * bytes of a body): a frozen S3 server (accepts, never answers) then costs an operation this much, and it rejects
+   * with UnavailableError, instead of holding the call until its gRPC deadline. Default 3,000.
+   */
+  timeoutMs?: number;
+}
+
+/** The default of S3Settings.timeoutMs (S3_TIMEOUT_MS). */
+export const DEFAULT_S3_TIMEOUT_MS = 3_000;
+
+/**
+ * The HTTP(S) transport minio calls, with an idle timeout on every request: after `timeoutMs` without a byte from
+ * the server the request is destroyed with an ETIMEDOUT error (a network error: UnavailableError), which also fails
+ * a body stream that stalls half-way. minio has no timeout option of its own; `transport` is its documented hook.
+ */
+function timeoutTransport(base: typeof http | typeof https, timeoutMs: number) {
+  return {
+    request(options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest {
+      const req = base.request(options, callback);
+      req.setTimeout(timeoutMs, () => {
+        req.destroy(Object.assign(new Error(`the S3 server sent nothing for ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      });
+      return req;
+    },
+  };
 }
 
 /** S3 error codes of a server that is there but cannot serve now (503 SlowDown, 500 InternalError...). */
@@ -25,17 +53,21 @@ function mapS3Error(err: unknown): unknown {
 
 /**
  * Object storage over the S3 API through the `minio` client (MinIO, AWS S3 or any S3-compatible server). Every
- * method rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503) when the server cannot be reached.
+ * method rejects with UnavailableError (gRPC UNAVAILABLE, HTTP 503) when the server cannot be reached or sends
+ * nothing for `timeoutMs` (frozen).
  */
 export class S3ObjectStore implements ObjectStore {
   private readonly client: Client;
 
   constructor(private readonly settings: S3Settings) {
     const url = new URL(settings.endpoint);
+    const useSSL = url.protocol === 'https:';
     this.client = new Client({
       endPoint: url.hostname,
       port: url.port ? Number(url.port) : undefined,
-      useSSL: url.protocol === 'https:',
+      useSSL,
+      // minio's Transport type is http.request's overloads; the one form minio calls, (options, callback), is kept.
+      transport: timeoutTransport(useSSL ? https : http, settings.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS) as unknown as ClientOptions['transport'],
       accessKey: settings.accessKey,
       secretKey: settings.secretKey,
       region: settings.region,

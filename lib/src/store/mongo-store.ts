@@ -21,7 +21,7 @@ import type {
   TopMoviesQuery,
   UserDoc,
 } from './types.js';
-import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
+import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId, FORCED_ARM, NON_EXPERIMENT_ARMS } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
 import { remainingMs } from '../call-scope.js';
@@ -610,8 +610,9 @@ export class MongoStore implements Store {
         .toArray();
       return new Map(rows.map((r) => [r._id, r.total]));
     };
-    // Forced sessions (arm "forced") are reported apart; feedback written before `arm` existed counts as experiment.
-    const population: Document = window.forced ? { arm: 'forced' } : { arm: { $ne: 'forced' } };
+    // Forced sessions (arm "forced") are reported apart, fallback lists (arm "fallback") nowhere; feedback written
+    // before `arm` existed counts as experiment.
+    const population: Document = window.forced ? { arm: FORCED_ARM } : { arm: { $nin: [...NON_EXPERIMENT_ARMS] } };
     const inWindow = { ...timeFilter('sessionCreatedAt'), ...population };
     const liked = { ...inWindow, liked: true };
     const likedTopK = { ...liked, rank: { $lte: window.k } };
@@ -641,7 +642,7 @@ export class MongoStore implements Store {
     const range: Document = {};
     if (window.since) range.$gte = window.since;
     if (window.until) range.$lt = window.until;
-    const base: Document = { arm: { $ne: 'forced' }, ...(Object.keys(range).length ? { sessionCreatedAt: range } : {}) };
+    const base: Document = { arm: { $nin: [...NON_EXPERIMENT_ARMS] }, ...(Object.keys(range).length ? { sessionCreatedAt: range } : {}) };
     const field = bucket === 'hour' ? '$sessionHour' : '$sessionDay';
     const byBucket = async (filter: Document) => {
       const rows = await this.bulkDb

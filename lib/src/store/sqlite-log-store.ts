@@ -1,5 +1,11 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { ExperimentArmTotals, ExperimentWindow, FeedbackDoc, LikeRateBucket, RecommendationLogDoc, TimeBucketName } from './types.js';
+import { FALLBACK_ARM, FORCED_ARM, type ExperimentArmTotals, type ExperimentWindow, type FeedbackDoc, type LikeRateBucket, type RecommendationLogDoc, type TimeBucketName } from './types.js';
+
+/**
+ * The `forced` column: 0 the experiment, 1 a forced list (reported apart), 2 a fallback list (counted nowhere: the
+ * report's queries ask for 0 or 1).
+ */
+const armClass = (arm: string | undefined): number => (arm === FORCED_ARM ? 1 : arm === FALLBACK_ARM ? 2 : 0);
 import { MODEL_TYPES } from '../domain.js';
 
 /**
@@ -99,7 +105,7 @@ export class SqliteLogStore {
     this.transaction(() => {
       for (const d of docs) {
         const createdAt = new Date(d.createdAt);
-        this.sql.insertLog.run(d.sessionId, d.modelType, d.arm === 'forced' ? 1 : 0, createdAt.getTime(), JSON.stringify({ ...d, createdAt }));
+        this.sql.insertLog.run(d.sessionId, d.modelType, armClass(d.arm), createdAt.getTime(), JSON.stringify({ ...d, createdAt }));
       }
     });
   }
@@ -124,7 +130,7 @@ export class SqliteLogStore {
       doc.userId,
       doc.liked ? 1 : 0,
       doc.modelType ?? null,
-      doc.arm === 'forced' ? 1 : 0,
+      armClass(doc.arm),
       doc.rank ?? null,
       at(doc.sessionCreatedAt),
       at(doc.updatedAt ?? doc.createdAt) ?? 0,

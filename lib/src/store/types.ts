@@ -117,6 +117,18 @@ export interface AppliedEvents {
 
 export type RecommendationSourceName = 'cache' | 'model' | 'fold_in' | 'genres_top' | 'global_top';
 
+/** Sources that are not a model's output (popularity lists for a user the model cannot score). */
+export const FALLBACK_SOURCES: ReadonlySet<RecommendationSourceName> = new Set(['genres_top', 'global_top']);
+/** The arm of a list the caller's ?model= chose: reported apart from the experiment. */
+export const FORCED_ARM = 'forced';
+/**
+ * The arm of a list served from a fallback source (FALLBACK_SOURCES): no model made it, so it is no impression of
+ * either model, neither in the experiment nor among the forced lists; the A/B report counts it nowhere.
+ */
+export const FALLBACK_ARM = 'fallback';
+/** Arms outside the experiment's comparison. */
+export const NON_EXPERIMENT_ARMS: readonly string[] = [FORCED_ARM, FALLBACK_ARM];
+
 export interface RecommendationLogDoc {
   sessionId: string;
   userId: string;
@@ -140,8 +152,9 @@ export interface FeedbackDoc {
   /** When the session's list was served (the report's time window applies to it). */
   sessionCreatedAt: Date;
   /**
-   * The session's experiment arm ("als", "lightfm") or "forced" when the caller chose the model; forced sessions are
-   * reported apart from the experiment. Absent on feedback written before the field existed (counted as experiment).
+   * The session's experiment arm ("als", "lightfm"), "forced" when the caller chose the model (reported apart from the
+   * experiment), or "fallback" for a popularity list no model made (counted nowhere). Absent on feedback written
+   * before the field existed (counted as experiment).
    */
   arm?: string;
   createdAt: Date;
