@@ -110,6 +110,8 @@ export function storeEventsContract(
     const weights = await store.userInteractionWeights('u1');
     expect(weights.get('m1')).toBeCloseTo(2, 9); // watched (1.0) + liked (1.0)
     expect(weights.has('m2')).toBe(false);
+    // the one-read form a cache miss uses gives both at once, the same
+    expect(await store.userInteractionHistory('u1')).toEqual({ interactions: weights, disliked: ['m2'] });
   });
 
   it('lets session feedback and event decisions compete on time', async () => {

@@ -213,6 +213,11 @@ export class MemoryStore implements Store {
     return [...this.latestVerdicts(userId)].filter(([, liked]) => !liked).map(([movieId]) => movieId);
   }
 
+  async userInteractionHistory(userId: string): Promise<{ interactions: Map<string, number>; disliked: string[] }> {
+    const [interactions, disliked] = await Promise.all([this.userInteractionWeights(userId), this.dislikedMovieIds(userId)]);
+    return { interactions, disliked };
+  }
+
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
     this.logs.insertLogs(docs);
   }

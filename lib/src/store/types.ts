@@ -268,6 +268,12 @@ export interface Store {
   dislikedMovieIds(userId: string): Promise<string[]>;
 
   /**
+   * userInteractionWeights and dislikedMovieIds of one user from one read of each collection (the user's decisions are
+   * read once): what a cache miss needs (recsvc/src/seen-rule.ts).
+   */
+  userInteractionHistory(userId: string): Promise<{ interactions: Map<string, number>; disliked: string[] }>;
+
+  /**
    * Applies interaction events in order, each at most once per eventId (ids applied before, or repeated in the
    * batch, come back as duplicates and change nothing). Effects: watched -> watched_movies, rated/liked -> likes
    * (liked as rating 10), bookmarked -> bookmarks, bookmark_removed deletes the user's bookmarks of the movie,
