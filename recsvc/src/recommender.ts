@@ -382,7 +382,8 @@ export class Recommender {
     if (pending) return { session: pending, stored: false };
     const cached = await this.cacheGet(sessionKey(sessionId));
     const session = cached ? decodeSession(sessionId, cached) : null;
-    if (session) return { session, stored: false };
+    // Stored by this replica's log writer: the feedback is the only write (no log insert to skip as a duplicate).
+    if (session) return { session, stored: this.deps.logs.wasStored?.(sessionId) ?? false };
     const stored = await this.deps.store.getRecommendationLog(sessionId);
     return stored ? { session: stored, stored: true } : null;
   }

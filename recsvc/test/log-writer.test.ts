@@ -91,8 +91,12 @@ describe('recommendation log writer: spool, bounded shutdown, replay', () => {
     const up = new RecommendationLogWriter(store, settings(dir), recordingLogger());
     expect(up.recovered).toBe(3);
     expect(up.pendingSession('s2')).toEqual(servedList('s2')); // feedback finds it before it is written
+    expect(up.wasStored('s2')).toBe(false);
     await up.flush();
     expect(await storedSessions(store)).toEqual(['s1', 's2', 's3']);
+    // feedback on a stored session writes only the feedback; a failed writer (down) stored nothing
+    expect(['s1', 's2', 's3', 's4'].map((id) => up.wasStored(id))).toEqual([true, true, true, false]);
+    expect(down.wasStored('s1')).toBe(false);
     expect(up.spooled).toBe(0);
     await up.close();
     expect(spoolFiles(dir)).toEqual([]);
