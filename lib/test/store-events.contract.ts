@@ -114,6 +114,23 @@ export function storeEventsContract(
     expect(await store.userInteractionHistory('u1')).toEqual({ interactions: weights, disliked: ['m2'] });
   });
 
+  it('writes no decision document for likes and dislikes whose feedback document the caller stored (POST /feedback)', async () => {
+    await store.upsertFeedback(
+      { sessionId: '00000000-0000-4000-8000-000000000002', userId: 'u1', movieId: 'm4', liked: false, modelType: 'als', modelVersion: 'v1', rank: 1, sessionCreatedAt: at(1) },
+      at(2),
+    );
+    const events = [ev('disliked', 'm4', 2), ev('liked', 'm5', 2)];
+    const result = await store.applyInteractionEvents(events, at(2), { decisionsStored: true });
+    expect(result.applied.length).toBe(2);
+    expect(await store.count('feedback')).toBe(1); // the session's feedback document only
+    expect(await store.count('interaction_events')).toBe(2);
+    expect(await store.count('likes')).toBe(1);
+    expect(await store.dislikedMovieIds('u1')).toEqual(['m4']);
+    // applied once: the same events again are duplicates
+    expect((await store.applyInteractionEvents(events, at(3), { decisionsStored: true })).duplicates.length).toBe(2);
+    expect(await store.count('likes')).toBe(1);
+  });
+
   it('lets session feedback and event decisions compete on time', async () => {
     await store.applyInteractionEvents([ev('disliked', 'm3', 1)]);
     await store.upsertFeedback(

@@ -93,6 +93,7 @@ export class EventIngest {
     const eventId = `fb-${createHash('sha256').update(`${sessionId}\u0000${movieId}\u0000${liked}`).digest('hex').slice(0, 40)}`;
     const event: ValidEvent = { eventId, userId, movieId, type: liked ? 'liked' : 'disliked', occurredAt: this.clock() };
     if (this.target.mode === 'kafka') await this.target.producer.send([event]);
-    else await this.target.applier.apply([event], event.occurredAt, { moviesKnown: true });
+    // The verdict itself is the feedback document the caller writes (upsertFeedback): no decision document besides.
+    else await this.target.applier.apply([event], event.occurredAt, { moviesKnown: true, decisionsStored: true });
   }
 }

@@ -358,7 +358,7 @@ export class MongoStore implements Store {
    * last. Redelivery after a crash anywhere therefore writes nothing twice. Of concurrent calls with the same event,
    * the one whose idempotency record is written reports it applied, the others report it a duplicate.
    */
-  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date(), options: { decisionsStored?: boolean } = {}): Promise<AppliedEvents> {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     if (events.length === 0) return result;
     // Only bookmark events need the lookup: their effects can be undone (a removal deletes the bookmark), so a
@@ -393,7 +393,7 @@ export class MongoStore implements Store {
         else bookmarkSteps.push({ insert: [{ _id, userId, movieId, createdAt: occurredAt, eventId }] });
       }
       if (e.type === 'bookmark_removed') bookmarkSteps.push({ remove: { userId, movieId } });
-      if (e.type === 'liked' || e.type === 'disliked') {
+      if ((e.type === 'liked' || e.type === 'disliked') && !options.decisionsStored) {
         // Only a decision at least as recent as the stored one replaces it; an older one finds no document, tries to
         // insert and hits the unique (sessionId, movieId) key: ignored in bulk().
         decisions.push({
