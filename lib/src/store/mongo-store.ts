@@ -67,7 +67,7 @@ export interface MongoStoreOptions {
   breakerCoolDownMs?: number;
   /**
    * A request-path call still waiting after this long (default STALL_PROBE_MS, 500, or timeoutMS / 8 if longer) makes the store ping the server
-   * on a connection of its own; no answer to the ping within twice this long, and no other call answered meanwhile,
+   * on a connection of its own; no answer to the ping within twice this long (at least 1 s), and no other call answered meanwhile,
    * means the server is stalled (frozen, a dead host): the call rejects with UnavailableError then (about 1.5 s), not
    * after its whole budget. A server that answers is busy, not stalled: the call keeps its full budget, and a call
    * that runs out of it on such a server does not count towards opening the circuit.
@@ -642,7 +642,7 @@ export const STALL_PROBE_MS = 500;
 /**
  * Tells a stalled server (frozen, a dead host: nothing answers) from a busy one (answers come, late): any answer of the
  * server within the last `periodMs` counts (a request-path call that returned, or a ping); without one, a `ping` on a
- * connection of its own that gets no answer within 2 x `periodMs` means stalled. One ping at a time is shared by every
+ * connection of its own that gets no answer within 2 x `periodMs` (at least 1 s) means stalled. One ping at a time is shared by every
  * waiting call. A busy FerretDB on SQLite answered pings within 50-400 ms under 32 concurrent writers while a call
  * waited seconds: one late ping must not fail every waiting call (it did with a single `periodMs` window and no
  * regard for the calls answered meanwhile: bench:serve's POST /feedback got 668 of 687 answers 503).
@@ -651,10 +651,15 @@ class StallProbe {
   private inflight: Promise<boolean> | undefined;
   private answeredAt = -Infinity;
 
+  /** How long a ping may take before the server counts as stalled: twice the period, at least 1 s. */
+  private readonly pingWaitMs: number;
+
   constructor(
     private readonly client: MongoClient,
     readonly periodMs: number,
-  ) {}
+  ) {
+    this.pingWaitMs = Math.max(2 * periodMs, 1_000);
+  }
 
   /** Records an answer of the server (a request-path call that returned, with a result or an error of its own). */
   answered(): void {
@@ -680,14 +685,14 @@ class StallProbe {
       let timer: NodeJS.Timeout | undefined;
       try {
         const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no answer')), 2 * this.periodMs);
+          timer = setTimeout(() => reject(new Error('no answer')), this.pingWaitMs);
         });
         await Promise.race([this.client.db('admin').command({ ping: 1 }), timeout]);
         this.answeredAt = Date.now();
         return true;
       } catch {
         // A call answered while the ping waited (the ping's connection may be the slow one): alive.
-        return Date.now() - this.answeredAt < 2 * this.periodMs;
+        return Date.now() - this.answeredAt < this.pingWaitMs;
       } finally {
         clearTimeout(timer);
         this.inflight = undefined;
