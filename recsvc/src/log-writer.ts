@@ -1,3 +1,4 @@
+import { detachedFromCall } from '../../lib/src/call-scope.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { RecommendationLogDoc, Store } from '../../lib/src/store/types.js';
 import { LogSpool, type SpoolSegment } from './log-spool.js';
@@ -231,12 +232,17 @@ export class RecommendationLogWriter {
   private schedule(delayMs: number): void {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.flush().then(
-        () => this.schedule(this.settings.flushIntervalMs),
-        () => this.schedule(Math.min(this.settings.retryDelayMs * 2 ** Math.min(this.failures - 1, 3), this.settings.retryDelayMs * 10)),
-      );
-    }, delayMs);
+    // Outside any gRPC call's scope: append() schedules from a request, and a timer (and every flush it chains) would
+    // otherwise carry that call's deadline, so after it every write was refused as out of time ("no time was left
+    // before the call's deadline"), and the served lists piled up in the buffer (bench:serve, 14,000 after a minute).
+    this.timer = detachedFromCall(() =>
+      setTimeout(() => {
+        this.flush().then(
+          () => this.schedule(this.settings.flushIntervalMs),
+          () => this.schedule(Math.min(this.settings.retryDelayMs * 2 ** Math.min(this.failures - 1, 3), this.settings.retryDelayMs * 10)),
+        );
+      }, delayMs),
+    );
     this.timer.unref();
   }
 }
