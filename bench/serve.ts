@@ -318,10 +318,13 @@ interface CpuSnapshot {
   byName: Record<string, number | undefined>;
 }
 
-/** A test server's pid from scripts/test-servers.sh's pidfile (only read, for its CPU time). */
+/**
+ * A test server's pid from scripts/test-servers.sh's pidfile (only read, for its CPU time), in its state folder
+ * RECSYS_TEST_STATE (default /tmp/recsys-test-servers: the servers of the env file the run was pointed at).
+ */
 function serverPid(name: string): number | undefined {
   try {
-    const pid = Number(readFileSync(`/tmp/recsys-test-servers/${name}.pid`, 'utf8').trim());
+    const pid = Number(readFileSync(`${process.env.RECSYS_TEST_STATE || '/tmp/recsys-test-servers'}/${name}.pid`, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
@@ -660,6 +663,8 @@ async function runReal(): Promise<ModeRun> {
     gatewayFloor: refs.gatewayFloor.process.pid,
     bareGrpc: refs.bareGrpc.process.pid,
     ferretdb: serverPid('ferretdb'),
+    // FerretDB on PostgreSQL: the postmaster and its backends (FerretDB's pooled connections) as one tree.
+    postgres: serverPid('postgres'),
     redis: serverPid('redis'),
   };
   const { scenarios, soak } = await runRows({
@@ -692,7 +697,8 @@ async function runReal(): Promise<ModeRun> {
         `(movie details, getMovies of 10: ${fmt(coldReads.getMovies10Ms, 1)} ms, cached in recsvc).`,
     ],
     setup: {
-      generated: { ...generated, seconds: generationSeconds, popularity: 'not computed' },
+      // The counts only: the generated world itself (every document) would make the JSON megabytes long.
+      generated: { ...Object.fromEntries(Object.entries(generated).filter(([key]) => key !== 'world')), seconds: generationSeconds, popularity: 'not computed' },
       mongoServer: server.version,
       modelVersions: versions,
       recsvcModelsBackend: recsvcBackend,
@@ -989,7 +995,7 @@ interface ModeRun {
 
 function finishMode(run: Omit<ModeRun, 'peakRss' | 'childWarnings' | 'childWarningSamples'>, pids: Record<string, number | undefined>): ModeRun {
   const peakRss = Object.fromEntries(
-    Object.entries(pids).filter(([n]) => n !== 'ferretdb' && n !== 'redis').map(([n, pid]) => [n, peakRssMb(pid)]).filter(([, v]) => v !== undefined),
+    Object.entries(pids).filter(([n]) => n !== 'ferretdb' && n !== 'postgres' && n !== 'redis').map(([n, pid]) => [n, peakRssMb(pid)]).filter(([, v]) => v !== undefined),
   ) as Record<string, number>;
   return {
     ...run,
@@ -1209,7 +1215,7 @@ function modeTargets(run: ModeRun, micro: MicroReport): Target[] {
   ];
 }
 
-const CPU_COLUMNS = ['gateway', 'gateway2', 'demo', 'gatewayFloor', 'bareGrpc', 'recsvc', 'bare', 'bench', 'ferretdb', 'redis'];
+const CPU_COLUMNS = ['gateway', 'gateway2', 'demo', 'gatewayFloor', 'bareGrpc', 'recsvc', 'bare', 'bench', 'ferretdb', 'postgres', 'redis'];
 
 function report(startedAt: Date, runs: ModeRun[], micro: MicroReport): void {
   // CPU % of one core over the run, and CPU time per completed request (robust to other work on the machine).

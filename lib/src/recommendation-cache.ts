@@ -10,6 +10,15 @@ export function recommendationKey(userId: string, modelType: ModelTypeName, mode
   return `recommendations:${userId}:${modelType}:${modelVersion}`;
 }
 
+/**
+ * The explanations of a served list, kept beside it in the cache (recsvc/src/explain-list.ts): any replica's cache
+ * hit on the same list reads them instead of the user's interactions from MongoDB. Same user, model type and version
+ * as the list's key (`recommendationKey`); the value names the items and scores it explains, so it answers only for them.
+ */
+export function explanationKey(listKey: string): string {
+  return listKey.startsWith('recommendations:') ? `explanations:${listKey.slice('recommendations:'.length)}` : `explanations:${listKey}`;
+}
+
 export interface CachedRecommendation {
   movieId: string;
   score: number;

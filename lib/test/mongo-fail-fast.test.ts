@@ -66,7 +66,51 @@ function freezableRelay(target: URL) {
   };
 }
 
+/**
+ * A TCP relay that delays every chunk from the server by `delayMs` (in order): a busy server, whose answers come, late.
+ */
+function slowRelay(target: URL, delayMs: number) {
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => void setTimeout(() => client.destroyed || client.write(d), delayMs));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  servers.push(server);
+  return server;
+}
+
 describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real server and recovers by itself', () => {
+  it('does not take a busy server for a stalled one: answers later than the stall probe period are waited for, and the circuit stays closed', async () => {
+    const env = realStorageEnv();
+    // Every answer (pings included) comes 400 ms late: longer than the probe period (200 ms), within the budget.
+    const relay = slowRelay(new URL(env.MONGO_URL!), 400);
+    const port = await listen(relay);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_busy`, {
+      timeoutMS: 10_000,
+      stallProbeMs: 200,
+      breakerFailures: 1,
+    });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      // Concurrent calls, each waiting more than twice the probe period: the old probe failed them all as stalled
+      // (a ping unanswered within 200 ms) and opened the circuit.
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? store.getUser('u1') : store.setFavoriteGenres('u1', ['Comedy']))));
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      expect(store.breaker?.state).toBe('closed');
+      expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Comedy']);
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+
   it('answers UnavailableError while the server is frozen, and serves again once it thaws (the pool is not stuck)', async () => {
     const env = realStorageEnv();
     const relay = freezableRelay(new URL(env.MONGO_URL!));

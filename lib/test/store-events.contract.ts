@@ -82,16 +82,18 @@ export function storeEventsContract(
   });
 
   it('tells applied events from new ones in a small batch and in a large one', async () => {
-    // A few ids and more than 64 ids take different query shapes in the MongoDB store (equality per id, or one $in).
+    // Bookmark events are looked up by id; a few ids and more than 64 take different query shapes in the MongoDB store
+    // (equality per id, or one $in).
     const small = [ev('watched', 'm1', 1), ev('bookmarked', 'm2', 2)];
-    const large = Array.from({ length: 100 }, (_, i) => ev('watched', `m${(i % 4) + 1}`, i));
+    const large = Array.from({ length: 100 }, (_, i) => ev('bookmarked', `m${(i % 4) + 1}`, i, { userId: `b${i}` }));
     expect((await store.applyInteractionEvents(small, at(10))).applied).toHaveLength(2);
     expect((await store.applyInteractionEvents(large.slice(0, 50), at(10))).applied).toHaveLength(50);
     const mixed = await store.applyInteractionEvents([...large, ...small], at(11));
     expect(mixed.applied.map((e) => e.eventId)).toEqual(large.slice(50).map((e) => e.eventId));
     expect(mixed.duplicates).toHaveLength(52);
     expect(await store.count('interaction_events')).toBe(102);
-    expect(await store.count('watched_movies')).toBe(101);
+    expect(await store.count('watched_movies')).toBe(1);
+    expect(await store.count('bookmarks')).toBe(101);
   });
 
   // Only where a crash can fall between the writes (the in-process store applies a batch in one synchronous step).
@@ -123,6 +125,25 @@ export function storeEventsContract(
     const weights = await store.userInteractionWeights('u1');
     expect(weights.get('m1')).toBeCloseTo(2, 9); // watched (1.0) + liked (1.0)
     expect(weights.has('m2')).toBe(false);
+    // the one-read form a cache miss uses gives both at once, the same
+    expect(await store.userInteractionHistory('u1')).toEqual({ interactions: weights, disliked: ['m2'] });
+  });
+
+  it('writes no decision document for likes and dislikes whose feedback document the caller stored (POST /feedback)', async () => {
+    await store.upsertFeedback(
+      { sessionId: '00000000-0000-4000-8000-000000000002', userId: 'u1', movieId: 'm4', liked: false, modelType: 'als', modelVersion: 'v1', rank: 1, sessionCreatedAt: at(1) },
+      at(2),
+    );
+    const events = [ev('disliked', 'm4', 2), ev('liked', 'm5', 2)];
+    const result = await store.applyInteractionEvents(events, at(2), { decisionsStored: true });
+    expect(result.applied.length).toBe(2);
+    expect(await store.count('feedback')).toBe(1); // the session's feedback document only
+    expect(await store.count('interaction_events')).toBe(2);
+    expect(await store.count('likes')).toBe(1);
+    expect(await store.dislikedMovieIds('u1')).toEqual(['m4']);
+    // applied once: the same events again are duplicates
+    expect((await store.applyInteractionEvents(events, at(3), { decisionsStored: true })).duplicates.length).toBe(2);
+    expect(await store.count('likes')).toBe(1);
   });
 
   it('lets session feedback and event decisions compete on time', async () => {

@@ -87,12 +87,13 @@ export class EventIngest {
   /**
    * A like or dislike from POST /feedback, as an interaction event (liked: weight 1.0, as a rating of 10; disliked:
    * the pair leaves the models' input). Its id is derived from (session, movie, verdict), so repeating the same
-   * feedback is one event.
+   * feedback is one event. The movie is not checked against the catalogue: it was in the session's served list.
    */
   async recordFeedback(userId: string, sessionId: string, movieId: string, liked: boolean): Promise<void> {
     const eventId = `fb-${createHash('sha256').update(`${sessionId}\u0000${movieId}\u0000${liked}`).digest('hex').slice(0, 40)}`;
     const event: ValidEvent = { eventId, userId, movieId, type: liked ? 'liked' : 'disliked', occurredAt: this.clock() };
     if (this.target.mode === 'kafka') await this.target.producer.send([event]);
-    else await this.target.applier.apply([event], event.occurredAt);
+    // The verdict itself is the feedback document the caller writes (upsertFeedback): no decision document besides.
+    else await this.target.applier.apply([event], event.occurredAt, { moviesKnown: true, decisionsStored: true });
   }
 }

@@ -1,4 +1,6 @@
+import type { Cache } from '../../lib/src/cache/types.js';
 import type { Logger } from '../../lib/src/logger.js';
+import { explanationKey } from '../../lib/src/recommendation-cache.js';
 import type { RecommendationSourceName, Store } from '../../lib/src/store/types.js';
 import { explainModelList, topListExplanation, type Explanation } from './explanations.js';
 import type { MovieInfoCache } from './movie-info.js';
@@ -13,6 +15,35 @@ export interface ExplainDeps {
   log: Logger;
   /** Explanations already computed for a served list (absent: computed on every request). */
   explanationCache?: ExplanationCache;
+  /**
+   * The shared cache (Redis): explanations computed by any replica are kept there beside the list
+   * (`explanations:{user}:{model}:{version}`, for `explanationTtlSeconds`), so a cache hit that misses this process's
+   * ExplanationCache (another replica computed them, a restart) reads Redis, not MongoDB. Absent: in process only.
+   */
+  cache?: Cache;
+  /** How long explanations are kept in the cache, s (default EXPLANATION_CACHE_TTL_SECONDS). */
+  explanationTtlSeconds?: number;
+}
+
+/** Default ExplainDeps.explanationTtlSeconds: 10 minutes, as the in-process cache (a title edit shows up by then). */
+export const EXPLANATION_CACHE_TTL_SECONDS = 600;
+
+/** The cache value of a list's explanations: `{"f": fingerprint of the items, "e": explanations}`. */
+export function encodeExplanations(items: readonly RecommendedMovie[], explanations: readonly Explanation[]): string {
+  return JSON.stringify({ f: fingerprint(items), e: explanations });
+}
+
+/** The explanations in `value` if they were computed for exactly these items and scores, else undefined. */
+export function decodeExplanations(value: string | null, items: readonly RecommendedMovie[]): Explanation[] | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed = JSON.parse(value) as { f?: unknown; e?: unknown };
+    if (parsed.f !== fingerprint(items) || !Array.isArray(parsed.e) || parsed.e.length !== items.length) return undefined;
+    const ok = parsed.e.every((e: Explanation) => e && typeof e.kind === 'string' && typeof e.text === 'string' && Array.isArray(e.contributions) && Array.isArray(e.genres));
+    return ok ? (parsed.e as Explanation[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -22,7 +53,9 @@ export interface ExplainDeps {
  * request that serves exactly those items with exactly those scores. A list recomputed after the user's interactions
  * changed (events and feedback make the cached list stale: lib/src/events/list-stamp.ts) has other scores, so its explanations are computed afresh; a
  * title edited in the catalogue shows up in the explanations within `ttlMs`. Explanations that could not be computed
- * (MongoDB down) are never kept. Each replica keeps its own (a miss costs one interactions read, nothing else).
+ * (MongoDB down) are never kept. Each replica keeps its own; behind it, explanations are also kept in the shared cache
+ * beside the list (ExplainDeps.cache), so a miss here costs one Redis read, and one interactions read only when no
+ * replica has explained that list yet.
  */
 export class ExplanationCache {
   private readonly entries = new Map<string, { fingerprint: string; at: number; explanations: Explanation[] }>();
@@ -100,8 +133,9 @@ function withinBudget<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Sets `explanation` on each served item, at serve time and for the K served items only. A cache hit reads the
- * user's interactions (ALS needs them) within EXPLAIN_READ_BUDGET_MS: a cache hit never waits for MongoDB longer than
+ * Sets `explanation` on each served item, at serve time and for the K served items only. Explanations of the same
+ * items and scores are taken from this process's ExplanationCache, then from the shared cache; otherwise a cache hit
+ * reads the user's interactions (ALS needs them) within EXPLAIN_READ_BUDGET_MS: a cache hit never waits for MongoDB longer than
  * that, and while reads fail or are slow (for EXPLAIN_READ_BACKOFF_MS after each) the list is served with a short
  * explanation that says it cannot be computed right now (a log line says why).
  */
@@ -113,7 +147,7 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
     for (const item of items) item.explanation = explanation;
     return;
   }
-  const remembered = req.cacheKey ? deps.explanationCache?.get(req.cacheKey, items) : undefined;
+  const remembered = req.cacheKey ? deps.explanationCache?.get(req.cacheKey, items) ?? (await sharedExplanations(deps, req.cacheKey, items)) : undefined;
   if (remembered) {
     items.forEach((item, i) => (item.explanation = remembered[i]));
     return;
@@ -149,7 +183,12 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
       items: items.map((i) => i.movie),
       titles: (ids) => deps.movies.get(ids),
     });
-    if (req.cacheKey) deps.explanationCache?.set(req.cacheKey, items, explanations);
+    if (req.cacheKey) {
+      deps.explanationCache?.set(req.cacheKey, items, explanations);
+      // Kept beside the list for the other replicas (and this one after a restart); a cache that cannot be written
+      // only costs them one interactions read.
+      deps.cache?.set(explanationKey(req.cacheKey), encodeExplanations(items, explanations), deps.explanationTtlSeconds ?? EXPLANATION_CACHE_TTL_SECONDS).catch(() => undefined);
+    }
   } catch (err) {
     // One log line per failure, not one per request while backing off.
     if (!(err instanceof BackingOff)) deps.log.warn({ err: String(err), userId: req.userId, modelType: model.modelType }, 'explanations could not be computed');
@@ -161,4 +200,18 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
     }));
   }
   items.forEach((item, i) => (item.explanation = explanations[i]));
+}
+
+/** Explanations another replica kept in the shared cache for exactly these items (remembered in process as well). */
+async function sharedExplanations(deps: ExplainDeps, cacheKey: string, items: readonly RecommendedMovie[]): Promise<Explanation[] | undefined> {
+  if (!deps.cache) return undefined;
+  let value: string | null;
+  try {
+    value = await deps.cache.get(explanationKey(cacheKey));
+  } catch {
+    return undefined; // the cache is down: computed as without it
+  }
+  const found = decodeExplanations(value, items);
+  if (found) deps.explanationCache?.set(cacheKey, items, found);
+  return found;
 }

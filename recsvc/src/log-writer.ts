@@ -1,3 +1,4 @@
+import { detachedFromCall } from '../../lib/src/call-scope.js';
 import type { Logger } from '../../lib/src/logger.js';
 import type { RecommendationLogDoc, Store } from '../../lib/src/store/types.js';
 import { LogSpool, type SpoolSegment } from './log-spool.js';
@@ -32,6 +33,9 @@ interface Entry {
   segment: SpoolSegment | undefined;
 }
 
+/** Stored session ids a writer remembers (~5 MB): feedback mostly comes within minutes of the list. */
+export const STORED_SESSIONS_KEPT = 50_000;
+
 /**
  * Writes served lists to recommendation_logs off the request path: appended to the spool file (a synchronous local
  * write) and to a bounded in-memory buffer, written in batches, retried while MongoDB is unreachable, flushed on
@@ -45,6 +49,8 @@ export class RecommendationLogWriter {
   private buffer: Entry[] = [];
   /** Sessions still in the buffer or being written, for feedback that arrives before the write. */
   private readonly pending = new Map<string, RecommendationLogDoc>();
+  /** Ids of the latest STORED_SESSIONS_KEPT sessions this writer stored (oldest first), so feedback need not write them again. */
+  private readonly storedSessions = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private failures = 0;
@@ -102,6 +108,14 @@ export class RecommendationLogWriter {
     if (this.buffer.length >= this.settings.batchSize && !this.writing && this.failures === 0) this.schedule(0);
   }
 
+  /**
+   * True if this writer stored the session in recommendation_logs (one of its latest STORED_SESSIONS_KEPT): feedback
+   * on it then writes only the feedback. False says nothing (another replica's session, or an older one).
+   */
+  wasStored(sessionId: string): boolean {
+    return this.storedSessions.has(sessionId);
+  }
+
   /** A session not yet written to MongoDB. */
   pendingSession(sessionId: string): RecommendationLogDoc | undefined {
     return this.pending.get(sessionId);
@@ -121,7 +135,14 @@ export class RecommendationLogWriter {
           let n = 0;
           while (n < this.buffer.length && written.has(this.buffer[n]!)) n++;
           this.buffer.splice(0, n);
-          for (const e of batch) if (this.pending.get(e.doc.sessionId) === e.doc) this.pending.delete(e.doc.sessionId);
+          for (const e of batch) {
+            if (this.pending.get(e.doc.sessionId) === e.doc) this.pending.delete(e.doc.sessionId);
+            this.storedSessions.add(e.doc.sessionId);
+          }
+          for (const id of this.storedSessions) {
+            if (this.storedSessions.size <= STORED_SESSIONS_KEPT) break;
+            this.storedSessions.delete(id);
+          }
           this.spool?.stored(batch.map((e) => e.segment));
           this.failures = 0;
           this.observer.onBuffered?.(this.buffer.length);
@@ -211,12 +232,17 @@ export class RecommendationLogWriter {
   private schedule(delayMs: number): void {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.flush().then(
-        () => this.schedule(this.settings.flushIntervalMs),
-        () => this.schedule(Math.min(this.settings.retryDelayMs * 2 ** Math.min(this.failures - 1, 3), this.settings.retryDelayMs * 10)),
-      );
-    }, delayMs);
+    // Outside any gRPC call's scope: append() schedules from a request, and a timer (and every flush it chains) would
+    // otherwise carry that call's deadline, so after it every write was refused as out of time ("no time was left
+    // before the call's deadline"), and the served lists piled up in the buffer (bench:serve, 14,000 after a minute).
+    this.timer = detachedFromCall(() =>
+      setTimeout(() => {
+        this.flush().then(
+          () => this.schedule(this.settings.flushIntervalMs),
+          () => this.schedule(Math.min(this.settings.retryDelayMs * 2 ** Math.min(this.failures - 1, 3), this.settings.retryDelayMs * 10)),
+        );
+      }, delayMs),
+    );
     this.timer.unref();
   }
 }

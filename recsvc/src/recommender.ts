@@ -351,19 +351,23 @@ export class Recommender {
     // a session found only in the buffer or the cache is written to recommendation_logs first (idempotent by
     // session id, so the buffer's own later write is skipped).
     if (!stored) await this.deps.store.insertRecommendationLogs([{ ...session, createdAt: new Date(session.createdAt) }]);
-    const { created } = await this.deps.store.upsertFeedback({
-      sessionId,
-      userId: session.userId,
-      movieId,
-      liked,
-      modelType: session.modelType,
-      modelVersion: session.modelVersion,
-      rank: item.rank,
-      sessionCreatedAt: new Date(session.createdAt),
-      arm: session.arm,
-    });
+    // The A/B report's document and the interaction event (idempotent both: a retry after either failed writes
+    // nothing twice) are written at once: one indexed upsert each, nothing scanned (lib/src/store/mongo-store.ts).
+    const [{ created }] = await Promise.all([
+      this.deps.store.upsertFeedback({
+        sessionId,
+        userId: session.userId,
+        movieId,
+        liked,
+        modelType: session.modelType,
+        modelVersion: session.modelVersion,
+        rank: item.rank,
+        sessionCreatedAt: new Date(session.createdAt),
+        arm: session.arm,
+      }),
+      this.deps.events?.recordFeedback(session.userId, sessionId, movieId, liked),
+    ]);
     this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
-    await this.deps.events?.recordFeedback(session.userId, sessionId, movieId, liked);
     // The movie leaves the user's next list at once (a like or a dislike makes it seen), also in Kafka mode before the
     // consumer applies the event: a new stamp makes every cached list of the user, of any version, a miss.
     try {
@@ -380,7 +384,8 @@ export class Recommender {
     if (pending) return { session: pending, stored: false };
     const cached = await this.cacheGet(sessionKey(sessionId));
     const session = cached ? decodeSession(sessionId, cached) : null;
-    if (session) return { session, stored: false };
+    // Stored by this replica's log writer: the feedback is the only write (no log insert to skip as a duplicate).
+    if (session) return { session, stored: this.deps.logs.wasStored?.(sessionId) ?? false };
     const stored = await this.deps.store.getRecommendationLog(sessionId);
     return stored ? { session: stored, stored: true } : null;
   }

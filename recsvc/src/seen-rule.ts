@@ -14,6 +14,7 @@ export interface UserHistory {
  * so a like after a dislike makes the movie a positive interaction again (it stays seen, as liked).
  */
 export async function userHistory(store: Store, userId: string): Promise<UserHistory> {
-  const [interactions, disliked] = await Promise.all([store.userInteractionWeights(userId), store.dislikedMovieIds(userId)]);
+  // One read of the user's decisions (userInteractionWeights and dislikedMovieIds would each read them).
+  const { interactions, disliked } = await store.userInteractionHistory(userId);
   return { interactions, seen: new Set([...interactions.keys(), ...disliked]) };
 }

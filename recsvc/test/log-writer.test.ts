@@ -3,6 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { remainingMs, runInCallScope } from '../../lib/src/call-scope.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import type { RecommendationLogDoc, Store } from '../../lib/src/store/types.js';
@@ -72,6 +73,27 @@ async function storedSessions(store: Store): Promise<string[]> {
 }
 
 describe('recommendation log writer: spool, bounded shutdown, replay', () => {
+  it('writes lists appended during a gRPC call after that call is over: its flush is not bound by the call\'s deadline', async () => {
+    const store = new MemoryStore();
+    // As MongoStore: a call with no time left before its deadline is refused without asking the database.
+    const bounded = Object.assign(Object.create(store) as MemoryStore, {
+      insertRecommendationLogs: async (docs: readonly RecommendationLogDoc[]) => {
+        if (remainingMs() <= 0) throw new Error('no time was left before the call\'s deadline');
+        return store.insertRecommendationLogs(docs);
+      },
+    });
+    const writer = new RecommendationLogWriter(bounded, settings(), recordingLogger());
+    writer.start();
+    // A full batch (2) appended by a request whose deadline has passed schedules the write from inside that call.
+    runInCallScope({ signal: new AbortController().signal, deadline: Date.now() - 1 }, () => {
+      writer.append(servedList('s1'));
+      writer.append(servedList('s2'));
+    });
+    for (let i = 0; i < 100 && writer.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await storedSessions(store)).toEqual(['s1', 's2']);
+    await writer.close();
+  });
+
   it('keeps lists it cannot write (store rejects) in the spool, and a new writer writes them', async () => {
     const dir = spoolDir();
     const log = recordingLogger();
@@ -91,8 +113,12 @@ describe('recommendation log writer: spool, bounded shutdown, replay', () => {
     const up = new RecommendationLogWriter(store, settings(dir), recordingLogger());
     expect(up.recovered).toBe(3);
     expect(up.pendingSession('s2')).toEqual(servedList('s2')); // feedback finds it before it is written
+    expect(up.wasStored('s2')).toBe(false);
     await up.flush();
     expect(await storedSessions(store)).toEqual(['s1', 's2', 's3']);
+    // feedback on a stored session writes only the feedback; a failed writer (down) stored nothing
+    expect(['s1', 's2', 's3', 's4'].map((id) => up.wasStored(id))).toEqual([true, true, true, false]);
+    expect(down.wasStored('s1')).toBe(false);
     expect(up.spooled).toBe(0);
     await up.close();
     expect(spoolFiles(dir)).toEqual([]);

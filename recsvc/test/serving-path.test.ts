@@ -176,6 +176,64 @@ describe('cache misses: single flight and a concurrency cap', () => {
   });
 });
 
+describe('explanations kept beside the cached list', () => {
+  let store: MemoryStore;
+  let first: TestStack;
+  let second: TestStack;
+
+  beforeAll(async () => {
+    store = new MemoryStore();
+    await seedServingWorld(store);
+    first = await startStack(store);
+    // A second replica on the same cache, store and model files (its own in-process explanation cache, empty).
+    second = await startStack(store, { cache: first.cache, objects: first.objects });
+    await publishServingModel(first.objects, 'als', { second: 1 });
+    await publishServingModel(first.objects, 'lightfm', { second: 1 });
+    for (const stack of [first, second]) await Promise.all([stack.recsvc.models.checkActive('als'), stack.recsvc.models.checkActive('lightfm')]);
+  });
+  afterAll(async () => {
+    await second.close();
+    await closeServingWorld(first, { store });
+  });
+
+  it('lets another replica serve a cache hit with the same explanations without reading the user\'s interactions', async () => {
+    const url = (stack: TestStack) => `${stack.baseUrl}/recommendations/u1?model=als&k=3`;
+    const computed = await json(await fetch(url(first)));
+    expect(computed.items.length).toBe(3);
+    expect(computed.items.every((i: { explanation: Explanation }) => i.explanation.kind === 'similar_to_history')).toBe(true);
+    const key = `explanations:u1:als:${computed.model_version}`;
+    for (let i = 0; i < 100 && (await first.cache.get(key)) === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await first.cache.get(key)).not.toBeNull();
+    for (let i = 0; i < 100 && (await first.cache.get(recommendationKey('u1', 'als', computed.model_version))) === null; i++) await new Promise((r) => setTimeout(r, 10));
+
+    const reads: string[] = [];
+    const originals = { weights: store.userInteractionWeights.bind(store), history: store.userInteractionHistory.bind(store) };
+    store.userInteractionWeights = async (userId: string) => (reads.push(userId), originals.weights(userId));
+    store.userInteractionHistory = async (userId: string) => (reads.push(userId), originals.history(userId));
+    try {
+      const hit = await json(await fetch(url(second)));
+      expect(hit.source).toBe('cache');
+      expect(hit.items.map((i: { explanation: Explanation }) => i.explanation)).toEqual(computed.items.map((i: { explanation: Explanation }) => i.explanation));
+      expect(reads).toEqual([]);
+      // Explanations kept for other items (another list, a stale copy) are not used for these: computed afresh.
+      await first.cache.set(key, '{"f":"m1,0.5;","e":[]}', 600);
+      const third = await startStack(store, { cache: first.cache, objects: first.objects });
+      try {
+        await third.recsvc.models.checkActive('als');
+        const afresh = await json(await fetch(url(third)));
+        expect(afresh.source).toBe('cache');
+        expect(afresh.items.map((i: { explanation: Explanation }) => i.explanation)).toEqual(computed.items.map((i: { explanation: Explanation }) => i.explanation));
+        expect(reads).toEqual(['u1']);
+      } finally {
+        await third.close();
+      }
+    } finally {
+      store.userInteractionWeights = originals.weights;
+      store.userInteractionHistory = originals.history;
+    }
+  });
+});
+
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(condition()).toBe(true);

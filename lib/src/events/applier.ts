@@ -25,16 +25,22 @@ export class EventApplier {
     private readonly cache: Cache,
   ) {}
 
-  async apply(events: readonly ValidEvent[], now = new Date()): Promise<ApplyResult> {
+  /**
+   * `options.moviesKnown`: the caller vouches that every event's movie is in the catalogue (POST /feedback: the movie
+   * was in a served list), so the catalogue is not read (a `$in` query, which FerretDB v1 answers by reading the whole
+   * collection). `options.decisionsStored`: see Store.applyInteractionEvents.
+   */
+  async apply(events: readonly ValidEvent[], now = new Date(), options: { moviesKnown?: boolean; decisionsStored?: boolean } = {}): Promise<ApplyResult> {
     const movieIds = [...new Set(events.map((e) => e.movieId))];
-    const known = movieIds.length ? await this.store.getMovies(movieIds) : new Map();
+    const known: ReadonlySet<string> | ReadonlyMap<string, unknown> =
+      options.moviesKnown ? new Set(movieIds) : movieIds.length ? await this.store.getMovies(movieIds) : new Map();
     const rejected: ApplyResult['rejected'] = [];
     const accepted: ValidEvent[] = [];
     for (const event of events) {
       if (known.has(event.movieId)) accepted.push(event);
       else rejected.push({ event, problem: { field: 'movie_id', message: `movie '${event.movieId}' is not in the catalogue` } });
     }
-    const { applied, duplicates } = await this.store.applyInteractionEvents(accepted, now);
+    const { applied, duplicates } = await this.store.applyInteractionEvents(accepted, now, { decisionsStored: options.decisionsStored });
     await stampUsers(
       this.cache,
       accepted.map((e) => e.userId),

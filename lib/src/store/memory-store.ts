@@ -169,7 +169,7 @@ export class MemoryStore implements Store {
     return new Map([...latest].map(([movieId, v]) => [movieId, v.liked]));
   }
 
-  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date(), options: { decisionsStored?: boolean } = {}): Promise<AppliedEvents> {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     for (const e of events) {
       if (this.lookup('interaction_events', e.eventId)) {
@@ -183,7 +183,7 @@ export class MemoryStore implements Store {
       }
       if (e.type === 'bookmarked') this.add('bookmarks', { userId, movieId, createdAt: occurredAt, eventId });
       if (e.type === 'bookmark_removed') this.rows.bookmarks = this.rows.bookmarks.filter((b) => b.userId !== userId || b.movieId !== movieId);
-      if (e.type === 'liked' || e.type === 'disliked') {
+      if ((e.type === 'liked' || e.type === 'disliked') && !options.decisionsStored) {
         const sessionId = eventDecisionSessionId(userId);
         const liked = e.type === 'liked';
         const existing = this.logs.getFeedback(sessionId, movieId);
@@ -211,6 +211,11 @@ export class MemoryStore implements Store {
 
   async dislikedMovieIds(userId: string): Promise<string[]> {
     return [...this.latestVerdicts(userId)].filter(([, liked]) => !liked).map(([movieId]) => movieId);
+  }
+
+  async userInteractionHistory(userId: string): Promise<{ interactions: Map<string, number>; disliked: string[] }> {
+    const [interactions, disliked] = await Promise.all([this.userInteractionWeights(userId), this.dislikedMovieIds(userId)]);
+    return { interactions, disliked };
   }
 
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {

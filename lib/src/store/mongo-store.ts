@@ -66,7 +66,8 @@ export interface MongoStoreOptions {
   /** Request-path connections per server (default 50). A timed-out call closes its connection: a freeze cannot pin them. */
   maxPoolSize?: number;
   /**
-   * Consecutive request-path failures (unreachable or out of time) that open the circuit (default 3): then every
+   * Consecutive request-path failures (unreachable, stalled, or out of time with no answer of the server within 1.5 x
+   * the stall probe period: a busy server's slow answers never count) that open the circuit (default 3): then every
    * request-path call rejects with UnavailableError at once, without I/O, until a trial call after
    * `breakerCoolDownMs` (default 1000) succeeds. A stopped or frozen database then costs a request nothing.
    */
@@ -74,9 +75,10 @@ export interface MongoStoreOptions {
   breakerCoolDownMs?: number;
   /**
    * A request-path call still waiting after this long (default STALL_PROBE_MS, 500, or timeoutMS / 8 if longer) makes the store ping the server
-   * on a connection of its own; no answer within the same time means the server is stalled (frozen, a dead host) and
-   * the call rejects with UnavailableError then (about 1 s), not after its whole budget. A server that answers the
-   * ping is slow, not stalled: the call keeps its full budget.
+   * on a connection of its own; no answer to the ping within twice this long (at least 1 s), and no other call answered meanwhile,
+   * means the server is stalled (frozen, a dead host): the call rejects with UnavailableError then (about 1.5 s), not
+   * after its whole budget. A server that answers is busy, not stalled: the call keeps its full budget, and a call
+   * that runs out of it on such a server does not count towards opening the circuit.
    */
   stallProbeMs?: number;
   /**
@@ -205,7 +207,7 @@ export class MongoStore implements Store {
     // The stall probe's pings go over a connection of their own, so that they never wait behind the pool's queries.
     // Scaled with a longer budget (the trainer's 10 s: 1.25 s), so that background jobs are not failed by a busy server.
     const probeMs = options.stallProbeMs ?? Math.max(STALL_PROBE_MS, Math.round(timeoutMS / 8));
-    const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: probeMs, socketTimeoutMS: probeMs, maxPoolSize: 1 }), probeMs);
+    const probe = new StallProbe(new MongoClient(url, { serverSelectionTimeoutMS: selectionMS, connectTimeoutMS: selectionMS, socketTimeoutMS: 4 * probeMs, maxPoolSize: 1 }), probeMs);
     const catalogue = {
       enabled: options.catalogueSnapshot ?? true,
       maxAgeMs: options.catalogueMaxAgeMs ?? DEFAULT_CATALOGUE_MAX_AGE_MS,
@@ -217,7 +219,7 @@ export class MongoStore implements Store {
   }
 
   private async connectClients(): Promise<void> {
-    await Promise.all([this.client.connect(), this.bulkClient.connect()]);
+    await Promise.all([this.client.connect(), this.bulkClient.connect(), this.probe?.connect()]);
   }
 
   private col<C extends CollectionName>(name: C) {
@@ -439,19 +441,30 @@ export class MongoStore implements Store {
   }
 
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
+    return (await this.userInteractionHistory(userId)).interactions;
+  }
+
+  /** Four indexed reads at once (watched, likes, bookmarks, the user's decisions), each collection once. */
+  async userInteractionHistory(userId: string): Promise<{ interactions: Map<string, number>; disliked: string[] }> {
     const projection = { _id: 0, movieId: 1, completed: 1, rating: 1 };
-    const [watched, likes, bookmarks] = await Promise.all([
+    const [watched, likes, bookmarks, verdicts] = await Promise.all([
       this.col('watched_movies').find({ userId }, { projection }).toArray(),
       this.col('likes').find({ userId }, { projection }).toArray(),
       this.col('bookmarks').find({ userId }, { projection }).toArray(),
+      this.latestVerdicts(userId),
     ]);
     const weights = new Map<string, number>();
     const add = (movieId: string, w: number) => weights.set(movieId, (weights.get(movieId) ?? 0) + w);
     for (const d of watched) add(d.movieId, watchedWeight(d));
     for (const d of likes) add(d.movieId, likeWeight(d));
     for (const d of bookmarks) add(d.movieId, bookmarkWeight(d));
-    for (const [movieId, liked] of await this.latestVerdicts(userId)) if (!liked) weights.delete(movieId);
-    return weights;
+    const disliked: string[] = [];
+    for (const [movieId, liked] of verdicts) {
+      if (liked) continue;
+      weights.delete(movieId);
+      disliked.push(movieId);
+    }
+    return { interactions: weights, disliked };
   }
 
   /** movieId -> liked of the user's latest decision per movie (session feedback and event decisions). */
@@ -469,17 +482,21 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A few statements per batch, never one per event: (1) the idempotency records of the batch's ids are looked up
-   * (applied ids are duplicates); (2) the effects are inserted with _id = eventId (the primary key makes each effect
+   * A few statements per batch, never one per event: (1) the idempotency records of the batch's bookmark events are
+   * looked up (applied ids are duplicates; see below); (2) the effects are inserted with _id = eventId (the primary key makes each effect
    * exactly-once: an effect written before a crash, or by a concurrent call with the same event, is a duplicate key
    * and skipped), decisions and bookmark removals (idempotent) are applied; (3) the idempotency records are inserted,
    * last. Redelivery after a crash anywhere therefore writes nothing twice. Of concurrent calls with the same event,
    * the one whose idempotency record is written reports it applied, the others report it a duplicate.
    */
-  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date()): Promise<AppliedEvents> {
+  async applyInteractionEvents(events: readonly ValidEvent[], now = new Date(), options: { decisionsStored?: boolean } = {}): Promise<AppliedEvents> {
     const result: AppliedEvents = { applied: [], duplicates: [] };
     if (events.length === 0) return result;
-    const ids = [...new Set(events.map((e) => e.eventId))];
+    // Only bookmark events need the lookup: their effects can be undone (a removal deletes the bookmark), so a
+    // redelivered bookmark or removal must not be applied again. Every other effect is exactly-once by itself (its
+    // _id is the eventId; decisions are conditional on their time) and the idempotency records written last tell
+    // applied from duplicate, so a batch without bookmarks (a POST /feedback verdict) reads nothing.
+    const ids = [...new Set(events.filter((e) => e.type === 'bookmarked' || e.type === 'bookmark_removed').map((e) => e.eventId))];
     const done = new Set((await this.findByKeys('interaction_events', 'eventId', ids, { _id: 0, eventId: 1 })).map((d) => d.eventId));
     const fresh: ValidEvent[] = [];
     for (const e of events) {
@@ -506,7 +523,7 @@ export class MongoStore implements Store {
         else bookmarkSteps.push({ insert: [{ _id, userId, movieId, createdAt: occurredAt, eventId }] });
       }
       if (e.type === 'bookmark_removed') bookmarkSteps.push({ remove: { userId, movieId } });
-      if (e.type === 'liked' || e.type === 'disliked') {
+      if ((e.type === 'liked' || e.type === 'disliked') && !options.decisionsStored) {
         // Only a decision at least as recent as the stored one replaces it; an older one finds no document, tries to
         // insert and hits the unique (sessionId, movieId) key: ignored in bulk().
         decisions.push({
@@ -569,31 +586,22 @@ export class MongoStore implements Store {
   }
 
   async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
-    const feedback = this.col('feedback');
-    // The bucket starts let likeRateSeries group with $group alone (FerretDB v1 has no date operators).
+    // One upsert on the unique (sessionId, movieId) key, nothing read: the report computes its per-session figures
+    // itself (experimentTotals). The bucket starts let likeRateSeries group with $group alone (FerretDB v1 has no date operators).
     const buckets = { sessionHour: bucketStart(doc.sessionCreatedAt, 'hour'), sessionDay: bucketStart(doc.sessionCreatedAt, 'day') };
     const result = await upsertOnce(
-      feedback,
+      this.col('feedback'),
       { sessionId: doc.sessionId, movieId: doc.movieId },
       { $set: { ...doc, ...buckets, updatedAt: now }, $setOnInsert: { createdAt: now } },
-    );
-    // Per-session shares that let the report sum per-session ratios with $group/$sum alone (see experimentTotals):
-    // one indexed read of the session's verdicts (at most a list's length), one indexed update.
-    const verdicts = await feedback.find({ sessionId: doc.sessionId }, { projection: { _id: 0, liked: 1 } }).toArray();
-    const likes = verdicts.filter((f) => f.liked).length;
-    const total = verdicts.length;
-    await feedback.updateMany(
-      { sessionId: doc.sessionId },
-      { $set: { sessionLikesShare: likes ? 1 / likes : 0, sessionFeedbackShare: total ? 1 / total : 0 } },
     );
     return { created: result.upsertedCount > 0 };
   }
 
   /**
-   * Computed in the database with $match/$group/$sum only (FerretDB v1 has no $cond, $divide or $lookup).
-   * Each feedback document carries its session's shares 1/likes and 1/feedback, so that summing them over a
-   * model's documents counts sessions, and summing 1/likes over liked documents ranked within K gives the
-   * sum of per-session recall.
+   * Computed in the database with $match/$group/$sum only (FerretDB v1 has no $cond, $divide or $lookup): counts per
+   * model, and per session (grouped by sessionId, one row per session of the window) the feedback, likes and likes
+   * ranked within K, whose ratios are summed here (sessions with feedback, sessions with likes, the sum of per-session
+   * recall). Feedback documents carry only their own facts, so POST /feedback writes one document and reads nothing.
    */
   async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
     const timeFilter = (field: string): Document => {
@@ -602,11 +610,10 @@ export class MongoStore implements Store {
       if (window.until) range.$lt = window.until;
       return Object.keys(range).length ? { [field]: range } : {};
     };
-    // One accumulator per $group: FerretDB v1 computes only the first field-sum of a $group correctly.
-    const byModel = async (collection: string, filter: Document, sum: string | number) => {
+    const grouped = async (collection: string, filter: Document, by: string) => {
       const rows = await this.bulkDb
         .collection(collection)
-        .aggregate<{ _id: string; total: number }>([{ $match: filter }, { $group: { _id: '$modelType', total: { $sum: sum } } }])
+        .aggregate<{ _id: string; total: number }>([{ $match: filter }, { $group: { _id: by, total: { $sum: 1 } } }])
         .toArray();
       return new Map(rows.map((r) => [r._id, r.total]));
     };
@@ -614,27 +621,37 @@ export class MongoStore implements Store {
     // before `arm` existed counts as experiment.
     const population: Document = window.forced ? { arm: FORCED_ARM } : { arm: { $nin: [...NON_EXPERIMENT_ARMS] } };
     const inWindow = { ...timeFilter('sessionCreatedAt'), ...population };
-    const liked = { ...inWindow, liked: true };
-    const likedTopK = { ...liked, rank: { $lte: window.k } };
-    const [sessions, feedback, feedbackSessions, likes, likeSessions, likesTopK, recall] = await Promise.all([
-      byModel('recommendation_logs', { ...timeFilter('createdAt'), ...population }, 1),
-      byModel('feedback', inWindow, 1),
-      byModel('feedback', inWindow, '$sessionFeedbackShare'),
-      byModel('feedback', liked, 1),
-      byModel('feedback', liked, '$sessionLikesShare'),
-      byModel('feedback', likedTopK, 1),
-      byModel('feedback', likedTopK, '$sessionLikesShare'),
-    ]);
-    return MODEL_TYPES.map((modelType) => ({
-      modelType,
-      sessions: sessions.get(modelType) ?? 0,
-      sessionsWithFeedback: Math.round(feedbackSessions.get(modelType) ?? 0),
-      feedbackCount: feedback.get(modelType) ?? 0,
-      likes: likes.get(modelType) ?? 0,
-      precisionSum: (likesTopK.get(modelType) ?? 0) / window.k,
-      recallSum: recall.get(modelType) ?? 0,
-      sessionsWithLikes: Math.round(likeSessions.get(modelType) ?? 0),
-    }));
+    const sessions = await grouped('recommendation_logs', { ...timeFilter('createdAt'), ...population }, '$modelType');
+    const totals: ExperimentArmTotals[] = [];
+    for (const modelType of MODEL_TYPES) {
+      const mine = { ...inWindow, modelType };
+      const [feedbackBySession, likesBySession, likesTopKBySession] = await Promise.all([
+        grouped('feedback', mine, '$sessionId'),
+        grouped('feedback', { ...mine, liked: true }, '$sessionId'),
+        grouped('feedback', { ...mine, liked: true, rank: { $lte: window.k } }, '$sessionId'),
+      ]);
+      let feedbackCount = 0;
+      for (const n of feedbackBySession.values()) feedbackCount += n;
+      let likes = 0;
+      for (const n of likesBySession.values()) likes += n;
+      let likesTopK = 0;
+      let recallSum = 0;
+      for (const [sessionId, n] of likesTopKBySession) {
+        likesTopK += n;
+        recallSum += n / (likesBySession.get(sessionId) ?? n);
+      }
+      totals.push({
+        modelType,
+        sessions: sessions.get(modelType) ?? 0,
+        sessionsWithFeedback: feedbackBySession.size,
+        feedbackCount,
+        likes,
+        precisionSum: likesTopK / window.k,
+        recallSum,
+        sessionsWithLikes: likesBySession.size,
+      });
+    }
+    return totals;
   }
 
   /** One $match/$group/$sum per model and figure (FerretDB v1: a single-field _id and one sum per $group). */
@@ -779,17 +796,44 @@ async function upsertOnce<T extends Document>(
 export const STALL_PROBE_MS = 500;
 
 /**
- * Tells a stalled server from a slow one: a `ping` on a connection of its own, answered within `periodMs`, or not.
- * One ping at a time is shared by every waiting call, and an answer counts for `periodMs`.
+ * Tells a stalled server (frozen, a dead host: nothing answers) from a busy one (answers come, late): any answer of the
+ * server within the last `periodMs` counts (a request-path call that returned, or a ping); without one, a `ping` on a
+ * connection of its own that gets no answer within 2 x `periodMs` (at least 1 s) means stalled. One ping at a time is shared by every
+ * waiting call. A busy FerretDB on SQLite answered pings within 50-400 ms under 32 concurrent writers while a call
+ * waited seconds: one late ping must not fail every waiting call (it did with a single `periodMs` window and no
+ * regard for the calls answered meanwhile: bench:serve's POST /feedback got 668 of 687 answers 503).
  */
 class StallProbe {
   private inflight: Promise<boolean> | undefined;
   private answeredAt = -Infinity;
 
+  /** How long a ping may take before the server counts as stalled: twice the period, at least 1 s. */
+  private readonly pingWaitMs: number;
+
   constructor(
     private readonly client: MongoClient,
     readonly periodMs: number,
-  ) {}
+  ) {
+    this.pingWaitMs = Math.max(2 * periodMs, 1_000);
+  }
+
+  /** Records an answer of the server (a request-path call that returned, with a result or an error of its own). */
+  answered(): void {
+    this.answeredAt = Date.now();
+  }
+
+  /**
+   * True if the server answered anything (a call, or the pings sent every periodMs while a call waits) within the last
+   * 1.5 x periodMs: a call that ran out of time on such a server met a busy server, not a stalled one.
+   */
+  get vouches(): boolean {
+    return Date.now() - this.answeredAt < 1.5 * this.periodMs;
+  }
+
+  /** Connects the probe's own connection up front (its first ping must not pay the handshake on a busy server). */
+  async connect(): Promise<void> {
+    await this.client.connect();
+  }
 
   alive(): Promise<boolean> {
     if (Date.now() - this.answeredAt < this.periodMs) return Promise.resolve(true);
@@ -797,13 +841,14 @@ class StallProbe {
       let timer: NodeJS.Timeout | undefined;
       try {
         const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no answer')), this.periodMs);
+          timer = setTimeout(() => reject(new Error('no answer')), this.pingWaitMs);
         });
         await Promise.race([this.client.db('admin').command({ ping: 1 }), timeout]);
         this.answeredAt = Date.now();
         return true;
       } catch {
-        return false;
+        // A call answered while the ping waited (the ping's connection may be the slow one): alive.
+        return Date.now() - this.answeredAt < this.pingWaitMs;
       } finally {
         clearTimeout(timer);
         this.inflight = undefined;
@@ -827,7 +872,13 @@ export const DEADLINE_MARGIN_MS = 300;
  * mapped to UnavailableError. Bulk methods are only mapped.
  */
 function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: CircuitBreaker, probe: StallProbe): MongoStore {
-  const timedOut = (ms: number) => new UnavailableError(`the database did not answer within its time budget (${ms} ms); try again shortly`);
+  const outOfTime = new WeakSet<Error>();
+  const isOutOfTime = (err: Error) => outOfTime.has(err);
+  const timedOut = (ms: number) => {
+    const err = new UnavailableError(`the database did not answer within its time budget (${ms} ms); try again shortly`);
+    outOfTime.add(err);
+    return err;
+  };
   const mapError = (err: unknown, ms: number) => {
     if (isConnectivityError(err)) return new UnavailableError('the database is unreachable; try again shortly');
     if (isTimeoutError(err)) return timedOut(ms);
@@ -863,12 +914,23 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
             }, probe.periodMs);
           });
           try {
-            return await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
+            const answer = await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
+            probe.answered();
+            return answer;
           } catch (err) {
             const mapped = mapError(err, budget);
-            if (mapped instanceof UnavailableError) throw mapped;
-            answerError = { err: mapped };
-            return undefined;
+            if (!(mapped instanceof UnavailableError)) {
+              probe.answered();
+              answerError = { err: mapped };
+              return undefined;
+            }
+            // Out of time on a server that answers (busy, not stalled): the call fails, but the circuit does not
+            // open for it, so the requests after it are slower, never refused without being tried.
+            if (isOutOfTime(mapped) && probe.vouches) {
+              answerError = { err: mapped };
+              return undefined;
+            }
+            throw mapped;
           } finally {
             clearTimeout(timer);
             clearInterval(stallCheck);

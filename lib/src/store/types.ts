@@ -281,12 +281,20 @@ export interface Store {
   dislikedMovieIds(userId: string): Promise<string[]>;
 
   /**
+   * userInteractionWeights and dislikedMovieIds of one user from one read of each collection (the user's decisions are
+   * read once): what a cache miss needs (recsvc/src/seen-rule.ts).
+   */
+  userInteractionHistory(userId: string): Promise<{ interactions: Map<string, number>; disliked: string[] }>;
+
+  /**
    * Applies interaction events in order, each at most once per eventId (ids applied before, or repeated in the
    * batch, come back as duplicates and change nothing). Effects: watched -> watched_movies, rated/liked -> likes
    * (liked as rating 10), bookmarked -> bookmarks, bookmark_removed deletes the user's bookmarks of the movie,
    * liked/disliked -> the user's decision document in feedback (the later occurred_at wins). The caller checks that the movies exist. Safe to repeat after a crash mid-way.
+   * `options.decisionsStored`: the caller stored the likes/dislikes as feedback documents already (POST /feedback:
+   * upsertFeedback), which are decisions too, so no decision document is written for them.
    */
-  applyInteractionEvents(events: readonly ValidEvent[], now?: Date): Promise<AppliedEvents>;
+  applyInteractionEvents(events: readonly ValidEvent[], now?: Date, options?: { decisionsStored?: boolean }): Promise<AppliedEvents>;
   /** When an interaction event of the user was last applied (serving recomputes the user after it); null if never. */
   lastInteractionEventAt(userId: string): Promise<Date | null>;
 
