@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallAbortedError } from '../src/call-scope.js';
 import { isNetworkError } from '../src/dependency-errors.js';
 import { UnavailableError } from '../src/errors.js';
 import { isServiceStatus, toGrpcError } from '../src/grpc/status.js';
@@ -37,6 +38,8 @@ describe('dependency errors: unreachable is UNAVAILABLE, never INTERNAL', () => 
     expect(isServiceStatus(mapped as never)).toBe(true);
     expect(toGrpcError(new Error('bug'), log)).toMatchObject({ code: status.INTERNAL, details: 'internal error' });
     expect(toGrpcError(new UnavailableError('the database is unreachable'), log)).toMatchObject({ code: status.UNAVAILABLE });
+    // Work given up because the client cancelled: CANCELLED, not an internal error.
+    expect(toGrpcError(new CallAbortedError(), log)).toMatchObject({ code: status.CANCELLED });
   });
 
   it('S3ObjectStore: every operation on an unreachable server rejects with UnavailableError', async () => {

@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runInCallScope } from '../src/call-scope.js';
+import { CallAbortedError, runInCallScope } from '../src/call-scope.js';
 import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { UnavailableError } from '../src/errors.js';
 import { MongoStore } from '../src/store/mongo-store.js';
@@ -172,6 +172,33 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       }
       expect(user?.userId).toBe('u1');
       expect(store.breaker?.state).toBe('closed');
+    } finally {
+      await store.dropDatabase().catch(() => undefined);
+      await store.close();
+    }
+  }, 60_000);
+
+  it('gives a call up when its gRPC call is cancelled, and asks nothing for a call cancelled already; the circuit does not count it', async () => {
+    const env = realStorageEnv();
+    const relay = freezableRelay(new URL(env.MONGO_URL!));
+    const port = await listen(relay.server);
+    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_cancel`, {
+      timeoutMS: 30_000,
+      stallProbeMs: 20_000,
+      breakerFailures: 1,
+    });
+    try {
+      await store.setFavoriteGenres('u1', ['Drama']);
+      relay.freeze();
+      const client = new AbortController();
+      const pending = runInCallScope({ signal: client.signal, deadline: Infinity }, () => store.getUser('u1')).then(() => null, (e: unknown) => e);
+      client.abort(); // the client gave up while the database does not answer: the store's 30 s budget is not waited for
+      expect(await pending).toBeInstanceOf(CallAbortedError);
+      const again = await runInCallScope({ signal: client.signal, deadline: Infinity }, () => store.getUser('u1')).then(() => null, (e: unknown) => e);
+      expect(again).toBeInstanceOf(CallAbortedError);
+      expect(store.breaker?.state).toBe('closed');
+      relay.thaw();
+      expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Drama']);
     } finally {
       await store.dropDatabase().catch(() => undefined);
       await store.close();

@@ -2,6 +2,7 @@ import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { DomainError, type DomainErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isNetworkError } from '../dependency-errors.js';
+import { CallAbortedError } from '../call-scope.js';
 
 const domainToGrpc: Record<DomainErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -42,12 +43,15 @@ export function grpcError(code: status, message: string): Partial<ServiceError> 
 }
 
 /**
- * The one place domain errors become gRPC statuses. Network errors of a dependency become UNAVAILABLE; unknown
+ * The one place domain errors become gRPC statuses. Network errors of a dependency become UNAVAILABLE; work given up
+ * because the call was cancelled (CallAbortedError) CANCELLED; unknown
  * errors become INTERNAL with a generic message; their details go to the log only.
  */
 export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
   if (err instanceof DomainError) return grpcError(domainToGrpc[err.code], err.message);
   if (isGrpcError(err)) return err;
+  // The client cancelled (or the deadline passed) and a dependency call was given up for it: nobody reads this answer.
+  if (err instanceof CallAbortedError) return grpcError(status.CANCELLED, err.message);
   // A dependency's network error that its client did not map (lib/src/dependency-errors.ts): still UNAVAILABLE.
   if (isNetworkError(err)) {
     log.warn({ err }, 'a dependency is unreachable');

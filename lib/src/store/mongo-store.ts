@@ -24,7 +24,7 @@ import type {
 import { bucketStart, COLLECTION_NAMES, eventDecisionSessionId, FORCED_ARM, NON_EXPERIMENT_ARMS } from './types.js';
 import { INTERACTION_WEIGHTS, MODEL_TYPES } from '../domain.js';
 import { UnavailableError } from '../errors.js';
-import { remainingMs } from '../call-scope.js';
+import { CallAbortedError, currentCall, remainingMs } from '../call-scope.js';
 import { CircuitBreaker } from '../circuit-breaker.js';
 import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 import { CatalogueSnapshot, coversVersion, type CatalogueVersion } from './catalogue-snapshot.js';
@@ -896,6 +896,10 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
         };
       }
       return async (...args: unknown[]) => {
+        // The gRPC call this work is for (lib/src/call-scope.ts): cancelled by its client, nothing is asked, and a call
+        // in flight is given up at once (the driver finishes the round trip on its own, bounded by socketTimeoutMS).
+        const signal = currentCall()?.signal;
+        if (signal?.aborted) throw new CallAbortedError();
         const budget = Math.min(timeoutMS, remainingMs() - DEADLINE_MARGIN_MS);
         if (budget <= 0) throw new UnavailableError('no time was left before the call\'s deadline to ask the database; try again shortly');
         // Only the database failing (unreachable, out of time) counts for the breaker; a duplicate key or a refused
@@ -904,6 +908,7 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
         const result = await breaker.run(async () => {
           let timer: NodeJS.Timeout | undefined;
           let stallCheck: NodeJS.Timeout | undefined;
+          let onAbort: (() => void) | undefined;
           // A hard bound on the whole call (several round trips included); the driver closes a stalled connection
           // at socketTimeoutMS. Writes are idempotent, so a caller that retries after this error writes nothing twice.
           // While the call waits, the server is pinged every probe period: no answer, and the call gives up at once.
@@ -912,12 +917,20 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
             stallCheck = setInterval(() => {
               void probe.alive().then((alive) => alive || reject(new UnavailableError('the database does not answer (stalled); try again shortly')));
             }, probe.periodMs);
+            onAbort = () => reject(new CallAbortedError());
+            if (signal?.aborted) onAbort();
+            else signal?.addEventListener('abort', onAbort, { once: true });
           });
           try {
             const answer = await Promise.race([Promise.resolve(value.apply(target, args)), deadline]);
             probe.answered();
             return answer;
           } catch (err) {
+            // The client gave up: neither an answer of the database nor a failure of it (the circuit does not count it).
+            if (err instanceof CallAbortedError) {
+              answerError = { err };
+              return undefined;
+            }
             const mapped = mapError(err, budget);
             if (!(mapped instanceof UnavailableError)) {
               probe.answered();
@@ -934,6 +947,7 @@ function withUnavailableErrors(store: MongoStore, timeoutMS: number, breaker: Ci
           } finally {
             clearTimeout(timer);
             clearInterval(stallCheck);
+            if (onAbort) signal?.removeEventListener('abort', onAbort);
           }
         });
         if (answerError) throw answerError.err;
