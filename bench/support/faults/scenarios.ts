@@ -26,6 +26,11 @@ export const BUDGETS = {
   redisP99Ms: 1_000,
   /** MongoDB, Kafka and recsvc faults: p99 latency of the failed answers during the fault (they fail fast). */
   failFastP99Ms: 2_000,
+  /**
+   * S3 faults: the same for the requests that need S3 (`GET /models`): a frozen S3 is given up after S3_TIMEOUT_MS
+   * (3 s) without a byte; with a margin, still well below the gateway's 5 s deadline (a 503, never a 504).
+   */
+  s3FailFastP99Ms: 4_000,
   /** 504s allowed in a scenario (requests that waited the gateway's whole gRPC deadline). */
   max504: 2,
   /** Serving and feedback requests per second; event batches per second. */
@@ -250,10 +255,10 @@ function commonChecks(checks: Check[], samples: Sample[], faultStart?: number): 
   check(checks, 'every 503 carries Retry-After', no503Retry === 0, `${no503Retry} without`);
 }
 
-const failFastCheck = (checks: Check[], during: Sample[]) => {
+const failFastCheck = (checks: Check[], during: Sample[], limitMs: number = BUDGETS.failFastP99Ms) => {
   const failed = during.filter((s) => !isOk(s)).map((s) => s.ms);
   const p99 = phaseStats(during.filter((s) => !isOk(s))).p99Ms;
-  check(checks, `failed answers during the fault are fast (p99 < ${BUDGETS.failFastP99Ms} ms)`, p99 < BUDGETS.failFastP99Ms, `${failed.length} failed, p99 ${p99} ms`);
+  check(checks, `failed answers during the fault are fast (p99 < ${limitMs} ms)`, p99 < limitMs, `${failed.length} failed, p99 ${p99} ms`);
 };
 
 // ------------------------------------------------------------------------------------------------ stored-data checks
@@ -362,16 +367,19 @@ function mongoScenario(kind: 'stop' | 'freeze'): Scenario {
   };
 }
 
-const kafkaStop: Scenario = {
-  name: 'kafka-stop',
-  description: 'Kafka stopped (SIGKILL) for 10 s while events are produced through POST /events, then started again',
+function kafkaScenario(kind: 'stop' | 'freeze'): Scenario {
+  const name = `kafka-${kind}`;
+  const description = `Kafka ${kind === 'stop' ? 'stopped (SIGKILL) for 10 s' : 'frozen (SIGSTOP) for 10 s'} while events are produced through POST /events, then ${kind === 'stop' ? 'started again' : 'thawed'}`;
+  return {
+  name,
+  description,
   async run(world) {
     const tag = `fk${Date.now().toString(36)}`;
     const load = new SteadyLoad({ baseUrl: world.gatewayUrl, rate: BUDGETS.eventRate, timeoutMs: BUDGETS.clientTimeoutMs, plan: eventPlan(tag) });
     const run = await withFault(
       load,
-      () => world.servers.stop('kafka'),
-      () => world.servers.restart('kafka'),
+      async () => (kind === 'stop' ? world.servers.stop('kafka') : world.servers.freeze('kafka')),
+      async () => (kind === 'stop' ? world.servers.restart('kafka') : world.servers.thaw('kafka')),
     );
     const checks: Check[] = [];
     commonChecks(checks, load.samples, run.faultStart);
@@ -396,9 +404,46 @@ const kafkaStop: Scenario = {
       effects += await db.collection('watched_movies').countDocuments({ eventId: { $in: chunk } });
     }
     check(checks, 'every accepted event is stored exactly once', records === accepted.length && effects === accepted.length, `${accepted.length} accepted, ${records} interaction_events, ${effects} watched_movies`);
-    return outcome('kafka-stop', this.description, 'SIGKILL + restart', run, checks, { acceptedEvents: accepted.length });
+    return outcome(name, description, kind === 'stop' ? 'SIGKILL + restart' : 'SIGSTOP/SIGCONT', run, checks, { acceptedEvents: accepted.length });
   },
-};
+  };
+}
+
+/**
+ * S3 stopped or frozen under the serving load plus `GET /models` (the model store's listing, through the trainer
+ * API): serving does not need S3 (the models are in recsvc's memory; the version poll waits for S3 in the
+ * background), so every recommendation, feedback and genre list is 2xx throughout; `GET /models` answers a fast 503
+ * while S3 is out (S3_TIMEOUT_MS, not the gateway's deadline) and 200 again after.
+ */
+function s3Scenario(kind: 'stop' | 'freeze'): Scenario {
+  const name = `s3-${kind}`;
+  const description = `S3 (versitygw) ${kind === 'stop' ? 'stopped (SIGKILL) for 10 s, then started again' : 'frozen (SIGSTOP) for 10 s, then thawed'}, under serving load and GET /models`;
+  return {
+    name,
+    description,
+    async run(world) {
+      const serving = servingPlan([]);
+      const plan = (i: number): PlannedRequest =>
+        i % 5 === 4 ? { kind: 'models', path: '/models', headers: { ...AUTH }, keepBody: false } : serving(i);
+      const load = new SteadyLoad({ baseUrl: world.gatewayUrl, rate: BUDGETS.servingRate + 1, timeoutMs: BUDGETS.clientTimeoutMs, plan });
+      const run = await withFault(
+        load,
+        async () => (kind === 'stop' ? world.servers.stop('s3') : world.servers.freeze('s3')),
+        async () => (kind === 'stop' ? world.servers.restart('s3') : world.servers.thaw('s3')),
+      );
+      const checks: Check[] = [];
+      commonChecks(checks, load.samples, run.faultStart);
+      const servingFailed = load.samples.filter((s) => s.kind !== 'models' && !isOk(s)).length;
+      check(checks, 'serving needs no S3: every recommendation, feedback and genre list 2xx', servingFailed === 0, `${servingFailed} failed`);
+      const other5xx = load.samples.filter((s) => s.status >= 500 && s.status !== 503 && s.status !== 504).length;
+      check(checks, 'no 5xx other than 503 (and 504 within budget)', other5xx === 0, `${other5xx}`);
+      failFastCheck(checks, load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd), BUDGETS.s3FailFastP99Ms);
+      return outcome(name, description, kind === 'stop' ? 'SIGKILL + restart' : 'SIGSTOP/SIGCONT', run, checks, {
+        recoveryCondition: 'every request 2xx again, GET /models included',
+      });
+    },
+  };
+}
 
 const recsvcKill: Scenario = {
   name: 'recsvc-kill',
@@ -591,7 +636,10 @@ export const SCENARIOS: readonly Scenario[] = [
   redisScenario('freeze'),
   mongoScenario('stop'),
   mongoScenario('freeze'),
-  kafkaStop,
+  kafkaScenario('stop'),
+  kafkaScenario('freeze'),
+  s3Scenario('stop'),
+  s3Scenario('freeze'),
   recsvcKill,
   s3Publish,
   workerKill,
