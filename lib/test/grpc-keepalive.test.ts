@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,37 +11,7 @@ import { loadRecsvcConfig } from '../../recsvc/src/config.js';
 import { startRecsvc, type RunningRecsvc } from '../../recsvc/src/server.js';
 import { seedServingWorld } from './support/fixtures.js';
 import { freePort } from './support/processes.js';
-
-/**
- * A TCP relay in front of a server that can be frozen as SIGSTOP freezes a process: connections stay open (the kernel
- * accepts new ones), and not a byte goes either way.
- */
-function freezableRelay(targetPort: number) {
-  let frozen = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => frozen || upstream.write(d));
-    upstream.on('data', (d) => frozen || client.write(d));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  return {
-    server,
-    freeze: () => void (frozen = true),
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-const listen = (server: Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+import { listen, tcpRelay, type TcpRelay } from './support/tcp-relay.js';
 
 describe('gateway upstreams: keepalive takes a frozen recsvc replica out of the rotation', () => {
   const log = createLogger('test', 'silent');
@@ -50,7 +19,7 @@ describe('gateway upstreams: keepalive takes a frozen recsvc replica out of the 
   const cache = new MemoryCache();
   const objects = new DirectoryObjectStore(mkdtempSync(join(tmpdir(), 'recsys-keepalive-')));
   const replicas: RunningRecsvc[] = [];
-  const relays: ReturnType<typeof freezableRelay>[] = [];
+  const relays: TcpRelay[] = [];
   let upstreams: Upstreams;
   const listGenres = (id: string) => upstreams.call(upstreams.recommendations, upstreams.recommendations.listGenres, {}, id);
 
@@ -61,7 +30,7 @@ describe('gateway upstreams: keepalive takes a frozen recsvc replica out of the 
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       replicas.push(await startRecsvc(loadRecsvcConfig({ RECSVC_HOST: '127.0.0.1', RECSVC_PORT: String(port), RECSVC_METRICS_PORT: '0' }), log, { store, cache, objects }));
-      const relay = freezableRelay(port);
+      const relay = tcpRelay(port);
       relays.push(relay);
       ports.push(await listen(relay.server));
     }

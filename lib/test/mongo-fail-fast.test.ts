@@ -1,22 +1,19 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallAbortedError, runInCallScope } from '../src/call-scope.js';
 import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { UnavailableError } from '../src/errors.js';
-import { MongoStore } from '../src/store/mongo-store.js';
+import { MongoStore, type MongoStoreOptions } from '../src/store/mongo-store.js';
 import { describeWithServers, realStorageEnv } from './support/servers.js';
-
-/** Listens on a free port of 127.0.0.1; returns the port. */
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as { port: number }).port;
-}
+import { listen, tcpRelay, type TcpRelay } from './support/tcp-relay.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
+const relays: TcpRelay[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+  await Promise.all(relays.splice(0).map((r) => r.close()));
 });
 
 describe('MongoStore fails fast', () => {
@@ -41,82 +38,50 @@ describe('MongoStore fails fast', () => {
 });
 
 /**
- * A TCP relay in front of the real server that can be frozen (bytes held back both ways, connections kept open), as
- * a SIGSTOPped MongoDB looks to its clients.
+ * A MongoStore on the real server behind a TCP relay (tcpRelay: frozen on demand, or every answer `delayMs` late),
+ * on database MONGO_DB + `dbSuffix`; runs `fn`, then drops that database and closes the store.
  */
-function freezableRelay(target: URL) {
-  let frozen = false;
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    sockets.push(client, upstream);
-    client.on('data', (d) => frozen || upstream.write(d));
-    upstream.on('data', (d) => frozen || client.write(d));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  servers.push(server);
-  return {
-    server,
-    freeze: () => void (frozen = true),
-    thaw: () => void (frozen = false),
-  };
-}
-
-/**
- * A TCP relay that delays every chunk from the server by `delayMs` (in order): a busy server, whose answers come, late.
- */
-function slowRelay(target: URL, delayMs: number) {
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    sockets.push(client, upstream);
-    client.on('data', (d) => upstream.write(d));
-    upstream.on('data', (d) => void setTimeout(() => client.destroyed || client.write(d), delayMs));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  servers.push(server);
-  return server;
+async function withRelayedStore(
+  dbSuffix: string,
+  options: MongoStoreOptions,
+  fn: (store: MongoStore, relay: TcpRelay) => Promise<void>,
+  relayOptions: { delayMs?: number } = {},
+): Promise<void> {
+  const env = realStorageEnv();
+  const target = new URL(env.MONGO_URL!);
+  const relay = tcpRelay(Number(target.port), target.hostname, relayOptions);
+  relays.push(relay);
+  const port = await listen(relay.server);
+  const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}${dbSuffix}`, options);
+  try {
+    await fn(store, relay);
+  } finally {
+    await store.dropDatabase().catch(() => undefined);
+    await store.close();
+  }
 }
 
 describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real server and recovers by itself', () => {
   it('does not take a busy server for a stalled one: answers later than the stall probe period are waited for, and the circuit stays closed', async () => {
-    const env = realStorageEnv();
     // Every answer (pings included) comes 400 ms late: longer than the probe period (200 ms), within the budget.
-    const relay = slowRelay(new URL(env.MONGO_URL!), 400);
-    const port = await listen(relay);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_busy`, {
-      timeoutMS: 10_000,
-      stallProbeMs: 200,
-      breakerFailures: 1,
-    });
-    try {
-      await store.setFavoriteGenres('u1', ['Drama']);
-      // Concurrent calls, each waiting more than twice the probe period: the old probe failed them all as stalled
-      // (a ping unanswered within 200 ms) and opened the circuit.
-      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? store.getUser('u1') : store.setFavoriteGenres('u1', ['Comedy']))));
-      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
-      expect(store.breaker?.state).toBe('closed');
-      expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Comedy']);
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    await withRelayedStore(
+      '_busy',
+      { timeoutMS: 10_000, stallProbeMs: 200, breakerFailures: 1 },
+      async (store) => {
+        await store.setFavoriteGenres('u1', ['Drama']);
+        // Concurrent calls, each waiting more than twice the probe period: the old probe failed them all as stalled
+        // (a ping unanswered within 200 ms) and opened the circuit.
+        const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? store.getUser('u1') : store.setFavoriteGenres('u1', ['Comedy']))));
+        expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+        expect(store.breaker?.state).toBe('closed');
+        expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Comedy']);
+      },
+      { delayMs: 400 },
+    );
   }, 60_000);
 
   it('answers UnavailableError while the server is frozen, and serves again once it thaws (the pool is not stuck)', async () => {
-    const env = realStorageEnv();
-    const relay = freezableRelay(new URL(env.MONGO_URL!));
-    const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, env.MONGO_DB, { timeoutMS: 1_500, maxPoolSize: 4 });
-    try {
+    await withRelayedStore('', { timeoutMS: 1_500, maxPoolSize: 4 }, async (store, relay) => {
       await store.init();
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
@@ -133,24 +98,17 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       expect(user?.userId).toBe('u1');
       await store.setFavoriteGenres('u1', ['Horror']);
       expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Horror']);
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    });
   }, 60_000);
 
   it('opens its circuit after consecutive failures (then rejects without waiting) and closes it by itself after the thaw', async () => {
-    const env = realStorageEnv();
-    const relay = freezableRelay(new URL(env.MONGO_URL!));
-    const port = await listen(relay.server);
     let now = 0;
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_breaker`, {
+    await withRelayedStore('_breaker', {
       timeoutMS: 1_000,
       breakerFailures: 3,
       breakerCoolDownMs: 1_000,
       now: () => now,
-    });
-    try {
+    }, async (store, relay) => {
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
       for (let i = 0; i < 3; i++) await expect(store.getUser('u1')).rejects.toBeInstanceOf(UnavailableError);
@@ -172,22 +130,15 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       }
       expect(user?.userId).toBe('u1');
       expect(store.breaker?.state).toBe('closed');
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    });
   }, 60_000);
 
   it('gives a call up when its gRPC call is cancelled, and asks nothing for a call cancelled already; the circuit does not count it', async () => {
-    const env = realStorageEnv();
-    const relay = freezableRelay(new URL(env.MONGO_URL!));
-    const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_cancel`, {
+    await withRelayedStore('_cancel', {
       timeoutMS: 30_000,
       stallProbeMs: 20_000,
       breakerFailures: 1,
-    });
-    try {
+    }, async (store, relay) => {
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
       const client = new AbortController();
@@ -199,18 +150,11 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       expect(store.breaker?.state).toBe('closed');
       relay.thaw();
       expect((await store.getUser('u1'))?.favoriteGenres).toEqual(['Drama']);
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    });
   }, 60_000);
 
   it('bounds a call by the gRPC call\'s deadline: the error comes before it, whatever the store\'s own budget', async () => {
-    const env = realStorageEnv();
-    const relay = freezableRelay(new URL(env.MONGO_URL!));
-    const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_deadline`, { timeoutMS: 20_000, stallProbeMs: 5_000 });
-    try {
+    await withRelayedStore('_deadline', { timeoutMS: 20_000, stallProbeMs: 5_000 }, async (store, relay) => {
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
       const signal = new AbortController().signal;
@@ -224,18 +168,11 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       const none = await runInCallScope({ signal, deadline: Date.now() + 100 }, () => store.getUser('u1')).then(() => null, (e: unknown) => e);
       expect((none as Error).message).toMatch(/no time was left before the call's deadline/);
       relay.thaw();
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    });
   }, 60_000);
 
   it('tells a stalled server from a slow one: a call waiting on a server that does not answer a ping fails long before its budget', async () => {
-    const env = realStorageEnv();
-    const relay = freezableRelay(new URL(env.MONGO_URL!));
-    const port = await listen(relay.server);
-    const store = await MongoStore.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, `${env.MONGO_DB}_stall`, { timeoutMS: 30_000, stallProbeMs: 200 });
-    try {
+    await withRelayedStore('_stall', { timeoutMS: 30_000, stallProbeMs: 200 }, async (store, relay) => {
       await store.setFavoriteGenres('u1', ['Drama']);
       relay.freeze();
       // The budget is 30 s (the test would time out waiting for it): the ping on the probe's own connection gets no
@@ -244,9 +181,6 @@ describeWithServers(['MONGO_URL'], 'MongoStore fails fast on a stalled real serv
       expect(err).toBeInstanceOf(UnavailableError);
       expect((err as Error).message).toMatch(/does not answer \(stalled\)/);
       relay.thaw();
-    } finally {
-      await store.dropDatabase().catch(() => undefined);
-      await store.close();
-    }
+    });
   }, 20_000);
 });
