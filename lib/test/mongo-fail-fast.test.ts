@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CallAbortedError, runInCallScope } from '../src/call-scope.js';
 import { CircuitOpenError } from '../src/circuit-breaker.js';
 import { UnavailableError } from '../src/errors.js';
-import { MongoStore, type MongoStoreOptions } from '../src/store/mongo-store.js';
+import { MongoBulkWriteError, MongoNetworkError } from 'mongodb';
+import { isConnectivityError, MongoStore, type MongoStoreOptions } from '../src/store/mongo-store.js';
 import { describeWithServers, realStorageEnv } from './support/servers.js';
 import { listen, tcpRelay, type TcpRelay } from './support/tcp-relay.js';
 
@@ -28,6 +29,14 @@ describe('MongoStore fails fast', () => {
     );
     expect(error).toBeInstanceOf(UnavailableError);
   }, 30_000);
+
+  it('takes a bulk write stopped by a lost connection for the database being unreachable (a 503, not a 500)', () => {
+    // As the fault suite's mongo-freeze saw it: insertMany failed with the pool cleared (a MongoNetworkError), which
+    // the driver wraps in a MongoBulkWriteError and keeps as its errorResponse.
+    const wrapped = new MongoBulkWriteError(new MongoNetworkError('Connection pool was cleared') as never, { insertedCount: 0 } as never);
+    expect(isConnectivityError(wrapped)).toBe(true);
+    expect(isConnectivityError(new MongoBulkWriteError({ message: 'E11000 duplicate key', code: 11000 }, { insertedCount: 0 } as never))).toBe(false);
+  });
 
   it('rejects with UnavailableError when nothing listens', async () => {
     const server = createServer();

@@ -750,8 +750,19 @@ export class MongoStore implements Store {
 }
 
 /** True for errors that mean the database cannot be reached (as opposed to a bad query). */
+/**
+ * The error and what it wraps: its `cause`, and the `errorResponse` of a bulk write error (MongoBulkWriteError keeps
+ * the error that stopped the batch there, e.g. a PoolClearedError when the server froze mid-insert).
+ */
+function* errorChain(err: unknown): Generator<unknown> {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    yield e;
+    e = (e as { cause?: unknown }).cause ?? (e instanceof MongoBulkWriteError ? (e as { errorResponse?: unknown }).errorResponse : undefined);
+  }
+}
+
 export function isConnectivityError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of errorChain(err)) {
     if (e instanceof MongoNetworkError || e instanceof MongoServerSelectionError) return true;
     const code = (e as { code?: unknown }).code;
     if (code === 'ECONNREFUSED' || code === 'ECONNRESET') return true;
@@ -762,7 +773,7 @@ export function isConnectivityError(err: unknown): boolean {
 
 /** True for an operation that ran out of its time budget (CSOT timeoutMS on the client, maxTimeMS on the server). */
 export function isTimeoutError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of errorChain(err)) {
     if (e instanceof MongoOperationTimeoutError) return true;
     if (e instanceof MongoServerError && e.code === MAX_TIME_EXPIRED) return true;
   }
