@@ -18,9 +18,13 @@ import { createMetricsRegistry, startMetricsServer } from '../src/metrics.js';
 // which shows that METRICS_HOST (and not the gRPC host or a hard-coded one) is what the listener binds.
 const METRICS_HOST = '127.0.0.2';
 
+/**
+ * True when our /metrics answers at host:port. Another test's listener may hold the same port number on the other
+ * address (bind to port 0 picks per address) and never answer: a bounded wait counts that as not reachable.
+ */
 async function reachable(host: string, port: number): Promise<boolean> {
   try {
-    const res = await fetch(`http://${host}:${port}/metrics`);
+    const res = await fetch(`http://${host}:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return res.ok && (await res.text()).includes('process_cpu_user_seconds_total');
   } catch {
     return false;

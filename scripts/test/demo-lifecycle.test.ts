@@ -83,7 +83,9 @@ describe('the demo with a taken port', () => {
   });
   const takePort = () =>
     new Promise<number>((resolve, reject) => {
-      const server = createServer();
+      // Refuses every connection at once: another test's client that happens to dial this port must not keep it
+      // open (server.close waits for open connections).
+      const server = createServer((socket) => socket.destroy());
       blockers.push(server);
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
