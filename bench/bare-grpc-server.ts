@@ -43,7 +43,8 @@ const sample = await new Promise<GetRecommendationsResponse>((resolve, reject) =
 );
 client.close();
 
-const server = new grpc.Server();
+// The product's server settings that cost CPU per call (lib/src/grpc/server.ts): channelz off.
+const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
 const unimplemented: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) =>
   callback({ code: grpc.status.UNIMPLEMENTED, details: 'bare server: GetRecommendations only' });
 const handlers = Object.fromEntries(Object.keys(RecommendationServiceService).map((name) => [name, unimplemented]));

@@ -28,6 +28,28 @@ export function detachedFromCall<T>(fn: () => T): T {
   return storage.exit(fn);
 }
 
+/**
+ * Runs `fn` on behalf of several calls at once (a write shared by them, e.g. a group commit): in a scope whose signal
+ * aborts only when every one of them was cancelled and whose deadline is the latest of theirs, so that one caller
+ * giving up does not fail the others, while the work stays request-path work (dependency clients apply their request
+ * limits, not their background ones). Outside any call when none of them ran in one.
+ */
+export function runForCalls<T>(scopes: readonly (CallScope | undefined)[], fn: () => T): T {
+  const calls = scopes.filter((s): s is CallScope => s !== undefined);
+  if (calls.length === 0) return detachedFromCall(fn);
+  if (calls.length === 1) return storage.run(calls[0], fn);
+  const all = new AbortController();
+  let live = calls.length;
+  const onAbort = () => {
+    if (--live === 0) all.abort();
+  };
+  for (const call of calls) {
+    if (call.signal.aborted) onAbort();
+    else call.signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return storage.run({ signal: all.signal, deadline: Math.max(...calls.map((c) => c.deadline)) }, fn);
+}
+
 /** The scope of the call being handled, if any. */
 export function currentCall(): CallScope | undefined {
   return storage.getStore();

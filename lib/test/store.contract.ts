@@ -141,6 +141,21 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     expect(await store.dislikedMovieIds('u2')).toEqual([]);
   });
 
+  it('writes a batch of verdicts in order: first ones inserted, repeated ones (also within the batch) replacing the earlier', async () => {
+    const base = { sessionId: 's-batch', userId: 'u-batch', modelType: 'als' as const, modelVersion: 'v1', sessionCreatedAt: new Date() };
+    expect(await store.upsertFeedbackMany([])).toEqual([]);
+    await store.upsertFeedback({ ...base, movieId: 'm1', liked: true, rank: 1 });
+    const results = await store.upsertFeedbackMany([
+      { ...base, movieId: 'm1', liked: false, rank: 1 },
+      { ...base, movieId: 'm2', liked: false, rank: 2 },
+      { ...base, movieId: 'm3', liked: false, rank: 3 },
+      { ...base, movieId: 'm3', liked: true, rank: 3 },
+    ]);
+    expect(results).toEqual([{ created: false }, { created: true }, { created: true }, { created: false }]);
+    expect(await store.count('feedback')).toBe(3);
+    expect((await store.dislikedMovieIds('u-batch')).sort()).toEqual(['m1', 'm2']);
+  });
+
   it('computes the experiment totals per model within a time window', async () => {
     const day = (d: number) => new Date(Date.UTC(2026, 10, d, 12));
     const log = (sessionId: string, modelType: 'als' | 'lightfm', createdAt: Date) => ({

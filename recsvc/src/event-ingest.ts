@@ -6,6 +6,14 @@ import type { EventProducer } from '../../lib/src/events/kafka.js';
 import type { InteractionEvent } from '../../lib/src/proto.js';
 import type { Store } from '../../lib/src/store/types.js';
 
+/** One like or dislike of POST /feedback on a movie of a served list (session). */
+export interface FeedbackVerdict {
+  userId: string;
+  sessionId: string;
+  movieId: string;
+  liked: boolean;
+}
+
 export interface EventError extends EventProblem {
   index: number;
   eventId: string;
@@ -85,15 +93,23 @@ export class EventIngest {
   }
 
   /**
-   * A like or dislike from POST /feedback, as an interaction event (liked: weight 1.0, as a rating of 10; disliked:
-   * the pair leaves the models' input). Its id is derived from (session, movie, verdict), so repeating the same
-   * feedback is one event. The movie is not checked against the catalogue: it was in the session's served list.
+   * Likes and dislikes from POST /feedback, as interaction events (liked: weight 1.0, as a rating of 10; disliked:
+   * the pair leaves the models' input), written as one batch (the verdicts of concurrent requests: group commit in
+   * recsvc/src/recommender.ts). Each event id is derived from (session, movie, verdict), so repeating the same
+   * feedback is one event. The movies are not checked against the catalogue: they were in the sessions' served lists.
    */
-  async recordFeedback(userId: string, sessionId: string, movieId: string, liked: boolean): Promise<void> {
-    const eventId = `fb-${createHash('sha256').update(`${sessionId}\u0000${movieId}\u0000${liked}`).digest('hex').slice(0, 40)}`;
-    const event: ValidEvent = { eventId, userId, movieId, type: liked ? 'liked' : 'disliked', occurredAt: this.clock() };
-    if (this.target.mode === 'kafka') await this.target.producer.send([event]);
-    // The verdict itself is the feedback document the caller writes (upsertFeedback): no decision document besides.
-    else await this.target.applier.apply([event], event.occurredAt, { moviesKnown: true, decisionsStored: true });
+  async recordFeedback(verdicts: readonly FeedbackVerdict[]): Promise<void> {
+    if (verdicts.length === 0) return;
+    const occurredAt = this.clock();
+    const events: ValidEvent[] = verdicts.map(({ userId, sessionId, movieId, liked }) => ({
+      eventId: `fb-${createHash('sha256').update(`${sessionId}\u0000${movieId}\u0000${liked}`).digest('hex').slice(0, 40)}`,
+      userId,
+      movieId,
+      type: liked ? 'liked' : 'disliked',
+      occurredAt,
+    }));
+    if (this.target.mode === 'kafka') await this.target.producer.send(events);
+    // The verdicts themselves are the feedback documents the caller writes (upsertFeedbackMany): no decision documents besides.
+    else await this.target.applier.apply(events, occurredAt, { moviesKnown: true, decisionsStored: true });
   }
 }

@@ -11,7 +11,7 @@ import {
   recommendationKey,
   type CachedRecommendation,
 } from '../../lib/src/recommendation-cache.js';
-import { FALLBACK_ARM, FALLBACK_SOURCES, FORCED_ARM, type MovieDoc, type RecommendationLogDoc, type RecommendationSourceName, type Store } from '../../lib/src/store/types.js';
+import { FALLBACK_ARM, FALLBACK_SOURCES, FORCED_ARM, type FeedbackDoc, type MovieDoc, type RecommendationLogDoc, type RecommendationSourceName, type Store } from '../../lib/src/store/types.js';
 import { assignArm, type ExperimentSettings } from './experiment.js';
 import type { RecommendationLogWriter } from './log-writer.js';
 import type { RecsvcMetrics } from './metrics.js';
@@ -20,6 +20,7 @@ import type { ServingModel } from './serving-model.js';
 import type { MovieInfoCache } from './movie-info.js';
 import { explainList, ExplanationCache, type Explanation } from './explain-list.js';
 import type { EventIngest } from './event-ingest.js';
+import { GroupCommit } from '../../lib/src/group-commit.js';
 import { userHistory } from './seen-rule.js';
 import { currentList, stampKey, stampList, stampTime, stampUsers } from '../../lib/src/events/list-stamp.js';
 
@@ -131,6 +132,12 @@ export function decodeSession(sessionId: string, value: string): RecommendationL
   }
 }
 
+/** One POST /feedback's writes: its feedback document, and its session's log if recommendation_logs lacks it yet. */
+interface FeedbackWrite {
+  doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>;
+  unstoredLog: RecommendationLogDoc | undefined;
+}
+
 /** What a cache miss computed: shared by the concurrent requests of one (user, model, k). */
 interface MissResult {
   source: RecommendationSourceName;
@@ -156,6 +163,7 @@ export class Recommender {
   private readonly missesWaiting: (() => void)[] = [];
   private readonly missConcurrency: number;
   private readonly missQueue: number;
+  private readonly feedbackWrites = new GroupCommit<FeedbackWrite, { created: boolean }>((batch) => this.writeFeedback(batch));
 
   constructor(private readonly deps: RecommenderDeps) {
     this.sessionTtlSeconds = deps.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
@@ -347,35 +355,46 @@ export class Recommender {
     const { session, stored } = found;
     const item = session.items.find((i) => i.movieId === movieId);
     if (!item) throw new InvalidArgumentError(`movie '${movieId}' was not in the list of session '${sessionId}'`);
+    const doc: FeedbackWrite['doc'] = {
+      sessionId,
+      userId: session.userId,
+      movieId,
+      liked,
+      modelType: session.modelType,
+      modelVersion: session.modelVersion,
+      rank: item.rank,
+      sessionCreatedAt: new Date(session.createdAt),
+      arm: session.arm,
+    };
+    const { created } = await this.feedbackWrites.submit({ doc, unstoredLog: stored ? undefined : session });
+    this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
+    return { sessionId, movieId, liked, created };
+  }
+
+  /**
+   * The writes of concurrent POST /feedback requests, as one batch (group commit, lib/src/group-commit.ts): one
+   * insertMany per collection instead of one write per request. Every write is idempotent, so a retry after a failure
+   * writes nothing twice.
+   */
+  private async writeFeedback(batch: FeedbackWrite[]): Promise<{ created: boolean }[]> {
     // The report must never count feedback on a session it does not count (the log buffer flushes every second):
     // a session found only in the buffer or the cache is written to recommendation_logs first (idempotent by
     // session id, so the buffer's own later write is skipped).
-    if (!stored) await this.deps.store.insertRecommendationLogs([{ ...session, createdAt: new Date(session.createdAt) }]);
-    // The A/B report's document and the interaction event (idempotent both: a retry after either failed writes
-    // nothing twice) are written at once: one indexed upsert each, nothing scanned (lib/src/store/mongo-store.ts).
-    const [{ created }] = await Promise.all([
-      this.deps.store.upsertFeedback({
-        sessionId,
-        userId: session.userId,
-        movieId,
-        liked,
-        modelType: session.modelType,
-        modelVersion: session.modelVersion,
-        rank: item.rank,
-        sessionCreatedAt: new Date(session.createdAt),
-        arm: session.arm,
-      }),
-      this.deps.events?.recordFeedback(session.userId, sessionId, movieId, liked),
+    const logs = batch.flatMap((w) => (w.unstoredLog ? [{ ...w.unstoredLog, createdAt: new Date(w.unstoredLog.createdAt) }] : []));
+    if (logs.length) await this.deps.store.insertRecommendationLogs(logs);
+    // The A/B report's documents and the interaction events are written at once.
+    const [created] = await Promise.all([
+      this.deps.store.upsertFeedbackMany(batch.map((w) => w.doc)),
+      this.deps.events?.recordFeedback(batch.map(({ doc }) => ({ userId: doc.userId, sessionId: doc.sessionId, movieId: doc.movieId, liked: doc.liked }))),
     ]);
-    this.deps.metrics.feedback.inc({ model_type: session.modelType, liked: String(liked) });
-    // The movie leaves the user's next list at once (a like or a dislike makes it seen), also in Kafka mode before the
-    // consumer applies the event: a new stamp makes every cached list of the user, of any version, a miss.
+    // The movies leave the users' next lists at once (a like or a dislike makes them seen), also in Kafka mode before
+    // the consumer applies the events: a new stamp makes every cached list of the user, of any version, a miss.
     try {
-      await stampUsers(this.deps.cache, [session.userId]);
+      await stampUsers(this.deps.cache, batch.map((w) => w.doc.userId));
     } catch (err) {
       this.cacheFailed('stamp', err);
     }
-    return { sessionId, movieId, liked, created };
+    return created;
   }
 
   /** `stored`: read from recommendation_logs (MongoDB), as opposed to the log buffer or the cache. */

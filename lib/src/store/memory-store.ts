@@ -236,6 +236,12 @@ export class MemoryStore implements Store {
     return { created };
   }
 
+  async upsertFeedbackMany(docs: readonly Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>[], now = new Date()): Promise<{ created: boolean }[]> {
+    const results: { created: boolean }[] = [];
+    for (const doc of docs) results.push(await this.upsertFeedback(doc, now));
+    return results;
+  }
+
   async experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]> {
     return this.logs.experimentTotals(window);
   }

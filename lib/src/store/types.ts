@@ -303,6 +303,12 @@ export interface Store {
   getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null>;
   /** Inserts or replaces the feedback on one (session, movie); never duplicates it. */
   upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now?: Date): Promise<{ created: boolean }>;
+  /**
+   * upsertFeedback of several verdicts at once, in order (a later verdict on the same session and movie, also in this
+   * batch, replaces an earlier one): one `created` per document. POST /feedback writes its concurrent requests'
+   * verdicts together with it (recsvc/src/recommender.ts, group commit).
+   */
+  upsertFeedbackMany(docs: readonly Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>[], now?: Date): Promise<{ created: boolean }[]>;
   /** Per-model totals for the experiment report, computed in the database. */
   experimentTotals(window: ExperimentWindow): Promise<ExperimentArmTotals[]>;
   /**
