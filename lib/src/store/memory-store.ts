@@ -227,18 +227,20 @@ export class MemoryStore implements Store {
   }
 
   async upsertFeedback(doc: Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>, now = new Date()): Promise<{ created: boolean }> {
-    let created = false;
-    this.logs.transaction(() => {
-      const existing = this.logs.getFeedback(doc.sessionId, doc.movieId);
-      created = !existing;
-      this.logs.putFeedback({ ...(existing ?? {}), ...doc, createdAt: existing?.createdAt ?? now, updatedAt: now }, true);
-    });
-    return { created };
+    const [result] = await this.upsertFeedbackMany([doc], now);
+    return result;
   }
 
+  /** One SQLite transaction for the whole batch. */
   async upsertFeedbackMany(docs: readonly Omit<FeedbackDoc, 'createdAt' | 'updatedAt'>[], now = new Date()): Promise<{ created: boolean }[]> {
     const results: { created: boolean }[] = [];
-    for (const doc of docs) results.push(await this.upsertFeedback(doc, now));
+    this.logs.transaction(() => {
+      for (const doc of docs) {
+        const existing = this.logs.getFeedback(doc.sessionId, doc.movieId);
+        results.push({ created: !existing });
+        this.logs.putFeedback({ ...(existing ?? {}), ...doc, createdAt: existing?.createdAt ?? now, updatedAt: now }, true);
+      }
+    });
     return results;
   }
 
