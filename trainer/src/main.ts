@@ -7,5 +7,10 @@ import { startTrainer, startTrainerApi } from './server.js';
 // queue is in-process, so this process runs the jobs too.
 const config = loadTrainerConfig();
 const log = createLogger('trainer', config.LOG_LEVEL);
-const server = config.REDIS_URL ? await startTrainerApi(config, log) : await startTrainer(config, log);
-onShutdownSignal(log, () => server.shutdown(config.SHUTDOWN_GRACE_MS));
+let server: Awaited<ReturnType<typeof startTrainerApi>> | undefined;
+// A signal during start-up (still waiting for MongoDB, Redis or S3) just exits: nothing was accepted yet.
+onShutdownSignal(log, async () => {
+  if (server) await server.shutdown(config.SHUTDOWN_GRACE_MS);
+  else log.info('stopped during start-up');
+});
+server = config.REDIS_URL ? await startTrainerApi(config, log) : await startTrainer(config, log);

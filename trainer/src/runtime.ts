@@ -1,4 +1,5 @@
 import { createCache, createObjectStore, createStore } from '../../lib/src/backends.js';
+import { DEFAULT_STARTUP_RETRY, untilReady, type StartupRetryPolicy } from '../../lib/src/startup-retry.js';
 import type { Cache } from '../../lib/src/cache/types.js';
 import type { Logger } from '../../lib/src/logger.js';
 import { ModelRegistry } from '../../lib/src/models/registry.js';
@@ -40,6 +41,8 @@ export interface RuntimeDeps {
   objects?: ObjectStore;
   training?: JobQueue;
   refresh?: JobQueue;
+  /** Backoff while MongoDB, Redis or S3 is not ready at start-up (default DEFAULT_STARTUP_RETRY: 0.5 s doubling to 10 s). */
+  startupRetry?: StartupRetryPolicy;
 }
 
 export function queueSettings(config: TrainerConfig): QueueSettings {
@@ -64,11 +67,14 @@ export function createQueue(config: TrainerConfig, name: string): JobQueue {
 
 export async function createTrainerRuntime(config: TrainerConfig, log: Logger, deps: RuntimeDeps = {}): Promise<TrainerRuntime> {
   const owned: (() => Promise<void>)[] = [];
-  const store = deps.store ?? (await createStore(config, log));
+  // A dependency that is not up yet (compose starting everything at once, a restart of MongoDB) is waited for, with
+  // a warning per attempt, instead of exiting (lib/src/startup-retry.ts); a wrong configuration still stops the process.
+  const ready = <T>(what: string, step: () => Promise<T>) => untilReady(what, step, log, deps.startupRetry ?? DEFAULT_STARTUP_RETRY);
+  const store = deps.store ?? (await ready('MongoDB', () => createStore(config, log)));
   if (!deps.store) owned.push(() => store.close());
-  const cache = deps.cache ?? (await createCache(config, log));
+  const cache = deps.cache ?? (await ready('Redis', () => createCache(config, log)));
   if (!deps.cache) owned.push(() => cache.close());
-  const objects = deps.objects ?? (await createObjectStore(config, log));
+  const objects = deps.objects ?? (await ready('the model store (S3)', () => createObjectStore(config, log)));
   const training = deps.training ?? createQueue(config, TRAINING_QUEUE);
   if (!deps.training) owned.unshift(() => training.close());
   const refresh = deps.refresh ?? createQueue(config, REFRESH_QUEUE);

@@ -10,5 +10,10 @@ if (!config.REDIS_URL) {
   log.fatal('the worker needs REDIS_URL (BullMQ); without Redis, trainer/src/main.ts runs the jobs in its own process');
   process.exit(2);
 }
-const worker = await startWorkerProcess(config, log);
-onShutdownSignal(log, () => worker.close());
+let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
+// A signal during start-up (still waiting for MongoDB, Redis or S3) just exits: no job was taken yet.
+onShutdownSignal(log, async () => {
+  if (worker) await worker.close();
+  else log.info('stopped during start-up');
+});
+worker = await startWorkerProcess(config, log);
