@@ -1062,12 +1062,17 @@ async function runEmbedded(): Promise<ModeRun> {
   say(`[embedded] demo ready in ${fmt(readySeconds, 1)} s: als ${versions.als}, lightfm ${versions.lightfm}`);
   const gatewayUrl = `http://127.0.0.1:${port.gateway}`;
 
-  // One real response of the model (this user's list is then cached: the cold row starts at the next user).
-  const sampleRes = await fetch(`${gatewayUrl}/recommendations/${userIdOf(sizes.users - 1)}?model=als&k=10`);
-  const sampleBody = await sampleRes.text();
-  const sample = JSON.parse(sampleBody) as { source?: string; items?: unknown[] };
-  if (sampleRes.status !== 200 || sample.items?.length !== 10 || !['model', 'fold_in'].includes(sample.source ?? '')) {
-    throw new Error(`sanity check of GET /recommendations failed: ${sampleRes.status} ${sampleBody.slice(0, 500)}`);
+  // One real response of the model, from the last users down to the first one the model (or fold-in) can score:
+  // generated users without any interaction get the top lists. That user's list is then cached.
+  let sampleBody = '';
+  for (let user = sizes.users - 1; ; user--) {
+    const sampleRes = await fetch(`${gatewayUrl}/recommendations/${userIdOf(user)}?model=als&k=10`);
+    sampleBody = await sampleRes.text();
+    const sample = JSON.parse(sampleBody) as { source?: string; items?: unknown[] };
+    if (sampleRes.status === 200 && sample.items?.length === 10 && ['model', 'fold_in'].includes(sample.source ?? '')) break;
+    if (sampleRes.status !== 200 || sample.items?.length !== 10 || user <= sizes.users - 100) {
+      throw new Error(`sanity check of GET /recommendations failed (the last 100 users without a model list): ${sampleRes.status} ${sampleBody.slice(0, 500)}`);
+    }
   }
   const refs = await startReferences('embedded', sampleBody, `127.0.0.1:${port.recsvc}`, `127.0.0.1:${port.trainer}`, { ...env, LOG_LEVEL: 'warn' });
   const pids = { demo: demo.process.pid, bare: refs.bare.process.pid, gatewayFloor: refs.gatewayFloor.process.pid, bareGrpc: refs.bareGrpc.process.pid };
