@@ -120,6 +120,12 @@ async function benchTarget(name: string, url: string): Promise<{ name: string; s
     };
     paths.push(await timed('feedback upsert (new key)', OPS, (i) => store.upsertFeedback(feedbackDoc(i))));
     paths.push(await timed('feedback upsert (same key again)', OPS, (i) => store.upsertFeedback(feedbackDoc(i))));
+    // POST /feedback under load: the verdicts of concurrent requests written as one batch (recsvc's group commit).
+    paths.push(
+      await timed('feedback, batch of 10 new keys (group commit)', OPS, (i) =>
+        store.upsertFeedbackMany(Array.from({ length: 10 }, (_, j) => feedbackDoc(OPS + i * 10 + j))),
+      ),
+    );
     let next = LOGS;
     paths.push(
       await timed('recommendation logs, batch of 50', Math.max(10, OPS / 10), () => {
