@@ -30,7 +30,8 @@ npm run --silent build
 
 log="$(mktemp -t recsys-fuzz-server.XXXXXX.log)"
 data="$(mktemp -d -t recsys-fuzz-data.XXXXXX)"
-npx node dist/scripts/fuzz-server.js --data-dir "$data" >"$log" 2>&1 &
+# The project's Node.js itself (not `npx node`, whose child would outlive the kill below).
+node_modules/.bin/node dist/scripts/fuzz-server.js --data-dir "$data" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
