@@ -67,4 +67,27 @@ function cacheContract(makeCache: () => Promise<Cache>): void {
 
 describe('MemoryCache', () => cacheContract(async () => new MemoryCache()));
 
+describe('MemoryCache memory bound', () => {
+  it('removes expired entries that are never read again, a few per write', async () => {
+    let now = 0;
+    const cache = new MemoryCache(() => now);
+    for (let i = 0; i < 100; i++) await cache.set(`session:${i}`, 'x', 1);
+    now = 2_000;
+    for (let i = 0; i < 100; i++) await cache.set(`list:${i}`, 'y', 60);
+    expect(cache.size).toBe(100);
+    expect(await cache.get('list:0')).toBe('y');
+  });
+
+  it('evicts the least recently written entries past maxEntries', async () => {
+    const cache = new MemoryCache(Date.now, { maxEntries: 3 });
+    await cache.set('a', '1', 60);
+    await cache.set('b', '2', 60);
+    await cache.set('c', '3', 60);
+    await cache.set('a', '1 again', 60);
+    await cache.set('d', '4', 60);
+    expect(cache.size).toBe(3);
+    expect(await cache.getMany(['a', 'b', 'c', 'd'])).toEqual(['1 again', null, '3', '4']);
+  });
+});
+
 describeWithServers(['REDIS_URL'], 'RedisCache (real Redis)', () => cacheContract(() => RedisCache.connect(serverUrl('REDIS_URL')!)));
