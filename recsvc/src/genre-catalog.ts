@@ -25,6 +25,11 @@ export interface GenreCatalogOptions {
   recheckMs?: number;
   /** Clock (ms since the epoch); tests inject one. */
   now?: () => number;
+  /**
+   * Called after a user's favourite genres were stored: they are the LightFM-style model's user features and the
+   * fold-in's start, so the user's cached lists must go (recsvc: Recommender.userChanged, a new interactions stamp).
+   */
+  onGenresChanged?: (userId: string) => Promise<void>;
 }
 
 /**
@@ -46,7 +51,7 @@ export class GenreCatalog {
 
   constructor(
     private readonly store: Store,
-    options: GenreCatalogOptions = {},
+    private readonly options: GenreCatalogOptions = {},
   ) {
     this.refreshMs = options.refreshMs ?? DEFAULT_GENRE_REFRESH_MS;
     this.recheckMs = options.recheckMs ?? DEFAULT_GENRE_RECHECK_MS;
@@ -82,6 +87,7 @@ export class GenreCatalog {
     if (unknown && this.now() - this.cachedAt >= this.recheckMs) known = await this.reload();
     const genres = validateFavoriteGenres(genresInput, known);
     const { created } = await this.store.setFavoriteGenres(userId, genres);
+    await this.options.onGenresChanged?.(userId);
     return { userId, genres, created };
   }
 

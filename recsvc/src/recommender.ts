@@ -327,7 +327,9 @@ export class Recommender {
       }
       if (representation) {
         const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
-        if ((source === 'model' || changed) && cacheKey && stamp !== undefined) void this.cacheSet(cacheKey, stampList(stamp, encodeRecommendations(full)));
+        // Fold-in lists too (users who came after the training run): whatever they are computed from (interactions,
+        // favourite genres) replaces the user's stamp when it changes (userChanged).
+        if (cacheKey && stamp !== undefined) void this.cacheSet(cacheKey, stampList(stamp, encodeRecommendations(full)));
         scored = full.slice(0, k);
       }
     }
@@ -395,6 +397,19 @@ export class Recommender {
       this.cacheFailed('stamp', err);
     }
     return created;
+  }
+
+  /**
+   * The user changed otherwise than through an interaction event (their favourite genres): a new interactions stamp
+   * makes every cached list of the user a miss, recomputed from their current data. Redis down: the lists cached
+   * before stay until their TTL (logged and counted, as for feedback); the write itself has succeeded.
+   */
+  async userChanged(userId: string): Promise<void> {
+    try {
+      await stampUsers(this.deps.cache, [userId]);
+    } catch (err) {
+      this.cacheFailed('stamp', err);
+    }
   }
 
   /** `stored`: read from recommendation_logs (MongoDB), as opposed to the log buffer or the cache. */

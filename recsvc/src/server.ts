@@ -196,7 +196,7 @@ async function connectParts(
   });
   const metricsServer = await startMetricsServer(registry, config.METRICS_HOST, config.RECSVC_METRICS_PORT);
   return {
-    implementation: recommendationService({ catalog: new GenreCatalog(store), recommender, events, store, log, observe: grpcCallObserver(registry) }).implementation,
+    implementation: recommendationService({ catalog: new GenreCatalog(store, { onGenresChanged: (userId) => recommender.userChanged(userId) }), recommender, events, store, log, observe: grpcCallObserver(registry) }).implementation,
     close: async () => {
       await models.stop();
       await movies.stopSync();

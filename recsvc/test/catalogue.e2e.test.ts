@@ -206,8 +206,11 @@ function catalogueSuite(makeBackends: () => Promise<ServingBackends>) {
     expect(n1.explanation).toMatchObject({ kind: 'features', text: 'New in the catalogue: its genre Comedy matches your taste' });
     expect(n1.explanation.contributions[0]).toMatchObject({ kind: 'genre', id: 'Comedy', value: expect.closeTo(1, 5) });
     expect(n1.explanation.contributions.map((c: { kind: string }) => c.kind)).not.toContain('item_identity');
+    // u4's fold-in list, cached before the movie existed (the test above), follows the same way.
+    await eventually('/recommendations/u4?model=lightfm&k=100', (b) => b.source === 'fold_in' && ids(b).includes('n1'));
+    await eventually('/recommendations/u4?model=lightfm&k=3', (b) => ids(b).includes('n1'));
     const foldIn = await list('/recommendations/u4?model=lightfm&k=3');
-    expect(foldIn.source).toBe('fold_in');
+    expect(foldIn.source).toBe('cache');
     expect(ids(foldIn)).toContain('n1');
     // ALS has no item features: it cannot score a movie it was not trained on.
     expect(ids(await list('/recommendations/u1?model=als&k=100'))).not.toContain('n1');

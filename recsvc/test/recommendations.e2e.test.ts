@@ -46,6 +46,17 @@ function servingSuite(makeBackends: () => Promise<Backends>) {
     const warpFoldIn = await json(await get('/recommendations/u4?model=lightfm&k=2'));
     expect(warpFoldIn.source).toBe('fold_in');
     expect(ids(warpFoldIn)).toEqual(['m1', 'm2']);
+    // Fold-in lists are cached like model lists ...
+    const alsAgain = await json(await get('/recommendations/u3?model=als&k=2'));
+    expect(alsAgain.source).toBe('cache');
+    expect(ids(alsAgain)).toEqual(ids(alsFoldIn));
+    expect((await json(await get('/recommendations/u4?model=lightfm&k=2'))).source).toBe('cache');
+    // ... and new favourite genres (the LightFM-style user features) make them a miss at once.
+    expect((await post('/genres', { user_id: 'u4', genres: ['Horror'] })).status).toBe(200);
+    const newGenres = await json(await get('/recommendations/u4?model=lightfm&k=2'));
+    expect(newGenres.source).toBe('fold_in');
+    expect(ids(newGenres)).toEqual(['m4', 'm5']);
+    expect((await post('/genres', { user_id: 'u4', genres: ['Comedy'] })).status).toBe(200);
     const genresTop = await json(await get('/recommendations/u4?model=als&k=2'));
     expect(genresTop.source).toBe('genres_top');
     expect(genresTop.items.every((i: { genres: string[] }) => i.genres.includes('Comedy'))).toBe(true);
