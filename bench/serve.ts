@@ -26,7 +26,8 @@
  * Both: bench/bare-server.js serving a real recommendation response (the reference), bench/bare-grpc-server.js with
  * a gateway in front of it (the floor). autocannon from this process, pipelining 1: the bare route; the floor; (embedded:
  * the cold cache); every user once (JIT warm-up); GET /recommendations/{user}?model=als&k=10 warm, at full load and at
- * half that rate; (real: the 2-process gateway); --soak; POST /feedback/{session_id} on (session, movie) pairs of real
+ * half that rate (open loop, evenly spaced requests: bench/support/load.ts pacedRate); (real: the 2-process gateway);
+ * --soak (paced the same way); POST /feedback/{session_id} on (session, movie) pairs of real
  * responses; (real: last, the cold cache: Redis flushed, each user at most once, so every request reads MongoDB and
  * scores with the model). recsvc's own metrics give the cache hits/misses and its handling time of each run. Then, in
  * process: ServingModel.recommend and topK of each backend, one user against every movie, 50 excluded. A markdown
@@ -750,7 +751,7 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
     const startUs = monotonicUs();
     say(
       `[${ctx.mode}] ${label}: running (${options.amount ? `up to ${int(options.amount)} requests or ` : ''}${options.durationSeconds} s, ` +
-        `${options.connections} connections${options.overallRate ? `, ${int(options.overallRate)} req/s` : ''}; load ${loadAvgBefore.join(' ')})`,
+        `${options.connections} connections${options.overallRate ? `, ${int(options.overallRate)} req/s` : ''}${options.pacedRate ? `, paced at ${int(options.pacedRate)} req/s` : ''}; load ${loadAvgBefore.join(' ')})`,
     );
     const result = await runLoad(options);
     const monotonic = { start: startUs, end: monotonicUs() };
@@ -841,9 +842,9 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
       title: 'warm at half rate',
       url: gatewayUrl,
       ...common,
-      overallRate: warm.result.rps / 2,
+      pacedRate: warm.result.rps / 2,
       setupRequest: nextUserPath('als'),
-    }, true, 'fixed request rate at half the saturated throughput: latency when the machine is not saturated'),
+    }, true, 'open-loop load at half the saturated throughput, requests evenly spaced (latency from each scheduled start): latency when the machine is not saturated'),
   );
   if (gateway2Url) {
     // Scaling: the same warm run through the gateway as two processes (GATEWAY_WORKERS=2) on this machine.
@@ -873,7 +874,7 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
     let result: LoadResult;
     try {
       counter = 0;
-      result = await runLoad({ title: 'soak', url: gatewayUrl, connections, durationSeconds: seconds, overallRate: warm.result.rps / 2, setupRequest: nextUserPath('als') });
+      result = await runLoad({ title: 'soak', url: gatewayUrl, connections, durationSeconds: seconds, pacedRate: warm.result.rps / 2, setupRequest: nextUserPath('als') });
     } finally {
       clearInterval(timer);
     }

@@ -2,6 +2,7 @@
  * One HTTP load run with autocannon, summarised: throughput, latency percentiles (autocannon's HDR histogram, in
  * milliseconds), errors and non-2xx answers.
  */
+import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 
 export interface LoadOptions {
@@ -14,8 +15,18 @@ export interface LoadOptions {
   method?: 'GET' | 'POST';
   /** Builds each request (path, body...) when the path changes from request to request. */
   setupRequest?: (request: autocannon.Request) => autocannon.Request;
-  /** Caps the request rate of all connections together (requests per second); unset: as fast as answered. */
+  /**
+   * Caps the request rate of all connections together (requests per second); unset: as fast as answered. autocannon
+   * spends each connection's share of a second as fast as answered, then waits for the next second: the load comes
+   * in bursts at full speed (latency as at saturation). For latency at a rate, use pacedRate.
+   */
   overallRate?: number;
+  /**
+   * Open-loop load at this rate (requests per second), GET only: requests start at evenly spaced times, whatever the
+   * answers do, over at most `connections` keep-alive connections (more wait for one); each latency counts from the
+   * request's scheduled start, so a stall is counted for every request it delays (no coordinated omission).
+   */
+  pacedRate?: number;
   /** Seconds before a request counts as a timeout (default 10). */
   timeoutSeconds?: number;
 }
@@ -40,6 +51,7 @@ export interface LoadResult {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  if (options.pacedRate) return runPaced(options, options.pacedRate);
   const requests: autocannon.Request[] | undefined = options.setupRequest
     ? [{ method: options.method ?? 'GET', setupRequest: (req: autocannon.Request) => options.setupRequest!(req) }]
     : undefined;
@@ -84,6 +96,88 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     statusCodes,
     bytesPerResponse: completed ? result.throughput.total / completed : 0,
+    connections: options.connections,
+  };
+}
+
+/** LoadOptions.pacedRate: an open-loop generator on node:http (autocannon has none). */
+async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult> {
+  const target = new URL(options.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const total = Math.max(1, Math.round(rate * options.durationSeconds));
+  const intervalMs = 1000 / rate;
+  const latencies: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  let bytes = 0;
+  let sent = 0;
+  const inFlight = new Set<Promise<void>>();
+  const started = performance.now();
+  const fire = (scheduledAt: number) => {
+    const path = options.setupRequest?.({ method: 'GET', path: target.pathname + target.search } as autocannon.Request).path ?? target.pathname + target.search;
+    const done = new Promise<void>((resolve) => {
+      let timedOut = false;
+      const req = httpRequest({ host: target.hostname, port: target.port, path, method: 'GET', agent, timeout: (options.timeoutSeconds ?? 10) * 1000 }, (res) => {
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => {
+          latencies.push(performance.now() - scheduledAt);
+          const code = res.statusCode ?? 0;
+          statusCodes[code] = (statusCodes[code] ?? 0) + 1;
+          if (code < 200 || code >= 300) non2xx++;
+          resolve();
+        });
+      });
+      req.on('timeout', () => {
+        timedOut = true;
+        timeouts++;
+        req.destroy();
+      });
+      req.on('error', () => {
+        if (!timedOut) errors++;
+        resolve();
+      });
+      req.end();
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  };
+  // Every request due by now is started (timer resolution ~1 ms), at its own scheduled time for the latency.
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - started) / intervalMs) + 1);
+      for (; sent < due; sent++) fire(started + sent * intervalMs);
+      if (sent < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : 0);
+  const completed = latencies.length;
+  return {
+    title: options.title,
+    rps: completed / Math.max(seconds, 1e-9),
+    rpsSampleMean: completed / Math.max(seconds, 1e-9),
+    requests: completed,
+    sent,
+    seconds,
+    latencyMs: {
+      mean: completed ? latencies.reduce((a, b) => a + b, 0) / completed : 0,
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: sorted.at(-1) ?? 0,
+    },
+    errors,
+    timeouts,
+    non2xx,
+    statusCodes,
+    bytesPerResponse: completed ? bytes / completed : 0,
     connections: options.connections,
   };
 }
