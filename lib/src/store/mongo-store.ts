@@ -600,7 +600,7 @@ export class MongoStore implements Store {
       updatedAt: now,
     });
     // First verdicts (the usual case) are one insertMany: on FerretDB v1 + PostgreSQL a batched insert costs ~0.05-0.1
-    // ms of database CPU per document, an upsert ~1 ms each (bench:store). A (session, movie) that has a verdict
+    // ms of database CPU per document, an upsert ~1 ms each (README "Serving", 2026-11-30). A (session, movie) that has a verdict
     // already (the unique key refuses the insert, also the second of one pair in this batch) is updated, in order.
     const refused = await this.insertNew('feedback', docs.map((doc) => ({ ...withBuckets(doc), createdAt: now })));
     for (const index of [...refused].sort((a, b) => a - b)) {
