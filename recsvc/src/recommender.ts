@@ -65,7 +65,7 @@ export interface RecommenderDeps {
   experiment: ExperimentSettings;
   cacheTtlSeconds: number;
   /** Records feedback likes/dislikes as interaction events (absent: feedback is only stored for the A/B report). */
-  events?: Pick<EventIngest, 'recordFeedback'>;
+  events?: Pick<EventIngest, 'recordFeedback' | 'mode'>;
   /** How long the cache keeps a served list's session record for feedback (default DEFAULT_SESSION_TTL_SECONDS). */
   sessionTtlSeconds?: number;
   /** Cache misses computed at once (default DEFAULT_MISS_CONCURRENCY); more wait in a queue. */
@@ -391,11 +391,8 @@ export class Recommender {
     ]);
     // The movies leave the users' next lists at once (a like or a dislike makes them seen), also in Kafka mode before
     // the consumer applies the events: a new stamp makes every cached list of the user, of any version, a miss.
-    try {
-      await stampUsers(this.deps.cache, batch.map((w) => w.doc.userId));
-    } catch (err) {
-      this.cacheFailed('stamp', err);
-    }
+    // Applied directly, the events were stamped with their writes already (EventApplier).
+    if (this.deps.events?.mode !== 'direct') await this.restamp(batch.map((w) => w.doc.userId));
     return created;
   }
 
@@ -404,9 +401,14 @@ export class Recommender {
    * makes every cached list of the user a miss, recomputed from their current data. Redis down: the lists cached
    * before stay until their TTL (logged and counted, as for feedback); the write itself has succeeded.
    */
-  async userChanged(userId: string): Promise<void> {
+  userChanged(userId: string): Promise<void> {
+    return this.restamp([userId]);
+  }
+
+  /** New interactions stamps for these users; a cache that cannot be written is logged and counted, not thrown. */
+  private async restamp(userIds: string[]): Promise<void> {
     try {
-      await stampUsers(this.deps.cache, [userId]);
+      await stampUsers(this.deps.cache, userIds);
     } catch (err) {
       this.cacheFailed('stamp', err);
     }

@@ -9,6 +9,7 @@ import { ModelRegistry } from '../../../lib/src/models/registry.js';
 import type { ModelTypeName } from '../../../lib/src/domain.js';
 import { isOk, phaseStats, SteadyLoad, type PhaseStats, type PlannedRequest, type Sample } from './load.js';
 import { AUTH, EVENT_USER_OFFSET, SERVING_USERS, WORLD, type FaultWorld } from './world.js';
+import type { ServerName } from './servers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -138,6 +139,13 @@ interface FaultRun {
  * recovery condition has held for BUDGETS.steadySeconds (or BUDGETS.recoverySeconds passed). Recovery: every
  * request that started after the recovery moment answered 2xx, and `extraRecovered` (if given) holds since then.
  */
+/** A test server's fault and its end: stopped (SIGKILL) then started again, or frozen (SIGSTOP) then thawed. */
+function serverFault(world: FaultWorld, server: ServerName, kind: 'stop' | 'freeze'): [inject: () => Promise<void>, remove: () => Promise<void>] {
+  return kind === 'stop'
+    ? [() => world.servers.stop(server), () => world.servers.restart(server)]
+    : [async () => world.servers.freeze(server), async () => world.servers.thaw(server)];
+}
+
 async function withFault(
   load: SteadyLoad,
   inject: () => Promise<void>,
@@ -323,8 +331,7 @@ function redisScenario(kind: 'stop' | 'freeze'): Scenario {
       const load = servingLoad(world);
       const run = await withFault(
         load,
-        async () => (kind === 'stop' ? world.servers.stop('redis') : world.servers.freeze('redis')),
-        async () => (kind === 'stop' ? world.servers.restart('redis') : world.servers.thaw('redis')),
+        ...serverFault(world, 'redis', kind),
         cacheUsedAgain,
       );
       const checks: Check[] = [];
@@ -349,8 +356,7 @@ function mongoScenario(kind: 'stop' | 'freeze'): Scenario {
       const load = servingLoad(world);
       const run = await withFault(
         load,
-        async () => (kind === 'stop' ? world.servers.stop('ferretdb') : world.servers.freeze('ferretdb')),
-        async () => (kind === 'stop' ? world.servers.restart('ferretdb') : world.servers.thaw('ferretdb')),
+        ...serverFault(world, 'ferretdb', kind),
       );
       const checks: Check[] = [];
       const during = load.samples.filter((s) => s.at >= run.faultStart && s.at < run.faultEnd);
@@ -378,8 +384,7 @@ function kafkaScenario(kind: 'stop' | 'freeze'): Scenario {
     const load = new SteadyLoad({ baseUrl: world.gatewayUrl, rate: BUDGETS.eventRate, timeoutMs: BUDGETS.clientTimeoutMs, plan: eventPlan(tag) });
     const run = await withFault(
       load,
-      async () => (kind === 'stop' ? world.servers.stop('kafka') : world.servers.freeze('kafka')),
-      async () => (kind === 'stop' ? world.servers.restart('kafka') : world.servers.thaw('kafka')),
+      ...serverFault(world, 'kafka', kind),
     );
     const checks: Check[] = [];
     commonChecks(checks, load.samples, run.faultStart);
@@ -428,8 +433,7 @@ function s3Scenario(kind: 'stop' | 'freeze'): Scenario {
       const load = new SteadyLoad({ baseUrl: world.gatewayUrl, rate: BUDGETS.servingRate + 1, timeoutMs: BUDGETS.clientTimeoutMs, plan });
       const run = await withFault(
         load,
-        async () => (kind === 'stop' ? world.servers.stop('s3') : world.servers.freeze('s3')),
-        async () => (kind === 'stop' ? world.servers.restart('s3') : world.servers.thaw('s3')),
+        ...serverFault(world, 's3', kind),
       );
       const checks: Check[] = [];
       commonChecks(checks, load.samples, run.faultStart);

@@ -762,7 +762,6 @@ export class MongoStore implements Store {
   }
 }
 
-/** True for errors that mean the database cannot be reached (as opposed to a bad query). */
 /**
  * The error and what it wraps: its `cause`, and the `errorResponse` of a bulk write error (MongoBulkWriteError keeps
  * the error that stopped the batch there, e.g. a PoolClearedError when the server froze mid-insert).
@@ -774,6 +773,7 @@ function* errorChain(err: unknown): Generator<unknown> {
   }
 }
 
+/** True for errors that mean the database cannot be reached (as opposed to a bad query). */
 export function isConnectivityError(err: unknown): boolean {
   for (const e of errorChain(err)) {
     if (e instanceof MongoNetworkError || e instanceof MongoServerSelectionError) return true;
