@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import { isDependencyNotReady, untilReady } from '../../lib/src/startup-retry.js
 import { Upstreams } from '../../gateway/src/upstreams.js';
 import { describeWithServers, realStorageEnv } from '../../lib/test/support/servers.js';
 import { freePort } from '../../lib/test/support/processes.js';
+import { listen, tcpRelay, type TcpRelay } from '../../lib/test/support/tcp-relay.js';
 import { loadRecsvcConfig } from '../src/config.js';
 import { startRecsvc, type RunningRecsvc } from '../src/server.js';
 
@@ -40,23 +40,23 @@ describe('untilReady: start-up steps wait for a dependency that is not there yet
 describeWithServers(['MONGO_URL'], 'recsvc waits for a MongoDB that is not up yet (NOT_SERVING meanwhile) instead of exiting', () => {
   const env = realStorageEnv();
   const target = new URL(env.MONGO_URL!);
-  const sockets = new Set<Socket>();
-  let relay: Server | undefined;
+  let relay: TcpRelay | undefined;
   let recsvc: RunningRecsvc | undefined;
   let upstreams: Upstreams | undefined;
   afterAll(async () => {
     upstreams?.close();
     await recsvc?.shutdown(1_000);
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => (relay ? relay.close(resolve) : resolve(undefined)));
+    await relay?.close();
     const client = new MongoClient(env.MONGO_URL!);
     await client.db(env.MONGO_DB).dropDatabase().catch(() => undefined);
     await client.close();
   });
 
   it('listens at once with health NOT_SERVING and calls UNAVAILABLE, then serves once MongoDB comes up', async () => {
-    // MongoDB's address: nothing listens there until the relay to the real server opens on it.
-    const mongoPort = await freePort();
+    // MongoDB's address: a relay to the real server that closes every connection until it is up.
+    relay = tcpRelay(Number(target.port), target.hostname);
+    relay.down();
+    const mongoPort = await listen(relay.server);
     const recsvcPort = await freePort();
     const config = loadRecsvcConfig({
       ...env,
@@ -86,18 +86,7 @@ describeWithServers(['MONGO_URL'], 'recsvc waits for a MongoDB that is not up ye
     expect(warnings[0]).toMatchObject({ fields: { what: 'MongoDB', attempt: 1 }, msg: expect.stringMatching(/not ready; retrying/) });
 
     // MongoDB comes up: recsvc finishes starting by itself and serves.
-    relay = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-    });
-    await new Promise<void>((resolve) => relay!.listen(mongoPort, '127.0.0.1', () => resolve()));
+    relay.up();
     recsvc = await starting;
     expect(await checkHealth(`127.0.0.1:${recsvcPort}`, 2_000)).toBe(true);
     const genres = await upstreams.call(upstreams.recommendations, upstreams.recommendations.listGenres, {}, 'startup-test');

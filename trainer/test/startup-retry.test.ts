@@ -6,9 +6,8 @@ import { afterAll, expect, it } from 'vitest';
 import { MemoryCache } from '../../lib/src/cache/memory-cache.js';
 import { createLogger } from '../../lib/src/logger.js';
 import { DirectoryObjectStore } from '../../lib/src/objectstore/directory-object-store.js';
-import { freePort } from '../../lib/test/support/processes.js';
 import { describeWithServers, realStorageEnv } from '../../lib/test/support/servers.js';
-import { tcpRelay, type TcpRelay } from '../../lib/test/support/tcp-relay.js';
+import { listen, tcpRelay, type TcpRelay } from '../../lib/test/support/tcp-relay.js';
 import { loadTrainerConfig } from '../src/config.js';
 import { createTrainerRuntime, type TrainerRuntime } from '../src/runtime.js';
 
@@ -26,8 +25,10 @@ describeWithServers(['MONGO_URL'], 'the trainer waits for a MongoDB that is not 
   });
 
   it('retries with a warning per attempt, then starts once MongoDB comes up', async () => {
-    // MongoDB's address: nothing listens there until the relay to the real server opens on it.
-    const mongoPort = await freePort();
+    // MongoDB's address: a relay to the real server that closes every connection until it is up.
+    relay = tcpRelay(Number(target.port), target.hostname);
+    relay.down();
+    const mongoPort = await listen(relay.server);
     const config = loadTrainerConfig({
       MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/?directConnection=true`,
       MONGO_DB: `${env.MONGO_DB}_startup`,
@@ -47,8 +48,7 @@ describeWithServers(['MONGO_URL'], 'the trainer waits for a MongoDB that is not 
     expect(started).toBe(false);
     expect(warnings[0]).toMatchObject({ fields: { what: 'MongoDB', attempt: 1 }, msg: expect.stringMatching(/not ready; retrying/) });
 
-    relay = tcpRelay(Number(target.port), target.hostname);
-    await new Promise<void>((resolve) => relay!.server.listen(mongoPort, '127.0.0.1', () => resolve()));
+    relay.up();
     runtime = await starting;
     expect(await runtime.store.count('movies')).toBe(0);
   }, 90_000);

@@ -10,6 +10,12 @@ export interface TcpRelay {
   /** Holds back every byte both ways, connections kept open (new ones still accepted): a SIGSTOPped server. */
   freeze(): void;
   thaw(): void;
+  /**
+   * While down, every connection is closed as soon as it is accepted: a server that is not up yet, on a port the relay
+   * already holds (reserving a free port and listening on it later races with other tests for that port).
+   */
+  down(): void;
+  up(): void;
   /** Destroys the relayed connections and stops listening. */
   close(): Promise<void>;
 }
@@ -22,7 +28,12 @@ export interface TcpRelay {
 export function tcpRelay(port: number, host = '127.0.0.1', options: { delayMs?: number } = {}): TcpRelay {
   let frozen = false;
   const sockets = new Set<Socket>();
+  let isDown = false;
   const server = createServer((client) => {
+    if (isDown) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(port, host);
     sockets.add(client).add(upstream);
     client.on('data', (d) => frozen || upstream.write(d));
@@ -42,6 +53,8 @@ export function tcpRelay(port: number, host = '127.0.0.1', options: { delayMs?: 
     server,
     freeze: () => void (frozen = true),
     thaw: () => void (frozen = false),
+    down: () => void (isDown = true),
+    up: () => void (isDown = false),
     close: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
