@@ -6,6 +6,7 @@
  *   npm run build && node dist/bench/serve.js [--mode embedded|real|both] [--users 10000] [--movies 5000]
  *     [--interactions 20000] [--factors 64] [--connections 32] [--cold-connections N] [--duration 10]
  *     [--soak SECONDS] [--redis-db 14] [--micro-iterations 2000] [--feedback-sessions 2000] [--seed 42] [--cpu-prof DIR]
+ *     [--latency-trace DIR]
  *
  * Real mode needs MONGO_URL, REDIS_URL and S3_ENDPOINT (+ S3_ACCESS_KEY/S3_SECRET_KEY), e.g. from
  * `bash scripts/test-servers.sh start && source /tmp/recsys-test-servers/env`. It uses a database and a bucket of its
@@ -92,6 +93,8 @@ const { values: args } = parseArgs({
     'feedback-sessions': { type: 'string', default: '2000' },
     /** A folder: gateway and recsvc run with --cpu-prof and write their .cpuprofile files there on exit. */
     'cpu-prof': { type: 'string' },
+    /** A folder: the half-rate row writes `<mode>-warmHalf.csv` there (each request's scheduled start and latency, ms). */
+    'latency-trace': { type: 'string' },
     /**
      * Seconds of warm traffic at half the saturated rate, RSS of gateway and recsvc (the demo process in embedded
      * mode) sampled; 0: no soak. The full soak of issue 13 is --soak 1800 (30 minutes); --soak 60 is a quick one.
@@ -173,6 +176,8 @@ const cpuProfDir = args['cpu-prof'];
 if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 /** Node flags of the gateway and recsvc (the demo process in embedded mode): --cpu-prof into --cpu-prof DIR. */
 const profiled = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+const traceDir = args['latency-trace'];
+if (traceDir) mkdirSync(traceDir, { recursive: true });
 
 // ------------------------------------------------------------------------------------------------ cleanup
 
@@ -255,7 +260,12 @@ interface Series {
 }
 
 async function scrape(metricsPort: number): Promise<Series[]> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return scrapeUrl(`http://127.0.0.1:${metricsPort}/metrics`);
+}
+
+async function scrapeUrl(url: string): Promise<Series[]> {
+  // The bench's key has the `metrics` scope (a gateway run with REQUIRE_KEY_FOR_METRICS needs one; others ignore it).
+  const text = await (await fetch(url, { headers: { authorization: `Bearer ${benchApiKey}` } })).text();
   const series: Series[] = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
@@ -299,6 +309,44 @@ async function recsvcCounts(metricsPort: number): Promise<RecsvcCounts> {
     recommendSeconds: total(s, 'grpc_server_handling_seconds_sum', '/getRecommendations"'),
     feedbackCalls: total(s, 'grpc_server_handling_seconds_count', '/submitFeedback"'),
     feedbackSeconds: total(s, 'grpc_server_handling_seconds_sum', '/submitFeedback"'),
+  };
+}
+
+/**
+ * Garbage collection and event-loop delay of one node process over a row, from its /metrics (prom-client's default
+ * metrics: `nodejs_gc_duration_seconds` by kind, and the event-loop delay histogram, which prom-client resets at each
+ * scrape, so the scrape after a row covers the row).
+ */
+interface ProcessPauses {
+  /** GC pause time in the row (ms): minor (scavenge), major (mark-compact), incremental marking, weak callbacks. */
+  gcMs: Record<string, number>;
+  gcCount: number;
+  /** Event-loop delay over the row (ms): its 99th percentile and maximum. */
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
+
+const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'];
+
+async function gcTotals(url: string): Promise<{ seconds: Record<string, number>; count: number }> {
+  const s = await scrapeUrl(url);
+  return {
+    seconds: Object.fromEntries(GC_KINDS.map((kind) => [kind, total(s, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)])),
+    count: total(s, 'nodejs_gc_duration_seconds_count'),
+  };
+}
+
+async function pausesSince(url: string, before: { seconds: Record<string, number>; count: number }): Promise<ProcessPauses> {
+  const s = await scrapeUrl(url);
+  const after = {
+    seconds: Object.fromEntries(GC_KINDS.map((kind) => [kind, total(s, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)])),
+    count: total(s, 'nodejs_gc_duration_seconds_count'),
+  };
+  return {
+    gcMs: Object.fromEntries(GC_KINDS.map((kind) => [kind, (after.seconds[kind] - before.seconds[kind]) * 1000])),
+    gcCount: after.count - before.count,
+    lagP99Ms: total(s, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    lagMaxMs: total(s, 'nodejs_eventloop_lag_max_seconds') * 1000,
   };
 }
 
@@ -447,6 +495,8 @@ interface Scenario {
   cpuPercent: Record<string, number>;
   loadAvgBefore: number[];
   recsvc?: RecsvcCounts;
+  /** GC and event-loop delay of the processes serving the row (gateway and recsvc, or the demo process). */
+  pauses?: Record<string, ProcessPauses>;
   note?: string;
   /** CLOCK_MONOTONIC µs at the start and end of the run: the same clock as the .cpuprofile timestamps of --cpu-prof. */
   monotonicUs: { start: number; end: number };
@@ -675,6 +725,7 @@ async function runReal(): Promise<ModeRun> {
     floorUrl: refs.floorUrl,
     gateway2Url,
     metricsPort: ports.recsvcMetrics,
+    pausesFrom: { gateway: `${gatewayUrl}/metrics`, recsvc: `http://127.0.0.1:${ports.recsvcMetrics}/metrics` },
     pids,
     rssNames: ['gateway', 'recsvc'],
     coldFirst: false,
@@ -735,6 +786,8 @@ interface RowsContext {
   /** The GATEWAY_WORKERS=2 gateway of the scaling row (real mode only). */
   gateway2Url?: string;
   metricsPort: number;
+  /** /metrics URLs of the processes serving the rows (GC and event-loop delay per row), by process name. */
+  pausesFrom: Record<string, string>;
   pids: Record<string, number | undefined>;
   /** Processes whose RSS the soak samples. */
   rssNames: string[];
@@ -751,6 +804,9 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
   const measure = async (key: string, label: string, options: LoadOptions, viaRecsvc: boolean, note?: string): Promise<Scenario> => {
     if (cleaning) throw new Error('interrupted');
     const loadAvgBefore = loadAvg();
+    // GC first: each scrape resets prom-client's event-loop delay histogram, so the pauses' scrapes come right after
+    // each other around the row, before and after the counters' ones.
+    const gcBefore = viaRecsvc ? await Promise.all(Object.values(ctx.pausesFrom).map((url) => gcTotals(url))) : undefined;
     const before = viaRecsvc ? await recsvcCounts(metricsPort) : undefined;
     const cpuBefore = cpuSnapshot(pids);
     const startUs = monotonicUs();
@@ -760,13 +816,27 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
     );
     const result = await runLoad(options);
     const monotonic = { start: startUs, end: monotonicUs() };
+    if (result.trace && traceDir) {
+      const file = join(traceDir, `${ctx.mode}-${key}.csv`);
+      writeFileSync(file, `scheduled_ms,latency_ms\n${result.trace.map(([at, ms]) => `${at.toFixed(2)},${ms.toFixed(2)}`).join('\n')}\n`);
+      say(`[${ctx.mode}] ${label}: latency trace in ${file}`);
+    }
+    delete result.trace;
     const cpu = cpuPercent(cpuSnapshot(pids), cpuBefore);
+    const pauses = gcBefore
+      ? Object.fromEntries(await Promise.all(Object.entries(ctx.pausesFrom).map(async ([name, url], i) => [name, await pausesSince(url, gcBefore[i])] as const)))
+      : undefined;
     const counts = before ? diffCounts(await recsvcCounts(metricsPort), before) : undefined;
-    const scenario: Scenario = { key, label, result, cpuPercent: cpu, loadAvgBefore, recsvc: counts, note, monotonicUs: monotonic };
+    const scenario: Scenario = { key, label, result, cpuPercent: cpu, loadAvgBefore, recsvc: counts, pauses, note, monotonicUs: monotonic };
     say(
       `[${ctx.mode}] ${label}: ${int(result.rps)} req/s, p50 ${fmt(result.latencyMs.p50)} ms, p99 ${fmt(result.latencyMs.p99)} ms, ` +
         `${int(result.requests)} requests, ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx` +
-        (counts ? `; recsvc: cache ${int(counts.cacheHits)} hits / ${int(counts.cacheMisses)} misses` : ''),
+        (counts ? `; recsvc: cache ${int(counts.cacheHits)} hits / ${int(counts.cacheMisses)} misses` : '') +
+        (pauses
+          ? `; ${Object.entries(pauses)
+              .map(([name, p]) => `${name} GC ${fmt(p.gcMs.minor)} ms minor + ${fmt(p.gcMs.major + p.gcMs.incremental)} ms major, event-loop delay p99 ${fmt(p.lagP99Ms)} max ${fmt(p.lagMaxMs)} ms`)
+              .join('; ')}`
+          : ''),
     );
     const failed = result.errors + result.timeouts + result.non2xx;
     if (failed > result.requests / 100) say(`[${ctx.mode}] WARNING: ${label}: ${int(failed)} of ${int(result.requests)} requests failed; this row does not measure the success path`);
@@ -848,6 +918,7 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
       url: gatewayUrl,
       ...common,
       pacedRate: warm.result.rps / 2,
+      trace: Boolean(traceDir),
       setupRequest: nextUserPath('als'),
     }, true, 'open-loop load at half the saturated throughput, requests evenly spaced (latency from each scheduled start): latency when the machine is not saturated'),
   );
@@ -1088,6 +1159,8 @@ async function runEmbedded(): Promise<ModeRun> {
     bareUrl: refs.bareUrl,
     floorUrl: refs.floorUrl,
     metricsPort: port.recsvcMetrics,
+    // One process: recsvc's /metrics shows the demo process's GC and event loop.
+    pausesFrom: { demo: `http://127.0.0.1:${port.recsvcMetrics}/metrics` },
     pids,
     rssNames: ['demo'],
     coldFirst: true,

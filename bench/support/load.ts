@@ -29,6 +29,8 @@ export interface LoadOptions {
   pacedRate?: number;
   /** Seconds before a request counts as a timeout (default 10). */
   timeoutSeconds?: number;
+  /** pacedRate runs: keep every request's scheduled start and latency in `LoadResult.trace` (for finding stalls). */
+  trace?: boolean;
 }
 
 export interface LoadResult {
@@ -48,6 +50,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   bytesPerResponse: number;
   connections: number;
+  /** With LoadOptions.trace (pacedRate runs): per answered request, [scheduled start in ms from the run's start, latency ms]. */
+  trace?: [number, number][];
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -107,6 +111,7 @@ async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult>
   const total = Math.max(1, Math.round(rate * options.durationSeconds));
   const intervalMs = 1000 / rate;
   const latencies: number[] = [];
+  const trace: [number, number][] | undefined = options.trace ? [] : undefined;
   const statusCodes: Record<string, number> = {};
   let errors = 0;
   let timeouts = 0;
@@ -122,7 +127,9 @@ async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult>
       const req = httpRequest({ host: target.hostname, port: target.port, path, method: 'GET', agent, timeout: (options.timeoutSeconds ?? 10) * 1000 }, (res) => {
         res.on('data', (chunk: Buffer) => (bytes += chunk.length));
         res.on('end', () => {
-          latencies.push(performance.now() - scheduledAt);
+          const latency = performance.now() - scheduledAt;
+          latencies.push(latency);
+          trace?.push([scheduledAt - started, latency]);
           const code = res.statusCode ?? 0;
           statusCodes[code] = (statusCodes[code] ?? 0) + 1;
           if (code < 200 || code >= 300) non2xx++;
@@ -179,5 +186,6 @@ async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult>
     statusCodes,
     bytesPerResponse: completed ? bytes / completed : 0,
     connections: options.connections,
+    ...(trace ? { trace } : {}),
   };
 }

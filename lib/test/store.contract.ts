@@ -275,6 +275,17 @@ export function storeContract(makeStore: () => Promise<Store>): void {
     await store.createMovie({ ...movie('n2', ['Drama']), createdAt: new Date('2026-05-03T00:00:00Z') });
     expect(ids(await store.listMovies({ limit: 10, createdSince: new Date('2026-05-02T00:00:00Z') }))).toEqual(['n2']);
     expect(ids(await store.listMovies({ limit: 10, createdSince: new Date(0) }))).toEqual(['n1', 'n2']);
+    // Movies written after a top list was read are in the next one (the embedded store's ordered catalogue is rebuilt),
+    // and a caller changing what it got changes nothing stored.
+    const drama = await store.topMovies({ genres: ['Drama'], limit: 10 });
+    expect(ids(drama)).toEqual(['n1', 'n2']);
+    drama[0].genres.push('Horror');
+    drama[0].title = 'changed by a caller';
+    await store.createMovie({ ...movie('n3', ['Drama']), createdAt: new Date('2026-05-04T00:00:00Z') });
+    await store.setPopularityFromWeights(new Map([['n3', 1]]));
+    expect(ids(await store.topMovies({ genres: ['Drama'], limit: 10 }))).toEqual(['n3', 'n1', 'n2']);
+    expect(await store.topMovies({ genres: ['Horror'], limit: 10 })).toEqual([]);
+    expect((await store.getMovies(['n1'])).get('n1')?.title).toBe('Movie n1');
   });
 
   it('answers eight concurrent first writes of the same key with one insert and seven updates, never an error', async () => {

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ValidEvent } from '../events/interaction-event.js';
 import { LIKE_AS_RATING } from '../events/interaction-event.js';
 import type {
@@ -18,8 +19,9 @@ import type {
   UserDoc,
 } from './types.js';
 import { COLLECTION_NAMES, eventDecisionSessionId } from './types.js';
-import { bookmarkWeight, byPopularity, likeWeight, popularityScore, watchedWeight } from './popularity.js';
+import { bookmarkWeight, likeWeight, popularityScore, watchedWeight } from './popularity.js';
 import { SqliteLogStore } from './sqlite-log-store.js';
+import { CatalogueSnapshot } from './catalogue-snapshot.js';
 
 type Rows = { [C in CollectionName]: CollectionDocs[C][] };
 
@@ -30,9 +32,18 @@ const uniqueKeys: Partial<{ [C in CollectionName]: (doc: CollectionDocs[C]) => s
   interaction_events: (d) => d.eventId,
 };
 
+/** Collections whose documents are also indexed by userId (the request path reads one user's documents). */
+type UserCollection = 'watched_movies' | 'likes' | 'bookmarks' | 'interaction_events';
+const USER_COLLECTIONS: readonly UserCollection[] = ['watched_movies', 'likes', 'bookmarks', 'interaction_events'];
+const isUserCollection = (c: CollectionName): c is UserCollection => (USER_COLLECTIONS as readonly string[]).includes(c);
+type UserIndexes = { [C in UserCollection]: Map<string, CollectionDocs[C][]> };
+
 /** Collections the embedded store keeps in SQLite instead of the heap (they grow with traffic). */
 type LogCollection = 'recommendation_logs' | 'feedback';
 const isLogCollection = (c: CollectionName): c is LogCollection => c === 'recommendation_logs' || c === 'feedback';
+
+/** Recommendation logs per SQLite transaction (MemoryStore.insertRecommendationLogs): ~2-3 ms of work each. */
+export const LOG_INSERT_CHUNK = 50;
 
 export interface MemoryStoreOptions {
   /**
@@ -50,6 +61,13 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   private rows: Rows = emptyRows();
   private unique = emptyUniqueIndexes();
+  /** The user-keyed collections by userId: a cache miss reads one user's documents, not every user's. */
+  private byUser: UserIndexes = emptyUserIndexes();
+  /**
+   * The catalogue ordered by popularity (lib/src/store/catalogue-snapshot.ts, as MongoStore's), built on the first
+   * catalogue read after a movie write: a top list walks it and stops at `limit` instead of sorting every movie.
+   */
+  private catalogue: CatalogueSnapshot | undefined;
   private readonly logs: SqliteLogStore;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -99,6 +117,7 @@ export class MemoryStore implements Store {
     if (!movie) return null;
     Object.assign(movie, structuredClone(change.set));
     for (const field of change.unset ?? []) delete movie[field];
+    this.catalogue = undefined;
     return structuredClone(movie);
   }
 
@@ -121,13 +140,8 @@ export class MemoryStore implements Store {
   }
 
   async topMovies(query: TopMoviesQuery): Promise<MovieDoc[]> {
-    const genres = query.genres ? new Set(query.genres) : undefined;
-    const excluded = new Set(query.excludeMovieIds ?? []);
-    return this.rows.movies
-      .filter((m) => !m.hidden && !excluded.has(m.movieId) && (!genres || m.genres.some((g) => genres.has(g))))
-      .sort(byPopularity)
-      .slice(0, query.limit)
-      .map((m) => structuredClone(m));
+    this.catalogue ??= new CatalogueSnapshot(this.rows.movies, { epoch: 'memory', rev: 0 }, 0);
+    return this.catalogue.top(query);
   }
 
   async distinctGenres(): Promise<string[]> {
@@ -145,6 +159,7 @@ export class MemoryStore implements Store {
 
   async setPopularityFromWeights(weights: ReadonlyMap<string, number>): Promise<number> {
     for (const movie of this.rows.movies) movie.popularity = popularityScore(weights.get(movie.movieId) ?? 0, movie.rating);
+    this.catalogue = undefined;
     return this.rows.movies.length;
   }
 
@@ -152,9 +167,9 @@ export class MemoryStore implements Store {
   async userInteractionWeights(userId: string): Promise<Map<string, number>> {
     const weights = new Map<string, number>();
     const add = (movieId: string, w: number) => weights.set(movieId, (weights.get(movieId) ?? 0) + w);
-    for (const d of this.rows.watched_movies) if (d.userId === userId) add(d.movieId, watchedWeight(d));
-    for (const d of this.rows.likes) if (d.userId === userId) add(d.movieId, likeWeight(d));
-    for (const d of this.rows.bookmarks) if (d.userId === userId) add(d.movieId, bookmarkWeight(d));
+    for (const d of this.userRows('watched_movies', userId)) add(d.movieId, watchedWeight(d));
+    for (const d of this.userRows('likes', userId)) add(d.movieId, likeWeight(d));
+    for (const d of this.userRows('bookmarks', userId)) add(d.movieId, bookmarkWeight(d));
     for (const [movieId, liked] of this.latestVerdicts(userId)) if (!liked) weights.delete(movieId);
     return weights;
   }
@@ -182,7 +197,11 @@ export class MemoryStore implements Store {
         this.add('likes', { userId, movieId, rating: e.type === 'liked' ? LIKE_AS_RATING : (e.rating ?? 0), likedAt: occurredAt, eventId });
       }
       if (e.type === 'bookmarked') this.add('bookmarks', { userId, movieId, createdAt: occurredAt, eventId });
-      if (e.type === 'bookmark_removed') this.rows.bookmarks = this.rows.bookmarks.filter((b) => b.userId !== userId || b.movieId !== movieId);
+      if (e.type === 'bookmark_removed') {
+        const removed = (b: { userId: string; movieId: string }) => b.userId === userId && b.movieId === movieId;
+        this.rows.bookmarks = this.rows.bookmarks.filter((b) => !removed(b));
+        this.byUser.bookmarks.set(userId, this.userRows('bookmarks', userId).filter((b) => !removed(b)));
+      }
       if ((e.type === 'liked' || e.type === 'disliked') && !options.decisionsStored) {
         const sessionId = eventDecisionSessionId(userId);
         const liked = e.type === 'liked';
@@ -201,12 +220,12 @@ export class MemoryStore implements Store {
 
   async lastInteractionEventAt(userId: string): Promise<Date | null> {
     let last: Date | null = null;
-    for (const e of this.rows.interaction_events) if (e.userId === userId && (!last || e.appliedAt > last)) last = e.appliedAt;
+    for (const e of this.userRows('interaction_events', userId)) if (!last || e.appliedAt > last) last = e.appliedAt;
     return last;
   }
 
   async watchedMovieIds(userId: string): Promise<string[]> {
-    return [...new Set(this.rows.watched_movies.filter((d) => d.userId === userId).map((d) => d.movieId))];
+    return [...new Set(this.userRows('watched_movies', userId).map((d) => d.movieId))];
   }
 
   async dislikedMovieIds(userId: string): Promise<string[]> {
@@ -218,8 +237,17 @@ export class MemoryStore implements Store {
     return { interactions, disliked };
   }
 
+  /**
+   * In transactions of at most LOG_INSERT_CHUNK lists, the event loop let through between them: node:sqlite is
+   * synchronous, and the log writer's batch of a second's lists in one transaction (up to LOG_BATCH_SIZE, 500) held
+   * the demo's one event loop for ~25 ms, a stall every request in flight waited for. Idempotent by session id, so a
+   * batch that fails between chunks is simply written again.
+   */
   async insertRecommendationLogs(docs: readonly RecommendationLogDoc[]): Promise<void> {
-    this.logs.insertLogs(docs);
+    for (let start = 0; start < docs.length; start += LOG_INSERT_CHUNK) {
+      if (start > 0) await yieldToEventLoop();
+      this.logs.insertLogs(docs.slice(start, start + LOG_INSERT_CHUNK));
+    }
   }
 
   async getRecommendationLog(sessionId: string): Promise<RecommendationLogDoc | null> {
@@ -267,6 +295,19 @@ export class MemoryStore implements Store {
     const key = uniqueKeys[collection] as ((d: CollectionDocs[C]) => string) | undefined;
     if (key) this.unique[collection].set(key(doc), doc);
     (this.rows[collection] as CollectionDocs[C][]).push(doc);
+    if (collection === 'movies') this.catalogue = undefined;
+    if (isUserCollection(collection)) {
+      const userId = (doc as CollectionDocs[UserCollection]).userId;
+      const index = this.byUser[collection] as Map<string, CollectionDocs[C][]>;
+      const docs = index.get(userId);
+      if (docs) docs.push(doc);
+      else index.set(userId, [doc]);
+    }
+  }
+
+  /** One user's documents of a user-keyed collection (the stored objects: callers copy what they hand out). */
+  private userRows<C extends UserCollection>(collection: C, userId: string): readonly CollectionDocs[C][] {
+    return (this.byUser[collection] as Map<string, CollectionDocs[C][]>).get(userId) ?? [];
   }
 
   private lookup<C extends CollectionName>(collection: C, key: string): CollectionDocs[C] | undefined {
@@ -290,12 +331,18 @@ export class MemoryStore implements Store {
   async clear(): Promise<void> {
     this.rows = emptyRows();
     this.unique = emptyUniqueIndexes();
+    this.byUser = emptyUserIndexes();
+    this.catalogue = undefined;
     this.logs.clear();
   }
 }
 
 function emptyUniqueIndexes(): Record<CollectionName, Map<string, unknown>> {
   return Object.fromEntries(COLLECTION_NAMES.map((name) => [name, new Map()])) as Record<CollectionName, Map<string, unknown>>;
+}
+
+function emptyUserIndexes(): UserIndexes {
+  return Object.fromEntries(USER_COLLECTIONS.map((name) => [name, new Map()])) as unknown as UserIndexes;
 }
 
 function emptyRows(): Rows {
