@@ -48,17 +48,30 @@ export function unary<Req, Res>(
     call.on('cancelled', () => {
       if (!answered) controller.abort(new Error('call cancelled'));
     });
-    // The deadline aborts the signal too (grpc-js answers DEADLINE_EXCEEDED itself, but the handler would go on).
+    // The deadline aborts the signal too (grpc-js answers DEADLINE_EXCEEDED itself, but the handler would go on): a
+    // plain timer, cleared with the answer. Not AbortSignal.timeout + AbortSignal.any: per call they register weak
+    // references and finalizers, which cost CPU and, run in bulk after a major GC, stalled the event loop for tens of
+    // milliseconds (node --cpu-prof of bench:serve, 2026-11-30).
     const deadline = deadlineOf(call.getDeadline());
-    const signal = Number.isFinite(deadline) ? AbortSignal.any([controller.signal, AbortSignal.timeout(Math.max(0, deadline - Date.now()))]) : controller.signal;
+    const deadlineTimer = Number.isFinite(deadline)
+      ? setTimeout(() => controller.abort(new DeadlineExceededError(method)), Math.max(0, deadline - Date.now()))
+      : undefined;
+    const signal = controller.signal;
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
+    let callLog: Logger | undefined;
     const context: CallContext = {
       signal,
       metadata: call.metadata,
       requestId,
-      log: log.child({ requestId, method }),
+      // Made on first use (most calls log nothing): a pino child per call costs its bindings' serialisation.
+      get log() {
+        return (callLog ??= log.child({ requestId, method }));
+      },
     };
-    const finish = (code: grpc.status) => observe?.(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    const finish = (code: grpc.status) => {
+      clearTimeout(deadlineTimer);
+      observe?.(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    };
     // Dependency clients see the call's signal and deadline (lib/src/call-scope.ts) and stop once it is aborted.
     runInCallScope({ signal, deadline }, () => handler(call.request, context)).then(
       (response) => {
@@ -74,6 +87,14 @@ export function unary<Req, Res>(
       },
     );
   };
+}
+
+/** The abort reason of a call whose deadline passed (as AbortSignal.timeout's, named TimeoutError). */
+class DeadlineExceededError extends Error {
+  override readonly name = 'TimeoutError';
+  constructor(method: string) {
+    super(`the deadline of ${method} passed`);
+  }
 }
 
 /** A grpc-js deadline (Date, epoch ms or Infinity) as epoch milliseconds. */
