@@ -62,7 +62,7 @@ import { CACHED_LIST_LENGTH, encodeRecommendations, recommendationKey } from '..
 import type { ObjectStore } from '../lib/src/objectstore/types.js';
 import type { Store } from '../lib/src/store/types.js';
 import { cpuSeconds, freePort, logTail, logText, peakRssMb, startChild, stopChild, waitForHttp, type Child } from './support/children.js';
-import { runLoad, type LoadOptions, type LoadResult } from './support/load.js';
+import { percentile, runLoad, type LoadOptions, type LoadResult } from './support/load.js';
 import { runScoringMicro, type MicroReport } from './support/micro.js';
 import { publishRandomModel } from './support/model.js';
 
@@ -328,20 +328,23 @@ interface ProcessPauses {
 
 const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'];
 
-async function gcTotals(url: string): Promise<{ seconds: Record<string, number>; count: number }> {
-  const s = await scrapeUrl(url);
-  return {
-    seconds: Object.fromEntries(GC_KINDS.map((kind) => [kind, total(s, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)])),
-    count: total(s, 'nodejs_gc_duration_seconds_count'),
-  };
+interface GcTotals {
+  seconds: Record<string, number>;
+  count: number;
 }
 
-async function pausesSince(url: string, before: { seconds: Record<string, number>; count: number }): Promise<ProcessPauses> {
+const gcOf = (s: Series[]): GcTotals => ({
+  seconds: Object.fromEntries(GC_KINDS.map((kind) => [kind, total(s, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)])),
+  count: total(s, 'nodejs_gc_duration_seconds_count'),
+});
+
+async function gcTotals(url: string): Promise<GcTotals> {
+  return gcOf(await scrapeUrl(url));
+}
+
+async function pausesSince(url: string, before: GcTotals): Promise<ProcessPauses> {
   const s = await scrapeUrl(url);
-  const after = {
-    seconds: Object.fromEntries(GC_KINDS.map((kind) => [kind, total(s, 'nodejs_gc_duration_seconds_sum', `kind="${kind}"`)])),
-    count: total(s, 'nodejs_gc_duration_seconds_count'),
-  };
+  const after = gcOf(s);
   return {
     gcMs: Object.fromEntries(GC_KINDS.map((kind) => [kind, (after.seconds[kind] - before.seconds[kind]) * 1000])),
     gcCount: after.count - before.count,
@@ -942,19 +945,30 @@ async function runRows(ctx: RowsContext): Promise<{ scenarios: Scenario[]; soak?
     const everyMs = Math.max(2_000, Math.round((seconds * 1000) / 60));
     const samples: SoakSample[] = [];
     const soakStart = performance.now();
-    const sample = () =>
-      samples.push({ atSeconds: (performance.now() - soakStart) / 1000, rssMb: Object.fromEntries(ctx.rssNames.map((n) => [n, rssMb(pids[n])])) });
+    let cpuAt = cpuSnapshot(pids);
+    const sample = () => {
+      const cpuNow = cpuSnapshot(pids);
+      samples.push({
+        atSeconds: (performance.now() - soakStart) / 1000,
+        rssMb: Object.fromEntries(ctx.rssNames.map((n) => [n, rssMb(pids[n])])),
+        ...(samples.length ? { cpuPercent: cpuPercent(cpuNow, cpuAt) } : {}),
+        loadAvg1: loadAvg()[0],
+      });
+      cpuAt = cpuNow;
+    };
     sample();
     const timer = setInterval(sample, everyMs);
     say(`[${ctx.mode}] soak: ${seconds} s at ${int(warm.result.rps / 2)} req/s, RSS of ${ctx.rssNames.join(', ')} sampled every ${fmt(everyMs / 1000, 0)} s`);
     let result: LoadResult;
     try {
       counter = 0;
-      result = await runLoad({ title: 'soak', url: gatewayUrl, connections, durationSeconds: seconds, pacedRate: warm.result.rps / 2, setupRequest: nextUserPath('als') });
+      result = await runLoad({ title: 'soak', url: gatewayUrl, connections, durationSeconds: seconds, pacedRate: warm.result.rps / 2, trace: true, setupRequest: nextUserPath('als') });
     } finally {
       clearInterval(timer);
     }
     sample();
+    latencyPerSample(samples, result.trace ?? []);
+    delete result.trace;
     soak = soakReport(seconds, result, samples, ctx.rssNames);
     say(`[${ctx.mode}] soak: ${soak.verdict}`);
   }
@@ -1189,6 +1203,11 @@ async function runEmbedded(): Promise<ModeRun> {
 interface SoakSample {
   atSeconds: number;
   rssMb: Record<string, number | undefined>;
+  /** Since the previous sample: CPU of each process (% of one core) and the 1-minute load average at this one. */
+  cpuPercent?: Record<string, number>;
+  loadAvg1?: number;
+  /** Requests scheduled since the previous sample: how many were answered, and their latency percentiles (ms). */
+  latency?: { answered: number; p50: number; p99: number };
 }
 
 interface SoakReport {
@@ -1199,6 +1218,19 @@ interface SoakReport {
   growth: Record<string, number | undefined>;
   flat: boolean;
   verdict: string;
+}
+
+/** Each sample's `latency`: the requests scheduled between the previous sample and it (trace times in ms from the start). */
+function latencyPerSample(samples: SoakSample[], trace: readonly [number, number][]): void {
+  const sorted = [...trace].sort((a, b) => a[0] - b[0]);
+  let i = 0;
+  for (let k = 1; k < samples.length; k++) {
+    const until = samples[k].atSeconds * 1000;
+    const latencies: number[] = [];
+    for (; i < sorted.length && sorted[i][0] < until; i++) latencies.push(sorted[i][1]);
+    latencies.sort((a, b) => a - b);
+    samples[k].latency = { answered: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+  }
 }
 
 function soakReport(seconds: number, result: LoadResult, samples: SoakSample[], names: string[]): SoakReport {

@@ -104,10 +104,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** The q-quantile (0..1, nearest rank) of ascending values; 0 when there are none. */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : 0;
+}
+
 /** LoadOptions.pacedRate: an open-loop generator on node:http (autocannon has none). */
 async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult> {
   const target = new URL(options.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  // fifo: every socket is used in turn, so none sits idle long enough for the server's keep-alive timeout to close it
+  // just as it is reused (a reset counted as an error; lifo, the default, leaves the sockets a low rate needs idle).
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections, scheduling: 'fifo' });
   const total = Math.max(1, Math.round(rate * options.durationSeconds));
   const intervalMs = 1000 / rate;
   const latencies: number[] = [];
@@ -141,8 +148,13 @@ async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult>
         timeouts++;
         req.destroy();
       });
-      req.on('error', () => {
-        if (!timedOut) errors++;
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (!timedOut) {
+          errors++;
+          // Kept with the status codes as `error <code>` (e.g. ECONNRESET), so the JSON says what failed.
+          const key = `error ${err.code ?? err.name}`;
+          statusCodes[key] = (statusCodes[key] ?? 0) + 1;
+        }
         resolve();
       });
       req.end();
@@ -164,7 +176,7 @@ async function runPaced(options: LoadOptions, rate: number): Promise<LoadResult>
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : 0);
+  const at = (q: number) => percentile(sorted, q);
   const completed = latencies.length;
   return {
     title: options.title,
