@@ -5,7 +5,7 @@ import type { RecommendationSourceName, Store } from '../../lib/src/store/types.
 import { explainModelList, topListExplanation, type Explanation } from './explanations.js';
 import type { MovieInfoCache } from './movie-info.js';
 import type { RecommendedMovie } from './recommender.js';
-import type { ServingModel } from './serving-model.js';
+import type { ServingModel, UserRepresentation } from './serving-model.js';
 
 export type { Explanation } from './explanations.js';
 
@@ -110,6 +110,8 @@ export interface ExplainListRequest {
   favoriteGenres: readonly string[];
   /** The list's cache key: explanations are looked up in and kept in deps.explanationCache under it. */
   cacheKey?: string;
+  /** The user representation the list was scored with (a cache miss knows it; a cache hit does not). */
+  representation?: UserRepresentation;
 }
 
 /** How long a cache hit may wait for the interactions an explanation needs before serving without it. */
@@ -174,7 +176,14 @@ export async function explainList(deps: ExplainDeps, req: ExplainListRequest): P
       }
     }
     interactions ??= new Map();
-    const user = model.userRepresentation(req.userId) ?? model.foldIn(interactions, favoriteGenres);
+    // The representation the list was scored with; on a cache hit, the same rule as the miss: the model's own, else a
+    // fold-in (favourite genres), else the user's interactions folded in (ServingModel.refreshUser), as for a user
+    // who came by events only. Before, a LightFM user without favourite genres got blank explanations here.
+    const user =
+      req.representation ??
+      model.userRepresentation(req.userId) ??
+      model.foldIn(interactions, favoriteGenres) ??
+      model.refreshUser(req.userId, interactions, favoriteGenres);
     explanations = await explainModelList({
       model,
       source,

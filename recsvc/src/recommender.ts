@@ -16,7 +16,7 @@ import { assignArm, type ExperimentSettings } from './experiment.js';
 import type { RecommendationLogWriter } from './log-writer.js';
 import type { RecsvcMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
-import type { ServingModel } from './serving-model.js';
+import type { ServingModel, UserRepresentation } from './serving-model.js';
 import type { MovieInfoCache } from './movie-info.js';
 import { explainList, ExplanationCache, type Explanation } from './explain-list.js';
 import type { EventIngest } from './event-ingest.js';
@@ -144,6 +144,8 @@ interface MissResult {
   scored: CachedRecommendation[];
   interactions: Map<string, number> | undefined;
   favoriteGenres: string[];
+  /** The user representation the list was scored with (absent for the top lists). */
+  representation?: UserRepresentation;
 }
 
 const SESSION_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -192,6 +194,7 @@ export class Recommender {
     let scored: CachedRecommendation[] = [];
     let interactions: Map<string, number> | undefined;
     let favoriteGenres: readonly string[] = [];
+    let representation: UserRepresentation | undefined;
     const cacheKey = model ? recommendationKey(userId, modelType, model.version) : undefined;
     // The user's interactions stamp (lib/src/events/list-stamp.ts), read with the list in one MGET: a list cached
     // before the user's latest event is a miss; undefined when the cache could not be read (nothing is cached then).
@@ -211,7 +214,7 @@ export class Recommender {
     }
     if (!source) {
       const miss = await this.computeMiss(userId, modelType, model, cacheKey, stamp, k);
-      ({ source, scored, interactions, favoriteGenres } = miss);
+      ({ source, scored, interactions, favoriteGenres, representation } = miss);
     }
 
     const info = await this.deps.movies.get(scored.map((s) => s.movieId));
@@ -220,7 +223,7 @@ export class Recommender {
       const movie = info.get(s.movieId);
       if (movie) items.push({ movie, score: s.score, rank: items.length + 1 });
     }
-    await explainList(this.explainDeps, { userId, model, source, items, interactions, favoriteGenres, cacheKey });
+    await explainList(this.explainDeps, { userId, model, source, items, interactions, favoriteGenres, cacheKey, representation });
     // A popularity list (no model could score the user) is no impression of the arm's model: arm "fallback", which
     // the A/B report counts nowhere (README "The experiment (A/B) report").
     const arm = FALLBACK_SOURCES.has(source) ? FALLBACK_ARM : forcedModel ? FORCED_ARM : modelType;
@@ -303,6 +306,7 @@ export class Recommender {
   ): Promise<MissResult> {
     let source: RecommendationSourceName | undefined;
     let scored: CachedRecommendation[] = [];
+    let scoredWith: UserRepresentation | undefined;
     // The user's latest applied event: the stamp carries its time (no interaction_events read on the event path);
     // without a stamp (no event for 30 days, or Redis lost it) it is read from the store.
     const stampedAt = stamp ? stampTime(stamp) : null;
@@ -326,6 +330,7 @@ export class Recommender {
         if (representation) source = 'fold_in';
       }
       if (representation) {
+        scoredWith = representation;
         const full = model.recommend(representation, excluded, CACHED_LIST_LENGTH, this.deps.movies);
         // Fold-in lists too (users who came after the training run): whatever they are computed from (interactions,
         // favourite genres) replaces the user's stamp when it changes (userChanged).
@@ -343,7 +348,7 @@ export class Recommender {
       this.deps.movies.remember(topMovies);
       scored = topMovies.map((m) => ({ movieId: m.movieId, score: m.popularity }));
     }
-    return { source, scored, interactions, favoriteGenres };
+    return { source, scored, interactions, favoriteGenres, representation: scoredWith };
   }
 
   async submitFeedback(sessionIdInput: unknown, movieIdInput: unknown, liked: boolean): Promise<FeedbackResult> {

@@ -13,7 +13,7 @@ import {
 } from '../../lib/src/proto.js';
 import { MemoryStore } from '../../lib/src/store/memory-store.js';
 import { publishServingModel, seedServingWorld } from '../../lib/test/support/fixtures.js';
-import { startStack, type TestStack } from '../../lib/test/support/stack.js';
+import { AUTH, startStack, type TestStack } from '../../lib/test/support/stack.js';
 
 /** Gauss-Jordan inverse of a small dense matrix (the direct computation the explanation is checked against). */
 function inverse(m: number[][]): number[][] {
@@ -206,6 +206,30 @@ describe('explanations through REST and gRPC', () => {
     // The fixture's comedy fan: the Comedy feature carries the first comedy.
     expect(list.items[0].explanation.contributions[0]).toMatchObject({ kind: 'genre', id: 'Comedy' });
     expect(list.items[0].explanation.text).toMatch(/Comedy/);
+  });
+
+  it('explains the LightFM list of a user who came by events only (no favourite genres), from the model and the cache', async () => {
+    // Reported by a newcomer's try: such a list was scored from the user's interactions (fold-in) but explained with
+    // no user representation at all: blank texts.
+    const posted = await fetch(`${stack.baseUrl}/events`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ event_id: 'x-fresh-1', user_id: 'fresh1', movie_id: 'm4', type: 'watched', completed: true, progress: 1, occurred_at: '2026-11-29T12:00:00Z' }] }),
+    });
+    expect(posted.status).toBe(200);
+    const fresh = await get('/recommendations/fresh1?model=lightfm&k=2');
+    expect(fresh.source).toBe('fold_in');
+    const cached = await get('/recommendations/fresh1?model=lightfm&k=2');
+    expect(cached.source).toBe('cache');
+    for (const list of [fresh, cached]) {
+      for (const item of list.items) {
+        expect(item.explanation.kind).toBe('features');
+        expect(item.explanation.text).not.toBe('');
+        expect(item.explanation.contributions.length).toBeGreaterThan(0);
+        const sum = item.explanation.contributions.reduce((s: number, c: { value: number }) => s + c.value, 0);
+        expect(sum).toBeCloseTo(item.score, 4);
+      }
+    }
   });
 
   it('says which top list a movie came from', async () => {
