@@ -101,13 +101,38 @@ export interface Listener {
   readonly port: number;
 }
 
-/** The message for a port already in use: which port, what wanted it, and the variable to change it. */
-export function portInUseMessage(listener: Listener): string {
-  const other = listener.port === 65535 ? listener.port - 1 : listener.port + 1;
+/** The message for a port already in use: which port, what wanted it, and the variable to change it (with `suggestion`). */
+export function portInUseMessage(listener: Listener, suggestion: number): string {
   return (
     `port ${listener.port} on ${listener.host} (${listener.what}) is already in use: stop the program using it, ` +
-    `or choose another port with ${listener.variable}, e.g. ${listener.variable}=${other} npm start`
+    `or choose another port with ${listener.variable}, e.g. ${listener.variable}=${suggestion} npm start`
   );
+}
+
+/**
+ * A port to suggest instead of the listener's taken one: the first above it (wrapping below 1024 back to 1024) that
+ * is free now and not in `reserved` (the demo's other ports, and suggestions already made), so that following the
+ * advice works; the next port up when none of 100 tries is free.
+ */
+export async function suggestPort(listener: Listener, reserved: ReadonlySet<number>): Promise<number> {
+  const next = (port: number) => (port >= 65535 ? 1024 : port + 1);
+  let candidate = next(listener.port);
+  for (let tries = 0; tries < 100; tries++, candidate = next(candidate)) {
+    if (!reserved.has(candidate) && (await portIsFree({ ...listener, port: candidate }))) return candidate;
+  }
+  return next(listener.port);
+}
+
+/** The messages for these taken listeners, each with a different suggestion that none of `all` uses. */
+async function portsInUseMessage(taken: readonly Listener[], all: readonly Listener[]): Promise<string> {
+  const reserved = new Set(all.map((l) => l.port));
+  const lines: string[] = [];
+  for (const listener of taken) {
+    const suggestion = await suggestPort(listener, reserved);
+    reserved.add(suggestion);
+    lines.push(portInUseMessage(listener, suggestion));
+  }
+  return lines.join('\n');
 }
 
 /** True for the errors Node.js (EADDRINUSE) and grpc-js ("No address added ...") give when a port is taken. */
@@ -130,14 +155,14 @@ export async function portIsFree(listener: Listener): Promise<boolean> {
 export async function assertPortsFree(listeners: readonly Listener[]): Promise<void> {
   const taken: Listener[] = [];
   for (const listener of listeners) if (!(await portIsFree(listener))) taken.push(listener);
-  if (taken.length > 0) throw new DemoError(taken.map(portInUseMessage).join('\n'), 2);
+  if (taken.length > 0) throw new DemoError(await portsInUseMessage(taken, listeners), 2);
 }
 
 /**
  * Runs `start` (which opens `listeners`), turning "address in use" into a DemoError naming the port (the error's
- * port, or the listener whose port its message names, else the first).
+ * port, or the listener whose port its message names, else the first); its suggestion avoids every port of `all`.
  */
-export async function listening<T>(listeners: readonly Listener[], start: () => Promise<T>): Promise<T> {
+export async function listening<T>(listeners: readonly Listener[], start: () => Promise<T>, all: readonly Listener[] = listeners): Promise<T> {
   try {
     return await start();
   } catch (err) {
@@ -145,7 +170,7 @@ export async function listening<T>(listeners: readonly Listener[], start: () => 
     const { port, message } = err as { port?: unknown; message?: string };
     const listener =
       listeners.find((l) => l.port === port) ?? listeners.find((l) => message?.includes(`:${l.port}`)) ?? listeners[0];
-    throw new DemoError(portInUseMessage(listener), 2);
+    throw new DemoError(await portsInUseMessage([listener], all), 2);
   }
 }
 

@@ -144,7 +144,8 @@ async function main(): Promise<void> {
     { variable: 'TRAINER_PORT', what: 'the trainer (gRPC)', host: trainerConfig.TRAINER_HOST, port: trainerConfig.TRAINER_PORT },
     { variable: 'TRAINER_METRICS_PORT', what: "the trainer's /metrics", host: trainerConfig.TRAINER_HOST, port: trainerConfig.TRAINER_METRICS_PORT },
   ];
-  await assertPortsFree([gatewayListener, ...recsvcListeners, ...trainerListeners]);
+  const allListeners = [gatewayListener, ...recsvcListeners, ...trainerListeners];
+  await assertPortsFree(allListeners);
 
   say(
     `recsys demo: ${recsvcConfig.MONGO_URL ? 'MongoDB' : 'embedded store'}, ${recsvcConfig.REDIS_URL ? 'Redis' : 'in-process cache and queue'}, ` +
@@ -207,10 +208,10 @@ async function main(): Promise<void> {
     if (why && why !== 'no version yet') say(`[${elapsed()}] ${modelType}: not keeping ${why}`);
   }
 
-  const recsvc: RunningRecsvc = await listening(recsvcListeners, () => startRecsvc(recsvcConfig, log, { store, cache, objects, apiKeys }));
+  const recsvc: RunningRecsvc = await listening(recsvcListeners, () => startRecsvc(recsvcConfig, log, { store, cache, objects, apiKeys }), allListeners);
   closers.push({ name: 'recommendation service', close: () => recsvc.shutdown(recsvcConfig.SHUTDOWN_GRACE_MS) });
   if (stopping) return parked();
-  const trainer = await listening(trainerListeners, () => startTrainer(trainerConfig, log, { store, cache, objects, apiKeys }));
+  const trainer = await listening(trainerListeners, () => startTrainer(trainerConfig, log, { store, cache, objects, apiKeys }), allListeners);
   closers.push({ name: 'trainer', close: () => trainer.shutdown(trainerConfig.SHUTDOWN_GRACE_MS) });
   if (stopping) return parked();
   const upstreams = new Upstreams(`127.0.0.1:${recsvc.port}`, `127.0.0.1:${trainer.port}`, 30_000);
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
     limits: gatewayConfig,
   });
   closers.push({ name: 'gateway', close: () => gateway.close() });
-  await listening([gatewayListener], () => gateway.listen({ host: gatewayConfig.GATEWAY_HOST, port: gatewayConfig.GATEWAY_PORT }));
+  await listening([gatewayListener], () => gateway.listen({ host: gatewayConfig.GATEWAY_HOST, port: gatewayConfig.GATEWAY_PORT }), allListeners);
   if (stopping) return parked();
   const address = gateway.server.address();
   const port = typeof address === 'object' && address ? address.port : gatewayConfig.GATEWAY_PORT;

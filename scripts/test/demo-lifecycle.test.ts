@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MODEL_TYPES } from '../../lib/src/domain.js';
 import { ModelRegistry } from '../../lib/src/models/registry.js';
 import { DirectoryObjectStore } from '../../lib/src/objectstore/directory-object-store.js';
+import { portIsFree, suggestPort } from '../demo-support.js';
 import { demoDataDir, demoTimeout, SMALL_DATA, startDemo, type DemoProcess } from './support/demo-process.js';
 
 const dirs: string[] = [];
@@ -98,14 +99,42 @@ describe('the demo with a taken port', () => {
     const demo = startDemo(SMALL_DATA, { dataDir: freshDir(), env });
     expect(await demo.exited).toBe(2);
     const what = ['the REST gateway and web console', 'the recommendation service (gRPC)', "the recommendation service's /metrics", 'the trainer (gRPC)', "the trainer's /metrics"];
+    const suggestions: number[] = [];
     for (const [i, name] of variables.entries()) {
-      expect(demo.stderr()).toContain(
-        `port ${ports[i]} on 127.0.0.1 (${what[i]}) is already in use: stop the program using it, or choose another port with ${name}, e.g. ${name}=${ports[i] + 1} npm start`,
-      );
+      const line = new RegExp(
+        `port ${ports[i]} on 127\\.0\\.0\\.1 \\(${what[i].replace(/[()'/]/g, '\\$&')}\\) is already in use: stop the program using it, or choose another port with ${name}, e\\.g\\. ${name}=(\\d+) npm start`,
+      ).exec(demo.stderr());
+      expect(line, demo.stderr()).not.toBeNull();
+      suggestions.push(Number(line![1]));
+    }
+    // Following the advice works: every suggestion differs from the others and from the demo's ports, and is free.
+    expect(new Set(suggestions).size).toBe(variables.length);
+    for (const port of suggestions) {
+      expect(ports).not.toContain(port);
+      expect(await portIsFree({ variable: 'X', what: 'x', host: '127.0.0.1', port })).toBe(true);
     }
     expect(demo.stderr()).not.toMatch(/EADDRINUSE|\n\s+at /);
     expect(demo.stdout()).not.toMatch(/generating/);
   }, demoTimeout(1));
+});
+
+describe('the port suggested for a taken one', () => {
+  it('skips the ports of the demo\'s other listeners and ports in use (the advice must work when followed)', async () => {
+    // Reported by a newcomer's try: RECSVC_PORT taken, the advice said RECSVC_PORT=50052, the trainer's default.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    try {
+      // The listener's own port is just below a port in use; the one above that belongs to another of the demo's
+      // listeners: neither may be suggested.
+      const listener = { variable: 'RECSVC_PORT', what: 'the recommendation service (gRPC)', host: '127.0.0.1', port: taken - 1 };
+      const suggestion = await suggestPort(listener, new Set([taken + 1]));
+      expect(suggestion).toBeGreaterThan(taken + 1);
+      expect(await portIsFree({ ...listener, port: suggestion })).toBe(true);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
 });
 
 describe('the demo when training fails', () => {
