@@ -11,7 +11,7 @@ import { REQUEST_ID_HEADER } from '../../lib/src/grpc/server.js';
 import { createMetricsRegistry } from '../../lib/src/metrics.js';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
 import { clientIdentity, registerAuth } from './auth.js';
-import { errorBody, handleClientError, handleError, handleFrameworkError, notFoundHandler, RouteTable } from './http-errors.js';
+import { API_METHODS, errorBody, handleClientError, handleError, handleFrameworkError, notFoundHandler, RouteTable } from './http-errors.js';
 import { registerBreakerGauge } from '../../lib/src/circuit-breaker.js';
 import { applyBodyLimits, drainRefusedBodies, rateLimitRedis, registerCors, registerRateLimit, resolveLimits, shedLoad, type GatewayLimits } from './limits.js';
 import { ErrorResponse } from './schemas.js';
@@ -125,7 +125,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
     // Access logs for API calls; probes and scrapes stay quiet.
     logController: new LogController({ disableRequestLogging: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url) }),
     bodyLimit: limits.BODY_LIMIT_BYTES,
-    routerOptions: { maxParamLength: limits.MAX_PARAM_LENGTH },
+    // `/genres/` is `/genres` (the 405 handler's route table matched it already, and claimed GET was not allowed).
+    routerOptions: { maxParamLength: limits.MAX_PARAM_LENGTH, ignoreTrailingSlash: true },
     // Node checks header and request timeouts on this interval (30 s by default, too coarse for short timeouts).
     http: { maxHeaderSize: limits.MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(1_000, limits.HEADERS_TIMEOUT_MS) },
     requestTimeout: limits.REQUEST_TIMEOUT_MS,
@@ -138,8 +139,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<GatewayApp> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = limits.HEADERS_TIMEOUT_MS;
   app.server.on('connect', (_req, socket) => {
-    const body = JSON.stringify(errorBody('METHOD_NOT_ALLOWED', 'CONNECT is not supported: this API uses GET and POST'));
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify(errorBody('METHOD_NOT_ALLOWED', `CONNECT is not supported: this API uses ${API_METHODS.join(', ')}`));
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${API_METHODS.join(', ')}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   app.setValidatorCompiler(validatorCompiler());
   // The API speaks JSON only: other media types are refused with a 415 that says so.

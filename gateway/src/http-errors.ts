@@ -182,7 +182,7 @@ export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoExcept
       break;
     case 'HPE_INVALID_METHOD':
       httpStatus = 501;
-      message = 'unknown HTTP method: this API uses GET and POST';
+      message = `unknown HTTP method: this API uses ${API_METHODS.join(', ')}`;
       break;
     case 'HPE_INVALID_URL':
       message = 'the request URL is not valid';
@@ -199,6 +199,9 @@ export function handleClientError(this: FastifyInstance, err: NodeJS.ErrnoExcept
   socket.end();
   socket.destroySoon();
 }
+
+/** Every method a route of the API answers (gateway/test/error-contract.e2e.test.ts checks it against the routes). */
+export const API_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Method-aware 404: a path that exists for other methods answers 405 with `Allow`. */
 export class RouteTable {
@@ -218,6 +221,11 @@ export class RouteTable {
   }
 
   /** The methods allowed on a concrete path; empty when no route matches it. */
+  /** Every method of every route (CORS preflight's OPTIONS catch-all is not in the table). */
+  methods(): string[] {
+    return [...new Set(this.routes.flatMap((r) => [...r.methods]))].sort();
+  }
+
   allowed(path: string): string[] {
     const methods = new Set<string>();
     for (const route of this.routes) if (route.pattern.test(path)) route.methods.forEach((m) => methods.add(m));

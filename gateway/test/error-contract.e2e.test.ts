@@ -2,6 +2,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../lib/src/api-keys.js';
+import { API_METHODS } from '../src/http-errors.js';
 import { rawRequest, startBackend, startGateway, type Backend, type Gateway, type RawResponse } from './support/secure-stack.js';
 
 const ADMIN = 'contract-admin-secret-0123456789';
@@ -56,7 +57,17 @@ describe('the one error contract', () => {
     expectError(param, 405, 'METHOD_NOT_ALLOWED');
     expect(param.headers.allow).toBe('GET, HEAD');
     expectError(await rawRequest(gw.port, head('DELETE', '/no/such/thing')), 404, 'NOT_FOUND');
-    expectError(await rawRequest(gw.port, head('FOO', '/genres')), 501, 'NOT_IMPLEMENTED');
+    const unknown = await rawRequest(gw.port, head('FOO', '/genres'));
+    expectError(unknown, 501, 'NOT_IMPLEMENTED');
+    // The message names every method the API's routes use (it said "GET and POST" while the catalogue uses more).
+    expect(JSON.parse(unknown.body).error.message).toBe(`unknown HTTP method: this API uses ${API_METHODS.join(', ')}`);
+    const documented = JSON.parse((await rawRequest(gw.port, head('GET', '/docs/json'))).body) as { paths: Record<string, Record<string, unknown>> };
+    const used = new Set(Object.values(documented.paths).flatMap((ops) => Object.keys(ops).map((m) => m.toUpperCase())));
+    expect(used.size).toBeGreaterThan(3);
+    for (const method of used) expect(API_METHODS).toContain(method);
+    // A trailing slash is the same route (it answered 405 "GET is not allowed here: use GET or HEAD or POST").
+    const slash = await rawRequest(gw.port, head('GET', '/genres/'));
+    expect(slash.status, slash.body).toBe(200);
     expectError(await rawRequest(gw.port, head('CONNECT', 'example.com:443')), 405, 'METHOD_NOT_ALLOWED');
     expectError(await rawRequest(gw.port, 'HELLO\r\n\r\n'), 501, 'NOT_IMPLEMENTED');
     expectError(await rawRequest(gw.port, 'GET /genres HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'), 400, 'INVALID_ARGUMENT', 'no colon');
