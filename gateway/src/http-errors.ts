@@ -221,11 +221,6 @@ export class RouteTable {
   }
 
   /** The methods allowed on a concrete path; empty when no route matches it. */
-  /** Every method of every route (CORS preflight's OPTIONS catch-all is not in the table). */
-  methods(): string[] {
-    return [...new Set(this.routes.flatMap((r) => [...r.methods]))].sort();
-  }
-
   allowed(path: string): string[] {
     const methods = new Set<string>();
     for (const route of this.routes) if (route.pattern.test(path)) route.methods.forEach((m) => methods.add(m));
