@@ -171,6 +171,9 @@ export class ModelRegistry {
     for (const [version, versionKeys] of byVersion) {
       const halfWritten = !complete.includes(version);
       if (kept.has(version) || (halfWritten && version > newestComplete)) continue;
+      // Activated since the listing (a concurrent promotion or rollback): kept. This narrows the race to the one
+      // removal below; activation and pruning are not serialised across processes (see the closing note of 2026-11-30).
+      if ((await this.activeVersion(modelType)) === version) continue;
       await this.objects.remove(versionKeys);
       removed.push(version);
     }
